@@ -1,0 +1,576 @@
+"""
+Sans-IO HTCPCP message parsing and writing: bytes in, events out.
+
+Nothing here touches a socket, a clock or Twisted.  The server feeds
+received bytes to a L{RequestParser} and pulls L{Request} events; the client
+does the same with a L{ResponseParser}.  Every way a peer can misbehave ends
+in a L{ProtocolError} that carries the status code to answer with, so the
+caller never needs to look inside the parser.
+
+Framing follows HTTP/1.1 with the lab's quirks: lines end in CRLF or a bare
+LF; a BREW or POST without Content-Length or Transfer-Encoding carries a
+"length-less" body that ends at a line end, at end of input, as soon as it
+is a complete command word, or when the caller says the peer has gone
+quiet (L{RequestParser.end_lengthless_body}).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Final
+
+__all__ = [
+    "NEED_DATA",
+    "PEER_CLOSED",
+    "REASONS",
+    "Limits",
+    "ProtocolError",
+    "Request",
+    "RequestParser",
+    "Response",
+    "ResponseParser",
+    "serialize_request",
+    "serialize_response",
+]
+
+
+class _Sentinel:
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __repr__(self) -> str:
+        return self._name
+
+
+NEED_DATA: Final = _Sentinel("NEED_DATA")
+"""More bytes are needed before the next event."""
+
+PEER_CLOSED: Final = _Sentinel("PEER_CLOSED")
+"""The peer closed its side between messages."""
+
+REASONS: Final[Mapping[int, str]] = {
+    200: "OK",
+    300: "Multiple Options",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    406: "Not Acceptable",
+    408: "Request Timeout",
+    409: "Conflict",
+    413: "Content Too Large",
+    414: "URI Too Long",
+    415: "Unsupported Media Type",
+    418: "I'm a teapot",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+    501: "Not Implemented",
+    503: "Service Unavailable",
+    505: "Version Not Supported",
+}
+
+VERSIONS: Final[Mapping[bytes, str]] = {
+    b"HTCPCP/1.0": "HTCPCP/1.0",
+    b"HTCPCP/1.1": "HTCPCP/1.1",
+    b"HTCPCP-TEA/1.0": "HTCPCP-TEA/1.0",
+    b"HTTP/1.0": "HTTP/1.0",
+    b"HTTP/1.1": "HTTP/1.1",
+}
+"""Request versions this suite speaks, mapped to their text."""
+
+LENGTHLESS_BODY_METHODS: Final = frozenset({"BREW", "POST"})
+COMMAND_WORDS: Final = frozenset({b"start", b"stop"})
+
+_TOKEN = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
+_VERSION_SHAPE = re.compile(rb"[A-Za-z][A-Za-z-]*/\d+\.\d+\Z")
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
+_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,8})[ \t]*(?:;[^\r\n]*)?\Z")
+_STATUS_LINE = re.compile(rb"([A-Za-z][A-Za-z-]*/\d\.\d) (\d{3})(?: (.*))?\Z")
+_BAD_VALUE_BYTES = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """
+    Sizes beyond which a message is refused.
+
+    @ivar request_line: longest request (or status) line, in bytes (414).
+    @ivar header_line: longest single header line (431).
+    @ivar header_bytes: all header lines together (431).
+    @ivar header_count: most header lines (431).
+    @ivar body: largest body (413).
+    """
+
+    request_line: int = 8 * 1024
+    header_line: int = 16 * 1024
+    header_bytes: int = 16 * 1024
+    header_count: int = 100
+    body: int = 1024
+
+
+DEFAULT_LIMITS: Final = Limits()
+
+
+class ProtocolError(Exception):
+    """
+    The peer sent something this suite cannot accept.
+
+    @ivar status: the status code to answer with.
+    @ivar detail: a short explanation fit to show the peer.
+    @ivar version: the request's version, when it was read before the error.
+    """
+
+    def __init__(self, status: int, detail: str, version: str = "HTCPCP/1.1") -> None:
+        super().__init__(status, detail)
+        self.status = status
+        self.detail = detail
+        self.version = version
+
+
+Headers = Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """
+    One complete request.
+
+    Header names are lower-case; repeated headers are joined with ", ".
+    """
+
+    method: str
+    target: str
+    version: str
+    headers: Headers
+    body: bytes = b""
+    keep_alive: bool = True
+    lengthless_body: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """One complete response, as a client reads it."""
+
+    version: str
+    status: int
+    reason: str
+    headers: Headers
+    body: bytes = b""
+    raw: bytes = field(default=b"", repr=False)
+
+
+def _keep_alive(version: str, headers: Headers) -> bool:
+    tokens = {t.strip().lower() for t in headers.get("connection", "").split(",")}
+    if version.endswith("/1.0"):
+        return "keep-alive" in tokens
+    return "close" not in tokens
+
+
+def _parse_header_lines(
+    lines: list[bytes], limits: Limits, version: str
+) -> dict[str, str]:
+    """Parse header lines (already split, without line ends) into a dict."""
+    if len(lines) > limits.header_count:
+        raise ProtocolError(431, f"more than {limits.header_count} header lines", version)
+    headers: dict[str, str] = {}
+    total = 0
+    for line in lines:
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        total += len(line) + 2
+        if len(line) > limits.header_line:
+            raise ProtocolError(431, "a header line is too long", version)
+        if total > limits.header_bytes:
+            raise ProtocolError(431, "the headers are too large", version)
+        if line[:1] in (b" ", b"\t"):
+            raise ProtocolError(400, "folded header lines are not accepted", version)
+        name, sep, value = line.partition(b":")
+        if not sep or not _TOKEN.match(name):
+            raise ProtocolError(400, "malformed header line", version)
+        value = value.strip(b" \t")
+        if _BAD_VALUE_BYTES.search(value):
+            raise ProtocolError(400, "control character in a header value", version)
+        key = name.decode("ascii").lower()
+        text = value.decode("latin-1")
+        if key in headers:
+            if key == "content-length" and headers[key] != text:
+                raise ProtocolError(400, "conflicting Content-Length headers", version)
+            if key not in ("content-length", "host"):
+                text = headers[key] + ", " + text
+        headers[key] = text
+    return headers
+
+
+def _content_length(value: str, limits: Limits, version: str) -> int:
+    if not value.isdigit() or not value.isascii():
+        raise ProtocolError(400, "Content-Length is not a number", version)
+    length = int(value)
+    if length > limits.body:
+        raise ProtocolError(413, f"bodies are limited to {limits.body} bytes", version)
+    return length
+
+
+class _ChunkedBody:
+    """Incremental decoder for a chunked body (trailers are read and dropped)."""
+
+    def __init__(self, limits: Limits, version: str) -> None:
+        self._limits = limits
+        self._version = version
+        self._remaining = -1
+        self._in_trailers = False
+        self.body = bytearray()
+
+    def feed(self, buffer: bytearray) -> bool:
+        """Consume what it can from C{buffer}; C{True} once the body is complete."""
+        while True:
+            if self._remaining > 0:
+                take = min(self._remaining, len(buffer))
+                if not take:
+                    return False
+                self.body += buffer[:take]
+                del buffer[:take]
+                self._remaining -= take
+                continue
+            end = buffer.find(b"\n")
+            if end < 0:
+                if len(buffer) > 256:
+                    raise ProtocolError(400, "malformed chunk", self._version)
+                return False
+            line = bytes(buffer[:end]).rstrip(b"\r")
+            del buffer[: end + 1]
+            if self._in_trailers:
+                if not line:
+                    return True
+                continue
+            if self._remaining == 0:
+                if line:
+                    raise ProtocolError(400, "chunk data does not end with CRLF", self._version)
+                self._remaining = -1
+                continue
+            match = _CHUNK_SIZE.match(line)
+            if match is None:
+                raise ProtocolError(400, "malformed chunk size", self._version)
+            size = int(match.group(1), 16)
+            if len(self.body) + size > self._limits.body:
+                raise ProtocolError(
+                    413, f"bodies are limited to {self._limits.body} bytes", self._version
+                )
+            if size == 0:
+                self._in_trailers = True
+            else:
+                self._remaining = size
+
+
+class RequestParser:
+    """
+    Turns the bytes of one connection into L{Request} events.
+
+    Call L{receive_data} with what arrived (C{b""} for end of input), then
+    L{next_event} until it returns L{NEED_DATA}.  A L{ProtocolError} means the
+    connection must be answered with its status and closed.
+    """
+
+    def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
+        self._limits = limits
+        self._buffer = bytearray()
+        self._eof = False
+        self._closing = False
+        self._scan_from = 0
+        self._pending: Request | None = None
+        self._chunked: _ChunkedBody | None = None
+        self._lengthless = False
+        self._body_length = 0
+        self._quiet = False
+        self._error: ProtocolError | None = None
+
+    @property
+    def head_in_progress(self) -> bool:
+        """Whether part of a request head has arrived but not all of it."""
+        return self._pending is None and bool(self._buffer.strip(b"\r\n"))
+
+    @property
+    def awaiting_lengthless_body(self) -> bool:
+        """Whether a length-less body is being read and could still grow."""
+        return self._lengthless and self._pending is not None
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received but not yet turned into events."""
+        return len(self._buffer)
+
+    def receive_data(self, data: bytes) -> None:
+        """Add received bytes; C{b""} means the peer closed its side."""
+        if data:
+            if not self._closing:
+                self._buffer += data
+        else:
+            self._eof = True
+
+    def end_lengthless_body(self) -> None:
+        """The peer has gone quiet: take the length-less body as complete."""
+        if self.awaiting_lengthless_body:
+            self._quiet = True
+
+    def next_event(self) -> Request | _Sentinel:
+        """Return the next L{Request}, L{NEED_DATA} or L{PEER_CLOSED}."""
+        if self._error is not None:
+            raise self._error
+        try:
+            return self._next_event()
+        except ProtocolError as error:
+            self._error = error
+            raise
+
+    def _next_event(self) -> Request | _Sentinel:
+        if self._closing:
+            return PEER_CLOSED if self._eof else NEED_DATA
+        if self._pending is None:
+            pending = self._read_head()
+            if pending is None:
+                if self._eof:
+                    if self._buffer.strip(b"\r\n"):
+                        raise ProtocolError(400, "the request ended before its head did")
+                    return PEER_CLOSED
+                return NEED_DATA
+            self._pending = pending
+        body = self._read_body()
+        if body is None:
+            return NEED_DATA
+        request = self._pending
+        self._pending = None
+        if body:
+            request = Request(
+                request.method,
+                request.target,
+                request.version,
+                request.headers,
+                body,
+                request.keep_alive,
+                request.lengthless_body,
+            )
+        if not request.keep_alive:
+            self._closing = True
+            self._buffer.clear()
+        return request
+
+    def _read_head(self) -> Request | None:
+        buffer = self._buffer
+        start = 0
+        while buffer[start : start + 1] in (b"\r", b"\n"):
+            start += 1
+        if start:
+            del buffer[:start]
+            self._scan_from = 0
+        match = _HEAD_END.search(buffer, max(0, self._scan_from - 3))
+        if match is None:
+            self._check_incomplete_head()
+            self._scan_from = len(buffer)
+            return None
+        head = bytes(buffer[: match.start()])
+        del buffer[: match.end()]
+        self._scan_from = 0
+        return self._parse_head(head)
+
+    def _check_incomplete_head(self) -> None:
+        limits = self._limits
+        buffer = self._buffer
+        first_end = buffer.find(b"\n")
+        if first_end < 0:
+            if len(buffer) > limits.request_line + 1:
+                raise ProtocolError(414, f"request lines are limited to {limits.request_line} bytes")
+            return
+        if first_end > limits.request_line + 1:
+            raise ProtocolError(414, f"request lines are limited to {limits.request_line} bytes")
+        rest = len(buffer) - first_end - 1
+        if rest > limits.header_bytes + 2:
+            raise ProtocolError(431, "the headers are too large")
+        if buffer.count(b"\n", first_end + 1) > limits.header_count:
+            raise ProtocolError(431, f"more than {limits.header_count} header lines")
+
+    def _parse_head(self, head: bytes) -> Request:
+        limits = self._limits
+        lines = head.split(b"\n")
+        request_line = lines[0]
+        if request_line.endswith(b"\r"):
+            request_line = request_line[:-1]
+        if len(request_line) > limits.request_line:
+            raise ProtocolError(414, f"request lines are limited to {limits.request_line} bytes")
+        parts = request_line.split(b" ")
+        if len(parts) != 3:
+            raise ProtocolError(400, "the request line must be: METHOD target version")
+        method, target, raw_version = parts
+        version = VERSIONS.get(raw_version)
+        if version is None:
+            if _VERSION_SHAPE.match(raw_version):
+                raise ProtocolError(505, "this server speaks HTCPCP/1.0, HTCPCP/1.1 and HTTP/1.x")
+            raise ProtocolError(400, "the request line must end with a protocol version")
+        if not _TOKEN.match(method):
+            raise ProtocolError(400, "the method is not a token", version)
+        if not target or _BAD_VALUE_BYTES.search(target):
+            raise ProtocolError(400, "the request target is malformed", version)
+        headers = _parse_header_lines(lines[1:], limits, version)
+        method_text = method.decode("ascii")
+        te = headers.get("transfer-encoding")
+        cl = headers.get("content-length")
+        self._chunked = None
+        self._lengthless = False
+        self._quiet = False
+        self._body_length = 0
+        if te is not None and cl is not None:
+            raise ProtocolError(400, "Content-Length and Transfer-Encoding together", version)
+        if te is not None:
+            if te.strip().lower() != "chunked":
+                raise ProtocolError(501, "only the chunked transfer coding is supported", version)
+            self._chunked = _ChunkedBody(limits, version)
+        elif cl is not None:
+            self._body_length = _content_length(cl.strip(), limits, version)
+        elif method_text in LENGTHLESS_BODY_METHODS:
+            self._lengthless = True
+        return Request(
+            method_text,
+            target.decode("utf-8", "surrogateescape"),
+            version,
+            headers,
+            b"",
+            _keep_alive(version, headers),
+            self._lengthless,
+        )
+
+    def _read_body(self) -> bytes | None:
+        buffer = self._buffer
+        if self._chunked is not None:
+            if not self._chunked.feed(buffer):
+                if self._eof:
+                    raise ProtocolError(400, "the request ended inside its body")
+                return None
+            body = bytes(self._chunked.body)
+            self._chunked = None
+            return body
+        if self._lengthless:
+            return self._read_lengthless_body()
+        length = self._body_length
+        if len(buffer) < length:
+            if self._eof:
+                raise ProtocolError(400, "the request ended inside its body")
+            return None
+        body = bytes(buffer[:length])
+        del buffer[:length]
+        self._body_length = 0
+        return body
+
+    def _read_lengthless_body(self) -> bytes | None:
+        buffer = self._buffer
+        end = buffer.find(b"\n")
+        if end >= 0:
+            body = bytes(buffer[:end]).rstrip(b"\r")
+            del buffer[: end + 1]
+        elif bytes(buffer).strip().lower() in COMMAND_WORDS or self._eof or self._quiet:
+            body = bytes(buffer)
+            buffer.clear()
+        else:
+            if len(buffer) > self._limits.body:
+                raise ProtocolError(413, f"bodies are limited to {self._limits.body} bytes")
+            return None
+        if len(body) > self._limits.body:
+            raise ProtocolError(413, f"bodies are limited to {self._limits.body} bytes")
+        self._lengthless = False
+        self._quiet = False
+        return body
+
+
+class ResponseParser:
+    """
+    Turns the bytes a client receives into L{Response} events.
+
+    Bodies are framed by Content-Length, chunked coding, or (as the lab's
+    original server does) by the server closing the connection.  Call
+    L{next_event} with C{head_request=True} for the answer to a HEAD.
+    """
+
+    def __init__(self, limits: Limits | None = None) -> None:
+        self._limits = limits or Limits(body=1024 * 1024)
+        self._buffer = bytearray()
+        self._eof = False
+
+    def receive_data(self, data: bytes) -> None:
+        """Add received bytes; C{b""} means the server closed its side."""
+        if data:
+            self._buffer += data
+        else:
+            self._eof = True
+
+    def next_event(self, head_request: bool = False) -> Response | _Sentinel:
+        """Return the next L{Response}, L{NEED_DATA} or L{PEER_CLOSED}."""
+        buffer = self._buffer
+        match = _HEAD_END.search(buffer)
+        if match is None:
+            if len(buffer) > self._limits.header_bytes + self._limits.request_line:
+                raise ProtocolError(431, "the response head is too large")
+            if self._eof:
+                if buffer.strip():
+                    raise ProtocolError(400, "the connection closed inside a response head")
+                return PEER_CLOSED
+            return NEED_DATA
+        head = bytes(buffer[: match.start()])
+        lines = head.split(b"\n")
+        status_line = lines[0].rstrip(b"\r")
+        parsed = _STATUS_LINE.match(status_line)
+        if parsed is None:
+            raise ProtocolError(400, "malformed status line")
+        version = parsed.group(1).decode("ascii")
+        status = int(parsed.group(2))
+        reason = (parsed.group(3) or b"").decode("utf-8", "replace")
+        headers = _parse_header_lines(lines[1:], self._limits, version)
+        rest = bytearray(buffer[match.end() :])
+        if head_request or status in (204, 304) or 100 <= status < 200:
+            body = b""
+        elif "transfer-encoding" in headers:
+            chunked = _ChunkedBody(self._limits, version)
+            if not chunked.feed(rest):
+                if self._eof:
+                    raise ProtocolError(400, "the connection closed inside a response body")
+                return NEED_DATA
+            body = bytes(chunked.body)
+        elif "content-length" in headers:
+            length = _content_length(headers["content-length"].strip(), self._limits, version)
+            if len(rest) < length:
+                if self._eof:
+                    raise ProtocolError(400, "the connection closed inside a response body")
+                return NEED_DATA
+            body = bytes(rest[:length])
+            del rest[:length]
+        else:
+            if not self._eof:
+                return NEED_DATA
+            body = bytes(rest)
+            rest.clear()
+        consumed = len(buffer) - len(rest)
+        raw = bytes(buffer[:consumed])
+        del buffer[:consumed]
+        return Response(version, status, reason, headers, body, raw)
+
+
+def serialize_response(
+    version: str, status: int, headers: Iterable[tuple[str, str]], body: bytes = b""
+) -> bytes:
+    """Write a response; the caller supplies every header, Content-Length included."""
+    lines = [f"{version} {status} {REASONS.get(status, 'Unknown')}"]
+    lines.extend(f"{name}: {value}" for name, value in headers)
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + body
+
+
+def serialize_request(
+    method: str,
+    target: str,
+    headers: Iterable[tuple[str, str]] = (),
+    body: bytes = b"",
+    version: str = "HTCPCP/1.1",
+) -> bytes:
+    """Write a request; Content-Length is added when there is a body."""
+    lines = [f"{method} {target} {version}"]
+    lines.extend(f"{name}: {value}" for name, value in headers)
+    if body:
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + body

@@ -1,0 +1,261 @@
+"""
+The pot server's wire side: a L{LineReceiver} that moves bytes, timers and
+back-pressure between a connection and the sans-IO L{RequestParser}.
+
+Requests on one connection are answered strictly in order; while an answer
+waits for the brew history to be written, reading is paused (pipelined
+requests wait in the parser).  Three timers guard every connection: the
+whole head must arrive within C{head_timeout} (a client trickling bytes does
+not extend it), an idle keep-alive connection closes after C{idle_timeout},
+and a length-less body ends after C{body_quiet_time} of silence.
+"""
+
+from __future__ import annotations
+
+from email.utils import formatdate
+from typing import Final
+
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IDelayedCall, IHalfCloseableProtocol, IReactorTime
+from twisted.internet.protocol import Factory
+from twisted.logger import Logger
+from twisted.protocols.basic import LineReceiver
+from twisted.protocols.policies import TimeoutMixin
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from htcpcp.config import Config
+from htcpcp.dispatch import SAFE, TEXT, Dispatcher, Reply
+from htcpcp.message import (
+    NEED_DATA,
+    PEER_CLOSED,
+    ProtocolError,
+    Request,
+    RequestParser,
+    serialize_response,
+)
+
+__all__ = ["PotServerFactory", "PotServerProtocol"]
+
+SERVER: Final = "htcpcp/0.1 (Twisted)"
+MAX_BUFFERED: Final = 64 * 1024
+"""Unanswered bytes a connection may hold before reading is paused."""
+
+_RESPONSE_VERSIONS: Final = {
+    "HTTP/1.1": "HTCPCP/1.1",
+    "HTTP/1.0": "HTCPCP/1.0",
+    "HTCPCP/1.1": "HTCPCP/1.1",
+    "HTCPCP/1.0": "HTCPCP/1.0",
+    "HTCPCP-TEA/1.0": "HTCPCP-TEA/1.0",
+}
+
+
+class _HttpDate:
+    """The IMF-fixdate for now, formatted at most once a second."""
+
+    def __init__(self, clock: IReactorTime) -> None:
+        self._clock = clock
+        self._second = -1
+        self._text = ""
+
+    def __call__(self) -> str:
+        second = int(self._clock.seconds())
+        if second != self._second:
+            self._second = second
+            self._text = formatdate(second, usegmt=True)
+        return self._text
+
+
+@implementer(IHalfCloseableProtocol)
+class PotServerProtocol(LineReceiver, TimeoutMixin):
+    """One HTCPCP connection."""
+
+    log = Logger()
+
+    def __init__(self, factory: PotServerFactory) -> None:
+        self.factory = factory
+        self.callLater = factory.clock.callLater
+        self._parser = RequestParser(factory.config.limits)
+        self._head_deadline: IDelayedCall | None = None
+        self._quiet_timer: IDelayedCall | None = None
+        self._waiting = False
+        self._closing = False
+
+    def connectionMade(self) -> None:
+        self.factory.connections += 1
+        self.setRawMode()
+        self.transport.registerProducer(self, True)
+        self.setTimeout(self.factory.config.idle_timeout)
+
+    def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
+        self.factory.connections -= 1
+        self._closing = True
+        self.setTimeout(None)
+        self._cancel_head_deadline()
+        self._cancel_quiet_timer()
+
+    def rawDataReceived(self, data: bytes) -> None:
+        if self._closing:
+            return
+        self.resetTimeout()
+        self._parser.receive_data(data)
+        if self._quiet_timer is not None:
+            self._quiet_timer.reset(self.factory.config.body_quiet_time)
+        self._process()
+
+    def readConnectionLost(self) -> None:
+        """The client half-closed: what it sent so far is all there is."""
+        self._parser.receive_data(b"")
+        self._process()
+
+    def writeConnectionLost(self) -> None:
+        self.transport.loseConnection()
+
+    def resumeProducing(self) -> None:
+        super().resumeProducing()
+        self._process()
+
+    def timeoutConnection(self) -> None:
+        self.log.debug("closing idle connection")
+        self.transport.loseConnection()
+
+    def _process(self) -> None:
+        parser = self._parser
+        while not (self._waiting or self._closing or self.paused):
+            try:
+                event = parser.next_event()
+            except ProtocolError as error:
+                self._refuse(error)
+                return
+            if event is NEED_DATA:
+                self._arm_timers()
+                return
+            if event is PEER_CLOSED:
+                self.transport.loseConnection()
+                return
+            assert isinstance(event, Request)
+            self._cancel_head_deadline()
+            self._cancel_quiet_timer()
+            self._respond_to(event)
+
+    def _arm_timers(self) -> None:
+        parser = self._parser
+        config = self.factory.config
+        if parser.head_in_progress:
+            if self._head_deadline is None:
+                self._head_deadline = self.callLater(config.head_timeout, self._head_too_slow)
+        elif parser.awaiting_lengthless_body:
+            self._cancel_head_deadline()
+            if self._quiet_timer is None:
+                self._quiet_timer = self.callLater(config.body_quiet_time, self._body_went_quiet)
+        if parser.buffered > MAX_BUFFERED:
+            self._refuse(ProtocolError(413, "too much unanswered data"))
+
+    def _head_too_slow(self) -> None:
+        self._head_deadline = None
+        timeout = self.factory.config.head_timeout
+        self._refuse(ProtocolError(408, f"the request head must arrive within {timeout:g} s"))
+
+    def _body_went_quiet(self) -> None:
+        self._quiet_timer = None
+        self._parser.end_lengthless_body()
+        self._process()
+
+    def _cancel_head_deadline(self) -> None:
+        if self._head_deadline is not None:
+            if self._head_deadline.active():
+                self._head_deadline.cancel()
+            self._head_deadline = None
+
+    def _cancel_quiet_timer(self) -> None:
+        if self._quiet_timer is not None:
+            if self._quiet_timer.active():
+                self._quiet_timer.cancel()
+            self._quiet_timer = None
+
+    def _respond_to(self, request: Request) -> None:
+        try:
+            reply = self.factory.dispatcher.handle(request)
+        except Exception:
+            self.log.failure("error answering {method} {target}", method=request.method,
+                             target=request.target)
+            reply = self.factory.internal_error
+        if isinstance(reply, Deferred):
+            self._waiting = True
+            self.setTimeout(None)
+            reply.addErrback(self._handler_failed, request)
+            reply.addCallback(self._deferred_reply, request)
+            return
+        self._send(request, reply)
+
+    def _handler_failed(self, failure: Failure, request: Request) -> Reply:
+        self.log.failure("error answering {method} {target}", failure, method=request.method,
+                         target=request.target)
+        return self.factory.internal_error
+
+    def _deferred_reply(self, reply: Reply, request: Request) -> None:
+        self._waiting = False
+        if self._closing:
+            return
+        self.setTimeout(self.factory.config.idle_timeout)
+        self._send(request, reply)
+        self._process()
+
+    def _send(self, request: Request, reply: Reply) -> None:
+        close = not request.keep_alive or reply.status in (500, 501)
+        version = _RESPONSE_VERSIONS[request.version]
+        safe = SAFE.get(request.method)
+        body = reply.body
+        headers = [
+            ("Server", SERVER),
+            ("Date", self.factory.date()),
+            ("Content-Type", reply.content_type),
+            ("Content-Length", str(len(body))),
+        ]
+        if safe is not None:
+            headers.append(("Safe", safe))
+        headers.extend(reply.headers)
+        if close:
+            headers.append(("Connection", "close"))
+        if request.method == "HEAD":
+            body = b""
+        self.transport.write(serialize_response(version, reply.status, headers, body))
+        if close:
+            self._closing = True
+            self.transport.loseConnection()
+
+    def _refuse(self, error: ProtocolError) -> None:
+        """Answer a request that cannot be read, then close."""
+        if self._closing:
+            return
+        self._cancel_head_deadline()
+        self._cancel_quiet_timer()
+        version = _RESPONSE_VERSIONS.get(error.version, "HTCPCP/1.1")
+        body = (error.detail + "\n").encode("utf-8")
+        headers = [
+            ("Server", SERVER),
+            ("Date", self.factory.date()),
+            ("Content-Type", TEXT),
+            ("Content-Length", str(len(body))),
+            ("Connection", "close"),
+        ]
+        self.transport.write(serialize_response(version, error.status, headers, body))
+        self._closing = True
+        self.transport.loseConnection()
+
+
+class PotServerFactory(Factory):
+    """Builds L{PotServerProtocol}s sharing one L{Dispatcher}."""
+
+    protocol = PotServerProtocol
+    internal_error = Reply(500, b"the pot server had an internal error; it has been logged\n", TEXT)
+
+    def __init__(self, dispatcher: Dispatcher, config: Config, clock: IReactorTime) -> None:
+        self.dispatcher = dispatcher
+        self.config = config
+        self.clock = clock
+        self.date = _HttpDate(clock)
+        self.connections = 0
+
+    def buildProtocol(self, addr: object) -> PotServerProtocol:
+        return PotServerProtocol(self)
