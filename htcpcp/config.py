@@ -171,8 +171,9 @@ def _additions(value: str | None, defaults: tuple[Addition, ...]) -> tuple[Addit
         name, _, kind = item.partition(":")
         name = name.strip()
         result.append(
-            Addition(name, kind.strip()) if kind else known.get(addition_key(name)) or
-            Addition(name, "other")
+            Addition(name, kind.strip())
+            if kind
+            else known.get(addition_key(name)) or Addition(name, "other")
         )
     return tuple(result)
 
@@ -206,7 +207,9 @@ def _pot(section: configparser.SectionProxy) -> PotSpec:
         kind=kind,
         brew_time=_number(section, "brew-time", 180.0 if teapot else 30.0),
         pour_time=_number(section, "pour-time", 10.0),
-        additions=_additions(section.get("additions"), TEA_ADDITIONS if teapot else COFFEE_ADDITIONS),
+        additions=_additions(
+            section.get("additions"), TEA_ADDITIONS if teapot else COFFEE_ADDITIONS
+        ),
         varieties=varieties,
         forbidden=forbidden,
         coffee=coffee if teapot else CoffeeSupply.YES,

@@ -271,9 +271,7 @@ class Dispatcher:
         if request.method == "OPTIONS":
             return Reply(200, b"", TEXT, (("Allow", LOG_METHODS),))
         if request.method not in ("GET", "HEAD"):
-            return _text(
-                405, f"the log is read-only: {LOG_METHODS}", ("Allow", LOG_METHODS)
-            )
+            return _text(405, f"the log is read-only: {LOG_METHODS}", ("Allow", LOG_METHODS))
         if self._history is None:
             return _text(404, "this server keeps no history")
         query = parse_qs(target.query, max_num_fields=10)
@@ -361,9 +359,7 @@ class Dispatcher:
             if spec.coffee is CoffeeSupply.NEVER:
                 return _text(418, f"I'm a teapot: {pot.name} brews tea, not coffee")
             if spec.coffee is CoffeeSupply.OUT:
-                return _text(
-                    503, f"{pot.name} is out of coffee for now", ("Retry-After", "3600")
-                )
+                return _text(503, f"{pot.name} is out of coffee for now", ("Retry-After", "3600"))
         additions = self._additions(request, pot, None)
         return self._start(pot, additions, None, (("Alternates", self.alternates),))
 
@@ -372,9 +368,7 @@ class Dispatcher:
     ) -> Reply | Deferred[Reply]:
         spec = pot.spec
         if spec.kind is not PotKind.TEAPOT:
-            return _text(
-                415, f"pot {pot.name} is a coffee pot: send message/coffeepot"
-            )
+            return _text(415, f"pot {pot.name} is a coffee pot: send message/coffeepot")
         if variety_name is None:
             names = ", ".join(v.name for v in spec.varieties)
             return _text(
@@ -409,9 +403,7 @@ class Dispatcher:
                 if addition_rule in (addition.kind, "*") or addition_key(
                     addition_rule
                 ) == addition_key(addition.name):
-                    raise _Refusal(
-                        _text(403, f"{addition.name} in {beverage} is not done here")
-                    )
+                    raise _Refusal(_text(403, f"{addition.name} in {beverage} is not done here"))
         return additions
 
     def _not_acceptable(self, request: Request, pot: Pot) -> Reply:

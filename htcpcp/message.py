@@ -168,9 +168,7 @@ def _keep_alive(version: str, headers: Headers) -> bool:
     return "close" not in tokens
 
 
-def _parse_header_lines(
-    lines: list[bytes], limits: Limits, version: str
-) -> dict[str, str]:
+def _parse_header_lines(lines: list[bytes], limits: Limits, version: str) -> dict[str, str]:
     """Parse header lines (already split, without line ends) into a dict."""
     if len(lines) > limits.header_count:
         raise ProtocolError(431, f"more than {limits.header_count} header lines", version)
@@ -379,7 +377,9 @@ class RequestParser:
         first_end = buffer.find(b"\n")
         if first_end < 0:
             if len(buffer) > limits.request_line + 1:
-                raise ProtocolError(414, f"request lines are limited to {limits.request_line} bytes")
+                raise ProtocolError(
+                    414, f"request lines are limited to {limits.request_line} bytes"
+                )
             return
         if first_end > limits.request_line + 1:
             raise ProtocolError(414, f"request lines are limited to {limits.request_line} bytes")

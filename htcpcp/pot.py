@@ -204,9 +204,7 @@ class Pot:
             return max(0.0, brew.pour_start + self.spec.pour_time - now)
         return 0.0
 
-    def start(
-        self, additions: Sequence[Addition] = (), variety: Variety | None = None
-    ) -> Brew:
+    def start(self, additions: Sequence[Addition] = (), variety: Variety | None = None) -> Brew:
         """
         Start brewing coffee, or C{variety} of tea.
 

@@ -177,8 +177,9 @@ class PotServerProtocol(LineReceiver, TimeoutMixin):
         try:
             reply = self.factory.dispatcher.handle(request)
         except Exception:
-            self.log.failure("error answering {method} {target}", method=request.method,
-                             target=request.target)
+            self.log.failure(
+                "error answering {method} {target}", method=request.method, target=request.target
+            )
             reply = self.factory.internal_error
         if isinstance(reply, Deferred):
             self._waiting = True
@@ -189,8 +190,12 @@ class PotServerProtocol(LineReceiver, TimeoutMixin):
         self._send(request, reply)
 
     def _handler_failed(self, failure: Failure, request: Request) -> Reply:
-        self.log.failure("error answering {method} {target}", failure, method=request.method,
-                         target=request.target)
+        self.log.failure(
+            "error answering {method} {target}",
+            failure,
+            method=request.method,
+            target=request.target,
+        )
         return self.factory.internal_error
 
     def _deferred_reply(self, reply: Reply, request: Request) -> None:

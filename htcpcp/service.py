@@ -78,12 +78,17 @@ def buildPotServer(
         if pot is None:
             assert history is not None
             history.record(replace(brew, outcome="interrupted"))
-            log.warn("brew {id} was in pot {pot}, which is gone: interrupted", id=brew.id,
-                     pot=brew.pot)
+            log.warn(
+                "brew {id} was in pot {pot}, which is gone: interrupted", id=brew.id, pot=brew.pot
+            )
             continue
         resumed = pot.resume(brew)
-        log.info("resumed brew {id} in pot {pot}: {outcome}", id=brew.id, pot=pot.name,
-                 outcome=resumed.outcome)
+        log.info(
+            "resumed brew {id} in pot {pot}: {outcome}",
+            id=brew.id,
+            pot=pot.name,
+            outcome=resumed.outcome,
+        )
     factory = PotServerFactory(dispatcher, config, clock)
     return PotServer(pots, dispatcher, factory, history)
 

@@ -43,9 +43,7 @@ def default_names() -> tuple[list[str], list[str]]:
     return list(dict.fromkeys(names)), ["127.0.0.1", "::1"]
 
 
-def self_signed_pem(
-    hostnames: Iterable[str], addresses: Iterable[str] = ()
-) -> tuple[bytes, bytes]:
+def self_signed_pem(hostnames: Iterable[str], addresses: Iterable[str] = ()) -> tuple[bytes, bytes]:
     """
     Make a self-signed EC certificate for C{hostnames} and C{addresses}.
 
