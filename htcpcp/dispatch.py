@@ -291,6 +291,8 @@ class Dispatcher:
         return _json(page)
 
     def _get(self, request: Request, pot: Pot, variety: str | None) -> Reply:
+        if "accept-additions" in request.headers or "?" in request.target:
+            self._additions(request, pot, None)
         return Reply(200, json.dumps(brew_status(pot)).encode("utf-8"))
 
     _head = _get

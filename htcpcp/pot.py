@@ -288,15 +288,18 @@ class Pot:
         brew = self.current
         assert brew is not None
         if brew.milk:
-            pouring = replace(brew, pour_start=self._clock.seconds(), outcome="pouring")
-            self._enter(State.POURING, pouring, self.spec.pour_time, self._poured)
+            pouring = replace(brew, pour_start=brew.brew_end, outcome="pouring")
+            pour_end = brew.brew_end + self.spec.pour_time
+            self._enter(State.POURING, pouring, pour_end - self._clock.seconds(), self._poured)
         else:
             self._enter(State.READY, replace(brew, outcome="ready"))
 
     def _poured(self) -> None:
         brew = self.current
         assert brew is not None
-        self._enter(State.READY, replace(brew, pour_stop=self._clock.seconds(), outcome="ready"))
+        assert brew.pour_start is not None
+        pour_stop = min(self._clock.seconds(), brew.pour_start + self.spec.pour_time)
+        self._enter(State.READY, replace(brew, pour_stop=pour_stop, outcome="ready"))
 
     def _enter(
         self,
