@@ -32,7 +32,7 @@ class CoffeePotTests(SynchronousTestCase):
         self.assertEqual([c.outcome for c in changes], ["brewing", "ready"])
 
     def test_milk_pours_until_when(self) -> None:
-        pot, clock, changes = make_pot()
+        pot, clock, _ = make_pot()
         pot.start([CREAM])
         clock.advance(30)
         self.assertEqual(pot.state, State.POURING)
@@ -49,7 +49,7 @@ class CoffeePotTests(SynchronousTestCase):
         self.assertEqual(changes[-1].pour_stop, 40)
 
     def test_when_without_milk(self) -> None:
-        pot, clock, _ = make_pot()
+        pot, _, _ = make_pot()
         self.assertRaises(NotPouring, pot.when)
         pot.start([WHISKY])
         self.assertRaises(NotPouring, pot.when)
@@ -88,7 +88,7 @@ class CoffeePotTests(SynchronousTestCase):
         self.assertEqual(other.state, State.POURING)
 
     def test_resume_after_it_would_have_finished(self) -> None:
-        pot, clock, _ = make_pot()
+        pot, _, _ = make_pot()
         brew = pot.start([CREAM])
         later, later_clock, _ = make_pot()
         later_clock.advance(1000)

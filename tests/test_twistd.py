@@ -1,0 +1,201 @@
+"""
+Tests of the twistd plugin and the .tac example, run as real processes.
+
+These start C{twistd} on free loopback ports, talk to it with plain sockets,
+and always kill what they started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from htcpcp.message import Response
+from htcpcp.tap import Options
+
+from .test_integration import exchange, parse_responses
+
+ROOT = Path(__file__).resolve().parent.parent
+BREW = (
+    b"BREW /pot-0 HTCPCP/1.1\r\nContent-Type: message/coffeepot\r\nContent-Length: %d\r\n%s\r\n%s"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"twistd exited: {process.stdout.read().decode()}")  # type: ignore[union-attr]
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"nothing listened on {port} within {seconds} s")
+
+
+class TwistdTests(SynchronousTestCase):
+    def twistd(self, *arguments: str, cwd: Path | None = None) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from twisted.scripts.twistd import run; run()",
+                "-n",
+                "--pidfile=",
+                *arguments,
+            ],
+            cwd=cwd or ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        self.addCleanup(self._kill, process)
+        return process
+
+    @staticmethod
+    def _kill(process: subprocess.Popen[bytes]) -> None:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+        if process.stdout:
+            process.stdout.close()
+
+    def brew(self, port: int, body: bytes, additions: bytes = b"") -> Response:
+        [response] = parse_responses(exchange(port, BREW % (len(body), additions, body)))
+        return response
+
+    def test_kill_9_mid_brew_keeps_history_and_resumes(self) -> None:
+        data = Path(self.mktemp()).absolute()
+        port = free_port()
+        arguments = (
+            "htcpcp",
+            "--pot",
+            f"tcp:{port}:interface=127.0.0.1",
+            "--data-dir",
+            str(data),
+            "--brew-time",
+            "30",
+        )
+        first = self.twistd(*arguments)
+        wait_for_port(port, first)
+        finished = []
+        for _ in range(3):
+            self.assertEqual(self.brew(port, b"start").status, 200)
+            finished.append(json.loads(self.brew(port, b"stop").body)["id"])
+        running = json.loads(self.brew(port, b"start", b"Accept-Additions: Cream\r\n").body)
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+
+        second = self.twistd(*arguments)
+        wait_for_port(port, second)
+        [log] = parse_responses(exchange(port, b"GET /log HTCPCP/1.1\r\n\r\n"))
+        brews = {b["id"]: b for b in json.loads(log.body)["brews"]}
+        self.assertEqual(set(brews), {*finished, running["id"]})
+        self.assertTrue(all(brews[i]["outcome"] == "stopped" for i in finished))
+        resumed = brews[running["id"]]
+        self.assertEqual((resumed["outcome"], resumed["resumed"]), ("brewing", True))
+        started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(resumed["started"]))
+        self.assertEqual(started, running["started_at"])
+        [status] = parse_responses(exchange(port, b"GET /pot-0 HTCPCP/1.1\r\n\r\n"))
+        current = json.loads(status.body)
+        self.assertEqual((current["id"], current["state"]), (running["id"], "brewing"))
+        self.assertEqual(current["brew_end_at"], running["brew_end_at"])
+
+    def test_port_in_use_exits_with_clear_error(self) -> None:
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            process = self.twistd(
+                "htcpcp",
+                "--pot",
+                f"tcp:{port}:interface=127.0.0.1",
+                "--data-dir",
+                str(Path(self.mktemp()).absolute()),
+            )
+            output, _ = process.communicate(timeout=30)
+        self.assertNotEqual(process.returncode, 0)
+        self.assertIn(b"Address already in use", output)
+
+    def test_bare_ssl_generates_certificate_with_san(self) -> None:
+        data = Path(self.mktemp()).absolute()
+        port = free_port()
+        process = self.twistd(
+            "htcpcp", "--pot", f"ssl:{port}:interface=127.0.0.1", "--data-dir", str(data)
+        )
+        wait_for_port(port, process)
+        context = ssl.create_default_context(cafile=str(data / "server-certificate.pem"))
+        received = exchange(
+            port,
+            b"GET /pot-1 HTCPCP/1.1\r\nConnection: close\r\n\r\n",
+            wrap=context,
+            server_name="localhost",
+        )
+        self.assertTrue(received.startswith(b"HTCPCP/1.1 200 OK"))
+        self.assertEqual(oct((data / "server.pem").stat().st_mode & 0o777), "0o600")
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=20)
+        self.assertIn(b"SELF-SIGNED certificate was generated", output)
+
+    def test_tac_example(self) -> None:
+        port = free_port()
+        data = Path(self.mktemp()).absolute()
+        environment = {
+            **os.environ,
+            "HTCPCP_ENDPOINT": f"tcp:{port}:interface=127.0.0.1",
+            "HTCPCP_DATA_DIR": str(data),
+        }
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from twisted.scripts.twistd import run; run()",
+                "-n",
+                "--pidfile=",
+                "-y",
+                str(ROOT / "examples" / "pot.tac"),
+            ],
+            cwd=ROOT,
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        self.addCleanup(self._kill, process)
+        wait_for_port(port, process)
+        [response] = parse_responses(exchange(port, b"GET coffee://ducky/pot-0 HTCPCP/1.1\r\n\r\n"))
+        self.assertEqual((response.status, response.body), (200, b"{}"))
+        self.assertTrue((data / "history.sqlite3").exists())
+
+
+class OptionsTests(SynchronousTestCase):
+    def test_repeatable_pot_and_brew_time(self) -> None:
+        options = Options()
+        options.parseOptions(["--pot", "tcp:5030", "--pot", "ssl:5443", "--brew-time", "5"])
+        self.assertEqual(options["pot"], ["tcp:5030", "ssl:5443"])
+        self.assertEqual(options["config-object"].pots[0].brew_time, 5)
+        self.assertEqual(options["config-object"].pots[1].brew_time, 180)
+
+    def test_bad_values_are_usage_errors(self) -> None:
+        from twisted.python.usage import UsageError
+
+        for arguments in (
+            ["--pot", "tcp:1", "--brew-time", "-1"],
+            ["--pot", "tcp:1", "--brew-time", "soon"],
+            ["--pot", "tcp:1", "--config", "/nonexistent.ini"],
+        ):
+            self.assertRaises(UsageError, Options().parseOptions, arguments)
