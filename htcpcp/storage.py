@@ -146,6 +146,7 @@ class History:
             cp_openfun=_configure,
             cp_noisy=False,
         )
+        self._closed = False
 
     def prepare(self) -> list[Brew]:
         """
@@ -223,5 +224,7 @@ class History:
         }
 
     def close(self) -> None:
-        """Stop the database thread."""
-        self._pool.close()
+        """Finish pending writes and stop the database thread (once)."""
+        if not self._closed:
+            self._closed = True
+            self._pool.close()
