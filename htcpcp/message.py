@@ -82,6 +82,7 @@ VERSIONS: Final[Mapping[bytes, str]] = {
 
 LENGTHLESS_BODY_METHODS: Final = frozenset({"BREW", "POST"})
 COMMAND_WORDS: Final = frozenset({b"start", b"stop"})
+MAX_CHUNK_LINE: Final = 256
 
 _TOKEN = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
 _VERSION_SHAPE = re.compile(rb"[A-Za-z][A-Za-z-]*/\d+\.\d+\Z")
@@ -168,20 +169,22 @@ def _keep_alive(version: str, headers: Headers) -> bool:
     return "close" not in tokens
 
 
-def _parse_header_lines(lines: list[bytes], limits: Limits, version: str) -> dict[str, str]:
-    """Parse header lines (already split, without line ends) into a dict."""
+def _check_header_sizes(lines: list[bytes], limits: Limits, version: str) -> None:
+    """Refuse header lines (split, line ends removed) over the size limits."""
     if len(lines) > limits.header_count:
         raise ProtocolError(431, f"more than {limits.header_count} header lines", version)
+    if sum(len(line) + 1 for line in lines) - 1 > limits.header_bytes:
+        raise ProtocolError(431, "the headers are too large", version)
+    if any(len(line.rstrip(b"\r")) > limits.header_line for line in lines):
+        raise ProtocolError(431, "a header line is too long", version)
+
+
+def _parse_header_lines(lines: list[bytes], version: str) -> dict[str, str]:
+    """Parse header lines (already split, without line ends) into a dict."""
     headers: dict[str, str] = {}
-    total = 0
     for line in lines:
         if line.endswith(b"\r"):
             line = line[:-1]
-        total += len(line) + 2
-        if len(line) > limits.header_line:
-            raise ProtocolError(431, "a header line is too long", version)
-        if total > limits.header_bytes:
-            raise ProtocolError(431, "the headers are too large", version)
         if line[:1] in (b" ", b"\t"):
             raise ProtocolError(400, "folded header lines are not accepted", version)
         name, sep, value = line.partition(b":")
@@ -232,11 +235,14 @@ class _ChunkedBody:
                 self._remaining -= take
                 continue
             end = buffer.find(b"\n")
+            line_end = len(buffer) if end < 0 else end
+            if line_end - (buffer[line_end - 1 : line_end] == b"\r") > MAX_CHUNK_LINE:
+                raise ProtocolError(400, "chunk size or trailer line too long", self._version)
             if end < 0:
-                if len(buffer) > 256:
-                    raise ProtocolError(400, "malformed chunk", self._version)
                 return False
-            line = bytes(buffer[:end]).rstrip(b"\r")
+            line = bytes(buffer[:end])
+            if line.endswith(b"\r"):
+                line = line[:-1]
             del buffer[: end + 1]
             if self._in_trailers:
                 if not line:
@@ -372,22 +378,25 @@ class RequestParser:
         return self._parse_head(head)
 
     def _check_incomplete_head(self) -> None:
+        """
+        Refuse a head that is certain to break a limit once complete.
+
+        The checks are those of L{_parse_head}, in the same order, made only
+        where the answer cannot change, so a head refused here is refused
+        however its bytes are split.
+        """
         limits = self._limits
         buffer = self._buffer
         first_end = buffer.find(b"\n")
-        if first_end < 0:
-            if len(buffer) > limits.request_line + 1:
-                raise ProtocolError(
-                    414, f"request lines are limited to {limits.request_line} bytes"
-                )
-            return
-        if first_end > limits.request_line + 1:
+        line_end = len(buffer) if first_end < 0 else first_end
+        if line_end - (buffer[line_end - 1 : line_end] == b"\r") > limits.request_line:
             raise ProtocolError(414, f"request lines are limited to {limits.request_line} bytes")
-        rest = len(buffer) - first_end - 1
-        if rest > limits.header_bytes + 2:
-            raise ProtocolError(431, "the headers are too large")
+        if first_end < 0:
+            return
         if buffer.count(b"\n", first_end + 1) > limits.header_count:
             raise ProtocolError(431, f"more than {limits.header_count} header lines")
+        if len(buffer) - first_end - 1 - 3 > limits.header_bytes:
+            raise ProtocolError(431, "the headers are too large")
 
     def _parse_head(self, head: bytes) -> Request:
         limits = self._limits
@@ -397,6 +406,7 @@ class RequestParser:
             request_line = request_line[:-1]
         if len(request_line) > limits.request_line:
             raise ProtocolError(414, f"request lines are limited to {limits.request_line} bytes")
+        _check_header_sizes(lines[1:], limits, "HTCPCP/1.1")
         parts = request_line.split(b" ")
         if len(parts) != 3:
             raise ProtocolError(400, "the request line must be: METHOD target version")
@@ -410,7 +420,7 @@ class RequestParser:
             raise ProtocolError(400, "the method is not a token", version)
         if not target or _BAD_VALUE_BYTES.search(target):
             raise ProtocolError(400, "the request target is malformed", version)
-        headers = _parse_header_lines(lines[1:], limits, version)
+        headers = _parse_header_lines(lines[1:], version)
         method_text = method.decode("ascii")
         te = headers.get("transfer-encoding")
         cl = headers.get("content-length")
@@ -461,12 +471,25 @@ class RequestParser:
         return body
 
     def _read_lengthless_body(self) -> bytes | None:
+        """
+        Read a body that has no length.
+
+        A body that starts with a command word ends right after it (whatever
+        follows is the next request, after any line end); any other body ends
+        at a line end.  End of input or a quiet peer ends either.  The result
+        does not depend on how the bytes were split into segments.
+        """
         buffer = self._buffer
-        end = buffer.find(b"\n")
-        if end >= 0:
+        word_end = _command_word_end(buffer)
+        if word_end is not None and word_end > 0:
+            body = bytes(buffer[:word_end])
+            del buffer[:word_end]
+        elif word_end is not None and not (self._eof or self._quiet):
+            return None
+        elif (end := buffer.find(b"\n")) >= 0:
             body = bytes(buffer[:end]).rstrip(b"\r")
             del buffer[: end + 1]
-        elif bytes(buffer).strip().lower() in COMMAND_WORDS or self._eof or self._quiet:
+        elif self._eof or self._quiet:
             body = bytes(buffer)
             buffer.clear()
         else:
@@ -478,6 +501,27 @@ class RequestParser:
         self._lengthless = False
         self._quiet = False
         return body
+
+
+def _command_word_end(buffer: bytearray) -> int | None:
+    """
+    Where a command word at the start of C{buffer} ends (after blanks).
+
+    @return: the end offset; C{0} when the buffer could still become a
+        command word; C{None} when it cannot.
+    """
+    start = 0
+    while start < len(buffer) and buffer[start] in b" \t":
+        start += 1
+    candidate = bytes(buffer[start : start + 5]).lower()
+    for word in COMMAND_WORDS:
+        if candidate.startswith(word):
+            return start + len(word)
+    if start + len(candidate) == len(buffer) and any(
+        word.startswith(candidate) for word in COMMAND_WORDS
+    ):
+        return 0
+    return None
 
 
 class ResponseParser:
@@ -522,7 +566,8 @@ class ResponseParser:
         version = parsed.group(1).decode("ascii")
         status = int(parsed.group(2))
         reason = (parsed.group(3) or b"").decode("utf-8", "replace")
-        headers = _parse_header_lines(lines[1:], self._limits, version)
+        _check_header_sizes(lines[1:], self._limits, version)
+        headers = _parse_header_lines(lines[1:], version)
         rest = bytearray(buffer[match.end() :])
         if head_request or status in (204, 304) or 100 <= status < 200:
             body = b""

@@ -1,0 +1,212 @@
+"""
+Property tests of the sans-IO request parser (Hypothesis).
+
+The parser must give the same events whatever the segmentation, raise
+nothing but L{ProtocolError}, round-trip every valid request, and hold every
+limit exactly at its boundary.
+"""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from twisted.trial.unittest import SynchronousTestCase
+
+from htcpcp.message import (
+    NEED_DATA,
+    PEER_CLOSED,
+    VERSIONS,
+    Limits,
+    ProtocolError,
+    Request,
+    RequestParser,
+    serialize_request,
+)
+from htcpcp.urls import COFFEE_SCHEMES
+
+PROPERTY_SETTINGS = settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+
+TOKEN_CHARS = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+tokens = st.text(TOKEN_CHARS, min_size=1, max_size=12)
+header_values = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=40).map(
+    str.strip
+)
+targets = st.one_of(
+    st.sampled_from(["/", "/pot-0", "/pot-1/earl-grey", "/log?page=2", "*"]),
+    st.builds(
+        lambda scheme, pot: f"{scheme}://ducky/pot-{pot}",
+        st.sampled_from(COFFEE_SCHEMES),
+        st.integers(0, 3),
+    ),
+)
+methods = st.one_of(st.sampled_from(["BREW", "POST", "GET", "HEAD", "PROPFIND", "WHEN"]), tokens)
+
+
+@st.composite
+def requests(draw: st.DrawFn) -> bytes:
+    """One request: valid, or slightly off, in any of the framings."""
+    method = draw(methods)
+    version = draw(st.sampled_from([*VERSIONS.values(), "HTCPCP/2.0"]))
+    headers = draw(st.lists(st.tuples(tokens, header_values), max_size=4))
+    framing = draw(st.sampled_from(["length", "chunked", "none"]))
+    body = draw(st.sampled_from([b"", b"start", b"stop", b" STOP ", b"espresso"]))
+    head = f"{method} {draw(targets)} {version}\r\n".encode()
+    head += b"".join(f"{name}: {value}\r\n".encode() for name, value in headers)
+    if framing == "length":
+        return head + b"Content-Length: %d\r\n\r\n" % len(body) + body
+    if framing == "chunked" and body:
+        return head + b"Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    ending = draw(st.sampled_from([b"", b"\r\n", b"\n"]))
+    return head + b"\r\n" + body + ending
+
+
+streams = st.one_of(
+    st.binary(max_size=200),
+    st.lists(requests(), min_size=1, max_size=4).map(b"".join),
+    st.tuples(st.lists(requests(), max_size=3).map(b"".join), st.binary(max_size=40)).map(b"".join),
+)
+
+
+def run(pieces: list[bytes], limits: Limits = Limits()) -> tuple[list[Request], object]:
+    """Feed C{pieces}, then end of input; return the requests and how it ended."""
+    parser = RequestParser(limits)
+    found: list[Request] = []
+    try:
+        for piece in [*pieces, b""]:
+            parser.receive_data(piece)
+            while (event := parser.next_event()) is not NEED_DATA:
+                if event is PEER_CLOSED:
+                    return found, PEER_CLOSED
+                assert isinstance(event, Request)
+                found.append(event)
+    except ProtocolError as error:
+        return found, error.status
+    return found, NEED_DATA
+
+
+def split(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({min(c, len(data)) for c in cuts})
+    pieces = [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=True)]
+    return [piece for piece in pieces if piece]
+
+
+class SegmentationTests(SynchronousTestCase):
+    @PROPERTY_SETTINGS
+    @given(streams, st.lists(st.integers(0, 400), max_size=12))
+    def test_any_split_gives_the_same_events(self, data: bytes, cuts: list[int]) -> None:
+        self.assertEqual(run(split(data, cuts)), run([data]))
+
+    @PROPERTY_SETTINGS
+    @given(streams)
+    def test_byte_by_byte_gives_the_same_events(self, data: bytes) -> None:
+        self.assertEqual(run([data[i : i + 1] for i in range(len(data))]), run([data]))
+
+    @PROPERTY_SETTINGS
+    @given(st.binary(max_size=2000))
+    def test_only_typed_errors(self, data: bytes) -> None:
+        parser = RequestParser()
+        parser.receive_data(data)
+        parser.receive_data(b"")
+        try:
+            while parser.next_event() is not PEER_CLOSED:
+                pass
+        except ProtocolError as error:
+            self.assertIn(error.status, {400, 408, 413, 414, 431, 501, 505})
+
+
+class RoundTripTests(SynchronousTestCase):
+    @PROPERTY_SETTINGS
+    @given(
+        st.sampled_from(["BREW", "POST", "GET", "WHEN", "PROPFIND", "OPTIONS"]),
+        targets,
+        st.sampled_from(list(VERSIONS.values())),
+        st.dictionaries(tokens.map(str.lower), header_values, max_size=6).map(
+            lambda h: {
+                k: v
+                for k, v in h.items()
+                if k not in ("content-length", "transfer-encoding", "connection", "host")
+            }
+        ),
+        st.binary(max_size=1024),
+    )
+    def test_serialize_then_parse(
+        self, method: str, target: str, version: str, headers: dict[str, str], body: bytes
+    ) -> None:
+        raw = serialize_request(method, target, list(headers.items()), body, version)
+        [request], ended = run([raw])
+        self.assertEqual(
+            (request.method, request.target, request.version, request.body),
+            (method, target, version, body),
+        )
+        expected = dict(headers)
+        if body:
+            expected["content-length"] = str(len(body))
+        self.assertEqual(dict(request.headers), expected)
+        self.assertEqual(ended, PEER_CLOSED)
+
+
+class BoundaryTests(SynchronousTestCase):
+    """Every limit holds exactly at its boundary, and one past it is refused."""
+
+    limits = Limits()
+
+    def assertBoundary(self, make: object, at: int) -> None:
+        for size, expected_status in ((at, None), (at + 1, "refused")):
+            requests, ended = run([make(size)])  # type: ignore[operator]
+            if expected_status is None:
+                self.assertEqual(len(requests), 1, size)
+            else:
+                self.assertIn(ended, {413, 414, 431}, size)
+
+    def test_request_line(self) -> None:
+        def make(size: int) -> bytes:
+            return b"GET /" + b"a" * (size - len(b"GET / HTTP/1.1")) + b" HTTP/1.1\r\n\r\n"
+
+        self.assertBoundary(make, self.limits.request_line)
+
+    def test_header_line_and_total(self) -> None:
+        def make(size: int) -> bytes:
+            return b"GET / HTTP/1.1\r\nX: " + b"a" * (size - 3) + b"\r\n\r\n"
+
+        self.assertBoundary(make, self.limits.header_line)
+
+    def test_header_total_over_several_lines(self) -> None:
+        def make(size: int) -> bytes:
+            lines = [b"X-%02d: " % i + b"a" * 994 for i in range(16)]
+            joined = b"\n".join(lines)
+            lines[-1] += b"a" * (size - len(joined))
+            return b"GET / HTTP/1.1\r\n" + b"\n".join(lines) + b"\r\n\r\n"
+
+        self.assertBoundary(make, self.limits.header_bytes)
+
+    def test_header_count(self) -> None:
+        def make(count: int) -> bytes:
+            return (
+                b"GET / HTTP/1.1\r\n" + b"".join(b"X%d: 1\r\n" % i for i in range(count)) + b"\r\n"
+            )
+
+        self.assertBoundary(make, self.limits.header_count)
+
+    def test_body_with_length(self) -> None:
+        def make(size: int) -> bytes:
+            return b"BREW / HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % size + b"s" * size
+
+        self.assertBoundary(make, self.limits.body)
+
+    def test_chunked_body(self) -> None:
+        def make(size: int) -> bytes:
+            return (
+                b"BREW / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n" % size
+                + b"s" * size
+                + b"\r\n0\r\n\r\n"
+            )
+
+        self.assertBoundary(make, self.limits.body)
+
+    def test_lengthless_body(self) -> None:
+        def make(size: int) -> bytes:
+            return b"BREW / HTTP/1.1\r\n\r\n" + b"x" * size + b"\r\n"
+
+        self.assertBoundary(make, self.limits.body)
