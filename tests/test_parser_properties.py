@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from htcpcp.message import (
+    DEFAULT_LIMITS,
     NEED_DATA,
     PEER_CLOSED,
     VERSIONS,
@@ -69,7 +70,7 @@ streams = st.one_of(
 )
 
 
-def run(pieces: list[bytes], limits: Limits = Limits()) -> tuple[list[Request], object]:
+def run(pieces: list[bytes], limits: Limits = DEFAULT_LIMITS) -> tuple[list[Request], object]:
     """Feed C{pieces}, then end of input; return the requests and how it ended."""
     parser = RequestParser(limits)
     found: list[Request] = []
