@@ -19,7 +19,7 @@ from pathlib import Path
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from htcpcp.message import Response
+from htcpcp.message import NEED_DATA, ProtocolError, Response, ResponseParser
 from htcpcp.tap import Options
 
 from .test_integration import exchange, parse_responses
@@ -115,6 +115,64 @@ class TwistdTests(SynchronousTestCase):
         current = json.loads(status.body)
         self.assertEqual((current["id"], current["state"]), (running["id"], "brewing"))
         self.assertEqual(current["brew_end_at"], running["brew_end_at"])
+
+    def test_kill_9_under_load_loses_no_acknowledged_brew(self) -> None:
+        data = Path(self.mktemp()).absolute()
+        port = free_port()
+        arguments = (
+            "htcpcp",
+            "--pot",
+            f"tcp:{port}:interface=127.0.0.1",
+            "--data-dir",
+            str(data),
+            "--brew-time",
+            "3600",
+        )
+        first = self.twistd(*arguments)
+        wait_for_port(port, first)
+        started: set[str] = set()
+        stopped: set[str] = set()
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        parser = ResponseParser()
+        deadline = time.monotonic() + 1.5
+        killed = False
+        try:
+            while True:
+                for body, acknowledged in ((b"start", started), (b"stop", stopped)):
+                    if time.monotonic() > deadline and not killed:
+                        first.send_signal(signal.SIGKILL)
+                        killed = True
+                    sock.sendall(BREW % (len(body), b"", body))
+                    while (event := parser.next_event()) is NEED_DATA:
+                        chunk = sock.recv(65536)
+                        parser.receive_data(chunk)
+                        if not chunk:
+                            raise ConnectionResetError
+                    assert isinstance(event, Response)
+                    self.assertEqual(event.status, 200)
+                    acknowledged.add(json.loads(event.body)["id"])
+        except (ConnectionError, ProtocolError, OSError):
+            pass
+        finally:
+            sock.close()
+        first.wait(10)
+        self.assertTrue(killed)
+        self.assertGreater(len(stopped), 10)
+
+        second = self.twistd(*arguments)
+        wait_for_port(port, second)
+        history: dict[str, str] = {}
+        page = 1
+        while True:
+            target = b"GET /log?per_page=200&page=%d HTCPCP/1.1\r\n\r\n" % page
+            [response] = parse_responses(exchange(port, target))
+            listing = json.loads(response.body)
+            history.update({b["id"]: b["outcome"] for b in listing["brews"]})
+            if page >= listing["pages"]:
+                break
+            page += 1
+        self.assertEqual(started - set(history), set())
+        self.assertEqual({i for i in stopped if history[i] != "stopped"}, set())
 
     def test_port_in_use_exits_with_clear_error(self) -> None:
         with socket.socket() as taken:
