@@ -102,7 +102,16 @@ def brew_status(pot: Pot, brew: Brew | None = None) -> dict[str, Any]:
     brew = brew or pot.current
     if brew is None:
         return {}
-    bean = asdict(brew.bean) if brew.bean else None
+    status = dict(_fixed_status(brew, pot.name, pot.index))
+    if brew is pot.current:
+        status["state"] = pot.state.value
+        status["seconds_left"] = round(pot.seconds_left(), 3)
+    return status
+
+
+@lru_cache(maxsize=64)
+def _fixed_status(brew: Brew, pot_name: str, pot_index: int) -> dict[str, Any]:
+    """The parts of a brew's status that do not change while it stays the same."""
     return {
         "date": _lab_time(brew.started),
         "beverage_type": brew.beverage if brew.variety is None else f"tea ({brew.variety})",
@@ -110,16 +119,16 @@ def brew_status(pot: Pot, brew: Brew | None = None) -> dict[str, Any]:
         "brew_time_end": _lab_time(brew.brew_end),
         "pour_milk_start": _lab_time(brew.pour_start) if brew.milk else "",
         "pour_milk_stop": _lab_time(brew.pour_stop) if brew.milk else "",
-        "coffee_bean": bean or {},
+        "coffee_bean": asdict(brew.bean) if brew.bean else {},
         "id": brew.id,
-        "pot": pot.name,
-        "pot_index": pot.index,
-        "state": pot.state.value if brew is pot.current else brew.outcome,
+        "pot": pot_name,
+        "pot_index": pot_index,
+        "state": brew.outcome,
         "outcome": brew.outcome,
         "variety": brew.variety,
         "milk": brew.milk,
         "strength": brew.strength,
-        "seconds_left": round(pot.seconds_left(), 3) if brew is pot.current else 0,
+        "seconds_left": 0,
         "started_at": _iso(brew.started),
         "brew_end_at": _iso(brew.brew_end),
         "pour_start_at": _iso(brew.pour_start),

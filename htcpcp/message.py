@@ -163,7 +163,10 @@ class Response:
 
 
 def _keep_alive(version: str, headers: Headers) -> bool:
-    tokens = {t.strip().lower() for t in headers.get("connection", "").split(",")}
+    connection = headers.get("connection")
+    if connection is None:
+        return not version.endswith("/1.0")
+    tokens = {t.strip().lower() for t in connection.split(",")}
     if version.endswith("/1.0"):
         return "keep-alive" in tokens
     return "close" not in tokens
@@ -406,7 +409,10 @@ class RequestParser:
             request_line = request_line[:-1]
         if len(request_line) > limits.request_line:
             raise ProtocolError(414, f"request lines are limited to {limits.request_line} bytes")
-        _check_header_sizes(lines[1:], limits, "HTCPCP/1.1")
+        if len(head) - len(lines[0]) > min(limits.header_bytes, limits.header_line) or (
+            len(lines) > limits.header_count
+        ):
+            _check_header_sizes(lines[1:], limits, "HTCPCP/1.1")
         parts = request_line.split(b" ")
         if len(parts) != 3:
             raise ProtocolError(400, "the request line must be: METHOD target version")
