@@ -86,7 +86,7 @@ class HistoryTests(TestCase):
             threads.append(threading.get_ident())
             original(cursor, brew)
 
-        self.patch(History, "_record", staticmethod(spy))
+        self.patch(self.history, "_record", spy)
         await self.history.record(a_brew(1))
         self.assertEqual(len(threads), 1)
         self.assertNotEqual(threads[0], threading.get_ident())

@@ -1,0 +1,62 @@
+# -*- test-case-name: tests.test_web_routes -*-
+"""
+The lab's diagnostic requests: deliberately bad HTCPCP, to see the pot refuse it.
+
+The lab's web app had C{/test-400}, C{/test-404}, C{/test-415} and
+C{/test-501}; each sends one malformed request on a fresh connection and
+shows the pot's answer.  None of them can change a pot: the server refuses
+each before it touches one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+__all__ = ["DIAGNOSTICS", "Diagnostic"]
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One deliberately bad request and the answer it should get."""
+
+    code: str
+    title: str
+    explanation: str
+    request: bytes
+
+
+DIAGNOSTICS: Final = {
+    d.code: d
+    for d in (
+        Diagnostic(
+            "400",
+            "An unknown URL scheme",
+            "caffeine:// is not one of the coffee schemes of RFC 2324, so the request is"
+            " malformed: 400 Bad Request.",
+            b"GET caffeine://ducky HTTP/1.1\r\nHost: ducky\r\n\r\n",
+        ),
+        Diagnostic(
+            "404",
+            "A host the pot server does not answer to",
+            "coffee://psyduck names a pot server that is not this one: 404 Not Found.",
+            b"GET coffee://psyduck HTTP/1.1\r\nHost: psyduck\r\n\r\n",
+        ),
+        Diagnostic(
+            "415",
+            "A BREW with the wrong media type",
+            "A BREW must be message/coffeepot (or message/teapot for tea);"
+            " application/tea-pot-command is not: 415 Unsupported Media Type.",
+            b"BREW /pot-0 HTTP/1.1\r\nHost: ducky\r\nContent-Type: application/tea-pot-command"
+            b"\r\nContent-Length: 5\r\n\r\nstart",
+        ),
+        Diagnostic(
+            "501",
+            "A method HTCPCP does not have",
+            "MILK is not an HTCPCP method (milk is an addition, and WHEN stops it):"
+            " 501 Not Implemented.",
+            b"MILK coffee://ducky HTTP/1.1\r\nHost: ducky\r\n\r\n",
+        ),
+    )
+}
+"""The diagnostics by the status code they should provoke."""

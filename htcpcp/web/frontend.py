@@ -1,0 +1,100 @@
+# -*- test-case-name: tests.test_web_embed -*-
+"""
+The web front end assembled: one object to mount, one to close.
+
+    front = FrontEnd.connect("tcp:127.0.0.1:5030")
+    root.putChild(b"coffee", front.resource())     # in any twisted.web tree
+    ...
+    await front.close()
+
+L{FrontEnd.connect} makes the L{PotClient} (whose exchanges the protocol
+inspector shows); L{FrontEnd} also takes a client made elsewhere, and owns
+it from then on: L{FrontEnd.close} ends the live streams and closes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
+from twisted.web.resource import IResource
+
+from htcpcp.client import PotClient
+from htcpcp.web.api import snapshot_document
+from htcpcp.web.app import WebApplication
+from htcpcp.web.endpoints import redactor
+from htcpcp.web.gateway import PotGateway, Snapshot
+from htcpcp.web.inspector import Inspector
+from htcpcp.web.live import LiveFeed
+from htcpcp.web.security import WebRoot
+from htcpcp.web.sessions import SessionStore
+
+__all__ = ["FrontEnd"]
+
+
+def _global_reactor() -> Any:
+    from twisted.internet import reactor
+
+    return reactor
+
+
+class FrontEnd:
+    """
+    The web front end over one pot server.
+
+    @param client: how the pots are reached (owned from now on).
+    @param inspector: where the client reports its exchanges, if anywhere.
+    @param clock: the clock for status age, sessions and the live loop.
+    @param interval: seconds between two looks at the pots' status.
+    @param redact: hides what people should not see in error messages.
+    """
+
+    def __init__(
+        self,
+        client: PotClient,
+        *,
+        inspector: Inspector | None = None,
+        clock: IReactorTime | None = None,
+        interval: float = 1.0,
+        redact: Callable[[str], str] = str,
+    ) -> None:
+        clock = clock or _global_reactor()
+        self.inspector = inspector or Inspector(redact=redact)
+        self.gateway = PotGateway(client, clock, interval=interval, redact=redact)
+        self.feed = LiveFeed(self.gateway, clock, self._document)
+        self.sessions = SessionStore(clock)
+        self.application = WebApplication(self.gateway, self.feed, self.inspector, self.sessions)
+        self._resource = WebRoot(self.application.resource())
+
+    @classmethod
+    def connect(
+        cls,
+        pot_at: str,
+        *,
+        reactor: Any = None,
+        timeout: float = 10.0,
+        interval: float = 1.0,
+    ) -> FrontEnd:
+        """
+        A front end for the pot server at the client endpoint C{pot_at}
+        (C{tcp:127.0.0.1:5030}, C{tls:pots.example:5030:trustRoots=/etc/ca}).
+        """
+        reactor = reactor or _global_reactor()
+        redact = redactor(pot_at)
+        inspector = Inspector(redact=redact)
+        client = PotClient(reactor, endpoint=pot_at, timeout=timeout, on_exchange=inspector.record)
+        return cls(client, inspector=inspector, clock=reactor, interval=interval, redact=redact)
+
+    def _document(self, snapshot: Snapshot) -> dict[str, Any]:
+        return snapshot_document(snapshot, self.gateway.now())
+
+    def resource(self) -> IResource:
+        """The resource to serve or to mount under a path of another site."""
+        return self._resource
+
+    def close(self) -> Deferred[None]:
+        """End the live streams and close the connections to the pot."""
+        self.feed.close()
+        return self.gateway.client.close()

@@ -1,0 +1,147 @@
+# -*- test-case-name: tests.test_web_routes -*-
+"""
+The page frame every HTML page shares, and the little pieces pages reuse.
+
+Pages are twisted.web.template tags built in Python: escaping is automatic
+and there is no second template language.  Nothing here is inline script or
+style (the Content-Security-Policy forbids both): behaviour comes from
+C{static/app.js}, looks from C{static/style.css}, and every page works
+without either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from klein.interfaces import ISession
+from twisted.web.template import Flattenable, Tag, tags
+
+from htcpcp.web.mount import Mount
+from htcpcp.web.sessions import csrf_glue
+
+__all__ = ["NAVIGATION", "THEMES", "PageContext", "page"]
+
+THEMES: Final = ("light", "dark")
+NAVIGATION: Final = (
+    ("", "Pots"),
+    ("history", "History"),
+    ("inspector", "Inspector"),
+    ("diagnostics", "Diagnostics"),
+)
+
+
+@dataclass(frozen=True)
+class PageContext:
+    """
+    What every page needs to know about its request.
+
+    @ivar session: the browser's session (its identifier is the CSRF token),
+        or C{None} when there is none (then no form is shown).
+    @ivar theme: the theme the browser chose, or C{None} to follow its system.
+    """
+
+    mount: Mount
+    session: ISession | None = None
+    theme: str | None = None
+
+    def url(self, relative: str = "") -> str:
+        """C{relative} (a path below the mount point) as a link from this page."""
+        return self.mount.url(relative)
+
+    def post_form(self, action: str, *children: Flattenable, **attributes: Any) -> Tag:
+        """A state-changing form with its CSRF token; empty without a session."""
+        if self.session is None:
+            return tags.transparent()
+        return tags.form(method="post", action=self.url(action), **attributes)(
+            *csrf_glue(self.session), *children
+        )
+
+
+def _theme_form(context: PageContext) -> Tag:
+    return context.post_form(
+        "theme",
+        tags.input(type="hidden", name="next", value=context.mount.here),
+        *(
+            tags.button(
+                type="submit",
+                name="theme",
+                value=theme,
+                class_="theme-choice",
+                title=f"Use the {theme} theme",
+                **({"aria-pressed": "true"} if context.theme == theme else {}),
+            )(theme.capitalize())
+            for theme in THEMES
+        ),
+        class_="theme-form",
+        id="theme-form",
+    )
+
+
+def _navigation(context: PageContext, current: str) -> Tag:
+    items = []
+    for path, label in NAVIGATION:
+        link = tags.a(href=context.url(path))(label)
+        if path == current:
+            link.attributes["aria-current"] = "page"
+        items.append(tags.li(link))
+    return tags.nav(class_="site-nav", **{"aria-label": "Main"})(tags.ul(*items))
+
+
+def page(
+    context: PageContext,
+    title: str,
+    content: Iterable[Flattenable],
+    *,
+    current: str = "",
+    live: bool = False,
+) -> Tag:
+    """
+    A whole HTML page.
+
+    @param current: the navigation entry this page belongs to.
+    @param live: whether the page follows the pots' live status.
+    """
+    html_attributes = {"lang": "en"}
+    if context.theme in THEMES:
+        html_attributes["data-theme"] = context.theme
+    body_attributes = {
+        "data-events": context.url("events"),
+        "data-status": context.url("api/pots"),
+    }
+    if live:
+        body_attributes["data-live"] = "1"
+    return tags.html(**html_attributes)(
+        tags.head(
+            tags.meta(charset="utf-8"),
+            tags.meta(name="viewport", content="width=device-width, initial-scale=1"),
+            tags.meta(name="color-scheme", content="light dark"),
+            tags.title(f"{title} · HTCPCP"),
+            tags.link(rel="stylesheet", href=context.url("static/style.css")),
+            tags.link(rel="icon", href=context.url("static/favicon.svg"), type="image/svg+xml"),
+            tags.link(rel="alternate icon", href=context.url("favicon.ico")),
+            tags.script(src=context.url("static/app.js"), defer="defer"),
+        ),
+        tags.body(**body_attributes)(
+            tags.a(href="#main", class_="skip-link")("Skip to the content"),
+            tags.header(class_="site-header")(
+                tags.a(href=context.url(), class_="brand")(
+                    tags.img(src=context.url("static/cup.svg"), alt="", width="32", height="32"),
+                    tags.span("HTCPCP"),
+                ),
+                _navigation(context, current),
+                _theme_form(context),
+            ),
+            Tag("main", attributes={"id": "main"})(*content),
+            tags.footer(class_="site-footer")(
+                tags.p(
+                    "Hyper Text Coffee Pot Control Protocol: ",
+                    tags.a(href="https://www.rfc-editor.org/rfc/rfc2324")("RFC 2324"),
+                    " and ",
+                    tags.a(href="https://www.rfc-editor.org/rfc/rfc7168")("RFC 7168"),
+                    ".",
+                )
+            ),
+        ),
+    )

@@ -1,0 +1,302 @@
+# -*- test-case-name: tests.test_web_routes -*-
+"""
+The pots' pages: home (live status and the brew form), beans, and errors.
+
+Each function returns the content of a page's C{<main>} as tags; the
+L{layout.page} frame goes around it.  The home page is complete without
+script: every pot's state, time left and actions are in the HTML as served,
+and C{app.js} only keeps them current.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from twisted.web.template import Flattenable, Tag, tags
+
+from htcpcp.web.errors import ErrorPage
+from htcpcp.web.gateway import PotInfo, PotView, Problem, Snapshot
+from htcpcp.web.layout import PageContext
+
+__all__ = [
+    "STATE_LABELS",
+    "TIMER_LABELS",
+    "beans_content",
+    "clock_text",
+    "error_content",
+    "home_content",
+    "state_label",
+]
+
+STATE_LABELS: Final = {
+    "idle": "Empty",
+    "brewing": "Brewing",
+    "pouring": "Pouring milk",
+    "ready": "Ready",
+}
+TIMER_LABELS: Final = {"brewing": "Ready in", "pouring": "Stops pouring by itself in"}
+ACTIONS: Final = (
+    ("when", "Say when", "pouring", "Stop the milk now"),
+    ("stop", "Stop", "brewing pouring", "End this brew early"),
+)
+NOTICES: Final = {
+    "brewing": "Brewing has started.",
+    "stopped": "The brew was stopped.",
+    "when": "The milk has stopped: enjoy.",
+}
+MAX_TEXT: Final = 40
+
+
+def clock_text(seconds: float) -> str:
+    """Seconds as C{m:ss}, rounded up (a countdown never shows 0:00 early)."""
+    whole = max(0, math.ceil(seconds))
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
+def state_label(view: PotView) -> str:
+    if view.state == "ready" and view.outcome == "stopped":
+        return "Stopped early"
+    return STATE_LABELS[view.state]
+
+
+def _pot_card(context: PageContext, view: PotView, age: float) -> Tag:
+    info = view.info
+    state = view.state
+    seconds = max(0.0, view.seconds_left - age)
+    timer = tags.p(class_="pot-timer", **{"data-role": "timer"})(
+        tags.span(**{"data-role": "timer-label"})(TIMER_LABELS.get(state, "")),
+        " ",
+        tags.span(class_="clock", **{"data-role": "clock", "data-seconds": f"{seconds:.1f}"})(
+            clock_text(seconds)
+        ),
+    )
+    if state not in TIMER_LABELS:
+        timer.attributes["hidden"] = "hidden"
+    actions: list[Flattenable] = []
+    for action, label, shown_in, hint in ACTIONS:
+        form = context.post_form(
+            f"pots/{info.index}/{action}",
+            tags.button(type="submit", title=hint, class_=f"button-{action}")(label),
+            class_=f"pot-action action-{action}",
+            **{"data-show": shown_in},
+        )
+        if state not in shown_in.split():
+            form.attributes["hidden"] = "hidden"
+        actions.append(form)
+    actions.append(tags.a(href=context.url(f"beans/{info.index}"), class_="pot-link")("Beans"))
+    kind = "teapot" if info.teapot else "coffee pot"
+    return tags.article(
+        class_="pot",
+        id=f"pot-{info.index}",
+        **{
+            "data-pot": str(info.index),
+            "data-kind": info.kind,
+            "data-state": state,
+            "aria-labelledby": f"pot-{info.index}-name",
+        },
+    )(
+        tags.header(class_="pot-head")(
+            tags.h2(id=f"pot-{info.index}-name")(info.name),
+            tags.span(class_="pot-kind")(kind),
+        ),
+        tags.div(class_="vessel", **{"aria-hidden": "true"})(
+            tags.span(class_="liquid"), tags.span(class_="milk")
+        ),
+        tags.p(class_="pot-state")(
+            tags.span(class_="badge", **{"data-role": "state"})(state_label(view))
+        ),
+        tags.p(class_="pot-drink", **{"data-role": "summary"})(view.summary()),
+        timer,
+        tags.div(class_="pot-actions")(*actions),
+    )
+
+
+def _problem_box(problem: Problem) -> Tag:
+    return tags.div(class_="problem", role="alert", id="problem")(
+        tags.p(class_="problem-status")(str(problem.status)),
+        tags.h2(problem.title),
+        tags.p(
+            "The pots cannot be shown right now. This page recovers by itself when the"
+            " pot server is back; without JavaScript, reload it."
+        ),
+        tags.p(class_="detail")(problem.detail),
+    )
+
+
+def _brew_form(context: PageContext, pots: Sequence[PotView]) -> Tag:
+    infos = [view.info for view in pots]
+    pot_select = tags.select(name="pot", id="brew-pot")(
+        tags.option(value=str(info.index))(
+            f"{info.name} ({'teapot' if info.teapot else 'coffee pot'})"
+        )
+        for info in infos
+    )
+    every = " ".join(str(info.index) for info in infos)
+    drinks: list[Flattenable] = [tags.option(value="coffee", **{"data-pots": every})("Coffee")]
+    for info in infos:
+        if info.varieties:
+            drinks.append(
+                tags.optgroup(label=f"Tea from {info.name}")(
+                    tags.option(value=name, **{"data-pots": str(info.index)})(
+                        f"{name} ({clock_text(seconds)} steep)"
+                    )
+                    for name, seconds in info.varieties
+                )
+            )
+    holders: dict[str, list[str]] = {}
+    for info in infos:
+        for addition in info.additions:
+            holders.setdefault(addition, []).append(str(info.index))
+    boxes = [
+        tags.label(class_="addition", **{"data-pots": " ".join(indexes)})(
+            tags.input(type="checkbox", name="additions", value=addition),
+            " ",
+            addition,
+        )
+        for addition, indexes in holders.items()
+    ]
+    return tags.section(class_="brew", **{"aria-labelledby": "brew-title"})(
+        tags.h2(id="brew-title")("Brew something"),
+        context.post_form(
+            "brew",
+            tags.div(class_="field-row")(
+                tags.label(for_="brew-pot")("Pot"),
+                pot_select,
+            ),
+            tags.div(class_="field-row")(
+                tags.label(for_="brew-drink")("Drink"),
+                tags.select(name="drink", id="brew-drink")(*drinks),
+            ),
+            tags.fieldset(class_="additions")(
+                tags.legend("Additions ", tags.small("(each pot has its own)")),
+                tags.div(class_="addition-grid")(*boxes),
+            ),
+            tags.div(class_="field-row")(
+                tags.label(for_="brew-other")("Something else"),
+                tags.input(
+                    type="text",
+                    name="other",
+                    id="brew-other",
+                    maxlength=str(MAX_TEXT),
+                    placeholder="e.g. Chamomile",
+                    autocomplete="off",
+                ),
+            ),
+            tags.button(type="submit", class_="button-brew")("Brew"),
+            class_="brew-form",
+            id="brew-form",
+        ),
+    )
+
+
+def home_content(
+    context: PageContext, snapshot: Snapshot, age: float, notice: str | None = None
+) -> list[Flattenable]:
+    """The home page: every pot's status, then the brew form."""
+    content: list[Flattenable] = [tags.h1("The pots")]
+    content.append(
+        tags.p(class_="live-note", id="live-note", role="status", **{"aria-live": "polite"})(
+            NOTICES.get(notice or "", "")
+        )
+    )
+    if snapshot.problem is not None:
+        content.append(_problem_box(snapshot.problem))
+    elif not snapshot.pots:
+        content.append(tags.p(class_="empty")("The pot server has no pots."))
+    content.append(
+        tags.div(class_="pots", id="pots")(
+            *(_pot_card(context, view, age) for view in snapshot.pots)
+        )
+    )
+    if snapshot.pots:
+        content.append(_brew_form(context, snapshot.pots))
+    return content
+
+
+def _strength(value: object) -> Tag:
+    level = int(value) if isinstance(value, (int, float)) else 0
+    level = max(0, min(5, level))
+    return tags.span(class_="strength", title=f"{level} of 5")(
+        "●" * level + "○" * (5 - level), tags.span(class_="visually-hidden")(f" {level} of 5")
+    )
+
+
+def _terms(pairs: Sequence[tuple[str, Flattenable]]) -> Tag:
+    return tags.dl(class_="terms")(
+        *(part for term, value in pairs for part in (tags.dt(term), tags.dd(value)))
+    )
+
+
+def beans_content(
+    context: PageContext, info: PotInfo, body: Mapping[str, Any]
+) -> list[Flattenable]:
+    """The beans page: the bean in the pot (PROPFIND) and the pot's properties."""
+    bean = body.get("bean")
+    content: list[Flattenable] = [tags.h1(f"Beans of {info.name}")]
+    if isinstance(bean, Mapping):
+        content.append(
+            tags.section(class_="bean card")(
+                tags.h2(str(bean.get("name", "?"))),
+                _terms(
+                    [
+                        ("Origin", str(bean.get("origin", ""))),
+                        ("Profile", str(bean.get("profile", ""))),
+                        ("Type", str(bean.get("type", ""))),
+                        ("Roast", str(bean.get("roast", ""))),
+                        ("Strength", _strength(bean.get("strength"))),
+                    ]
+                ),
+            )
+        )
+    elif info.teapot:
+        content.append(tags.p(class_="empty")(f"{info.name} brews tea: it has leaves, not beans."))
+    else:
+        content.append(
+            tags.p(class_="empty")(
+                f"No coffee in {info.name} right now: a bean is chosen when a brew starts."
+            )
+        )
+    pot = body.get("pot") if isinstance(body.get("pot"), Mapping) else {}
+    facts: list[tuple[str, Flattenable]] = [
+        ("Kind", "teapot" if info.teapot else "coffee pot"),
+        ("State", str(pot.get("state", "unknown"))),
+        ("Brew time", clock_text(info.brew_time)),
+        ("Longest milk pour", clock_text(info.pour_time)),
+        ("Additions", ", ".join(info.additions) or "none"),
+    ]
+    if info.varieties:
+        facts.append(
+            (
+                "Teas",
+                tags.ul(class_="inline-list")(
+                    tags.li(f"{name} ({clock_text(seconds)})") for name, seconds in info.varieties
+                ),
+            )
+        )
+    content.append(tags.section(class_="card")(tags.h2("About this pot"), _terms(facts)))
+    content.append(tags.p(tags.a(href=context.url(), class_="back")("Back to the pots")))
+    return content
+
+
+def error_content(context: PageContext, error: ErrorPage) -> list[Flattenable]:
+    """An error page: the status, what it means, and the pot's own words."""
+    parts: list[Flattenable] = [
+        tags.p(class_="error-code", **{"aria-hidden": "true"})(str(error.status)),
+        tags.h1(error.title),
+        tags.p(error.explanation),
+    ]
+    if error.additions:
+        parts.append(
+            tags.ul(class_="addition-list", id="pot-additions")(
+                tags.li(addition) for addition in error.additions
+            )
+        )
+    if error.retry_after is not None:
+        parts.append(tags.p(class_="retry")(f"Try again in {error.retry_after} s."))
+    if error.detail:
+        speaker = f"{error.pot} said" if error.pot else "Cause"
+        parts.append(tags.p(class_="detail")(f"{speaker}: ", tags.q(error.detail)))
+    parts.append(tags.p(tags.a(href=context.url(), class_="back")("Back to the pots")))
+    return [tags.section(class_=f"error-page error-{error.status}")(*parts)]

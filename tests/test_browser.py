@@ -1,0 +1,395 @@
+"""
+End-to-end tests in a real headless Chromium, driven by Selenium.
+
+Each test starts a pot server and the web front end as two real C{twist
+htcpcp} processes (the web over HTTPS with its generated certificate,
+reaching the pot over loopback TCP), and Debian's C{chromium} through its
+C{chromedriver}; nothing is downloaded.  Screenshots of the main pages are
+saved under the directory printed at the start (C{HTCPCP_SCREENSHOTS}
+chooses another).
+
+Without chromium, chromedriver or the selenium package these tests skip,
+saying why; with C{HTCPCP_REQUIRE_TOOLS=1} (as in CI) they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+CHROMIUM_ARGUMENTS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
+POT_CONFIG = """\
+[pot:ducky]
+kind = coffee
+brew-time = 5
+pour-time = 30
+
+[pot:tea]
+kind = teapot
+pour-time = 10
+forbidden = peppermint:milk, green:milk, *:alcohol
+coffee = never
+"""
+WAIT = 20.0
+
+
+def _missing_tools() -> str | None:
+    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not os.access(path, os.X_OK)]
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        missing.append("the selenium package (pip install selenium)")
+    return ", ".join(missing) or None
+
+
+MISSING = _missing_tools()
+
+
+ANNOUNCED: set[Path] = set()
+
+
+def screenshot_directory() -> Path:
+    """Where screenshots go (said once): C{HTCPCP_SCREENSHOTS}, or the trial directory's."""
+    directory = Path(os.environ.get("HTCPCP_SCREENSHOTS", "screenshots")).absolute()
+    directory.mkdir(parents=True, exist_ok=True)
+    if directory not in ANNOUNCED:
+        ANNOUNCED.add(directory)
+        print(f"\n*** browser screenshots are saved in {directory}", file=sys.stderr)
+    return directory
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = process.stdout.read().decode() if process.stdout else ""
+            raise AssertionError(f"twist exited early:\n{output}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"nothing listened on port {port} within {WAIT} s")
+
+
+class BrowserTestCase(SynchronousTestCase):
+    """Starts the pot, the web front end and a browser; stops them all."""
+
+    javascript = True
+
+    def setUp(self) -> None:
+        if MISSING:
+            reason = f"BROWSER TESTS NOT RUN: missing {MISSING}"
+            if os.environ.get("HTCPCP_REQUIRE_TOOLS") == "1":
+                self.fail(reason + " (HTCPCP_REQUIRE_TOOLS=1)")
+            print(f"\n*** {reason}", file=sys.stderr)
+            raise SkipTest(reason)
+        self.screenshots = screenshot_directory()
+        self.work = Path(self.mktemp()).absolute()
+        self.work.mkdir(parents=True)
+        (self.work / "pots.ini").write_text(POT_CONFIG)
+        self.pot_port, self.web_port = free_port(), free_port()
+        self.pot_process = self.twist_pot()
+        web = self.twist(
+            "--web",
+            f"ssl:{self.web_port}:interface=127.0.0.1",
+            "--pot-at",
+            f"tcp:127.0.0.1:{self.pot_port}",
+            "--data-dir",
+            str(self.work / "web"),
+        )
+        self.driver = self.browser()
+        wait_for_port(self.pot_port, self.pot_process)
+        wait_for_port(self.web_port, web)
+        self.base = f"https://localhost:{self.web_port}/"
+
+    def twist(self, *arguments: str) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "twisted", "htcpcp", *arguments],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        self.addCleanup(self._stop, process)
+        return process
+
+    @staticmethod
+    def _stop(process: subprocess.Popen[bytes]) -> None:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+        if process.stdout:
+            process.stdout.close()
+
+    def twist_pot(self) -> subprocess.Popen[bytes]:
+        return self.twist(
+            "--pot",
+            f"tcp:{self.pot_port}:interface=127.0.0.1",
+            "--config",
+            str(self.work / "pots.ini"),
+            "--data-dir",
+            str(self.work / "pot"),
+        )
+
+    def browser(self) -> Any:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+
+        options = webdriver.ChromeOptions()
+        options.binary_location = CHROMIUM
+        for argument in CHROMIUM_ARGUMENTS:
+            options.add_argument(argument)
+        options.add_argument(f"--user-data-dir={tempfile.mkdtemp(dir=self.work)}")
+        options.add_argument("--window-size=1280,1000")
+        options.accept_insecure_certs = True
+        if not self.javascript:
+            options.add_experimental_option(
+                "prefs", {"profile.managed_default_content_settings.javascript": 2}
+            )
+        driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+        self.addCleanup(driver.quit)
+        driver.set_page_load_timeout(WAIT)
+        return driver
+
+    # Helpers ------------------------------------------------------------
+
+    def open(self, path: str = "") -> None:
+        self.driver.get(self.base + path)
+
+    def find(self, selector: str) -> Any:
+        from selenium.webdriver.common.by import By
+
+        return self.driver.find_element(By.CSS_SELECTOR, selector)
+
+    def finds(self, selector: str) -> list[Any]:
+        from selenium.webdriver.common.by import By
+
+        return self.driver.find_elements(By.CSS_SELECTOR, selector)
+
+    def until(self, condition: Callable[[], Any], what: str, timeout: float = WAIT) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                found = condition()
+            except Exception:
+                found = None
+            if found:
+                return found
+            time.sleep(0.1)
+        self.fail(f"timed out waiting for {what}")
+
+    def choose(self, selector: str, value: str) -> None:
+        from selenium.webdriver.support.ui import Select
+
+        Select(self.find(selector)).select_by_value(value)
+
+    def heading(self) -> str:
+        return self.find("h1").text
+
+    def shoot(self, name: str) -> None:
+        path = self.screenshots / f"{name}.png"
+        self.assertTrue(self.driver.save_screenshot(str(path)), path)
+
+    def state_of(self, index: int) -> str:
+        return self.find(f"#pot-{index}").get_attribute("data-state")
+
+    def submit(self, selector: str) -> None:
+        """Click what C{selector} finds and wait for the next page to load."""
+        self.driver.execute_script("window.htcpcpPreviousPage = true;")
+        self.find(selector).click()
+        self.until(
+            lambda: self.driver.execute_script(
+                "return !window.htcpcpPreviousPage && document.readyState === 'complete';"
+            ),
+            f"the page after clicking {selector}",
+        )
+
+    def brew(self, pot: str, drink: str, additions: tuple[str, ...] = (), other: str = "") -> None:
+        self.choose("#brew-pot", pot)
+        self.choose("#brew-drink", drink)
+        for addition in additions:
+            self.find(f'#brew-form input[value="{addition}"]').click()
+        if other:
+            self.find("#brew-other").send_keys(other)
+        self.submit(".button-brew")
+
+
+class BrewFlowTests(BrowserTestCase):
+    def test_coffee_with_milk_countdown_pour_say_when_then_history(self) -> None:
+        self.open()
+        self.assertEqual(self.heading(), "The pots")
+        self.shoot("01-home")
+        self.brew("0", "coffee", ("Cream",))
+        self.until(lambda: self.state_of(0) == "brewing", "the brew to start")
+        self.assertEqual(self.find("#live-note").text, "Brewing has started.")
+        self.driver.execute_script("window.stillTheSamePage = true;")
+        clock = self.find("#pot-0 [data-role=clock]")
+        first = clock.text
+        self.assertRegex(first, r"^0:0[1-5]$")
+        self.shoot("02-brewing")
+        self.until(lambda: clock.text != first, "the countdown to tick")
+        self.until(
+            lambda: self.find("#pot-0 .action-when").is_displayed(),
+            "the milk to pour and say-when to appear",
+        )
+        self.assertEqual(self.state_of(0), "pouring")
+        self.assertEqual(self.find("#pot-0 [data-role=state]").text, "Pouring milk")
+        self.assertTrue(self.driver.execute_script("return window.stillTheSamePage === true;"))
+        self.shoot("03-pouring")
+        self.submit("#pot-0 .button-when")
+        self.assertEqual(self.state_of(0), "ready")
+        self.assertEqual(self.find("#pot-0 [data-role=summary]").text, "Coffee with Cream")
+        self.assertFalse(self.find("#pot-0 .action-when").is_displayed())
+        self.submit('.site-nav a[href="./history"]')
+        self.assertEqual(self.heading(), "History")
+        row = self.find(".history-table tbody tr")
+        self.assertIn("Cream", row.text)
+        self.assertIn("ready", row.text)
+        self.assertTrue(self.finds("svg.chart rect.bar"))
+        self.shoot("04-history")
+        self.open("beans/0")
+        self.assertEqual(self.heading(), "Beans of ducky")
+        self.assertTrue(self.find(".bean h2").text)
+        self.shoot("05-beans")
+        self.open("inspector")
+        self.find(".exchange.method-when summary").click()
+        self.assertIn("WHEN /pot-0 HTCPCP/1.1", self.find(".exchange.method-when pre").text)
+        self.shoot("06-inspector")
+        self.open("test-501")
+        self.assertEqual(self.find("#answer-status").text, "501 Not Implemented")
+        self.shoot("07-diagnostic-501")
+
+    def test_phone_sized_screen(self) -> None:
+        self.driver.set_window_size(390, 844)
+        self.open()
+        overflow = self.driver.execute_script(
+            "return document.documentElement.scrollWidth - window.innerWidth;"
+        )
+        self.assertLessEqual(overflow, 0)
+        self.assertTrue(self.find(".button-brew").is_displayed())
+        self.shoot("08-phone-home")
+        self.open("history")
+        self.shoot("09-phone-history")
+
+
+class RefusalTests(BrowserTestCase):
+    def test_teapot_refusal_and_not_acceptable_pages(self) -> None:
+        self.open()
+        self.choose("#brew-pot", "1")
+        self.assertNotEqual(self.find("#brew-drink").get_attribute("value"), "coffee")
+        self.assertFalse(self.find('#brew-form input[value="Whisky"]').is_displayed())
+        self.assertTrue(self.find('#brew-form input[value="Lemon"]').is_displayed())
+        self.brew("1", "coffee")
+        self.assertEqual(self.heading(), "I'm a teapot")
+        self.assertEqual(self.find(".error-code").text, "418")
+        self.shoot("10-teapot-418")
+        self.open()
+        self.brew("0", "coffee", other="Chamomile")
+        self.assertEqual(self.heading(), "Not acceptable")
+        additions = [item.text for item in self.finds("#pot-additions li")]
+        self.assertIn("Whisky", additions)
+        self.assertNotIn("Chamomile", additions)
+        self.shoot("11-not-acceptable-406")
+
+    def test_a_form_without_its_csrf_token_is_refused(self) -> None:
+        self.open()
+        self.driver.execute_script(
+            "document.querySelector('#brew-form input[name=__csrf_protection__]').remove();"
+        )
+        self.brew("0", "coffee")
+        self.assertEqual(self.heading(), "Refused")
+        self.assertEqual(self.find(".error-code").text, "403")
+        self.shoot("12-csrf-refused-403")
+        self.open()
+        self.assertEqual(self.state_of(0), "idle")
+
+
+class ThemeTests(BrowserTestCase):
+    def background(self) -> str:
+        return self.driver.execute_script(
+            "return getComputedStyle(document.documentElement).backgroundColor;"
+        )
+
+    def test_theme_toggle(self) -> None:
+        self.open()
+        light = self.background()
+        self.find('#theme-form button[value="dark"]').click()
+        self.assertEqual(self.find("html").get_attribute("data-theme"), "dark")
+        self.assertEqual(self.background(), "rgb(23, 17, 14)")
+        self.assertNotEqual(self.background(), light)
+
+        def remembered() -> bool:
+            self.open("history")
+            return self.find("html").get_attribute("data-theme") == "dark"
+
+        self.until(remembered, "the dark theme to be remembered")
+        self.assertEqual(
+            self.find('#theme-form button[value="dark"]').get_attribute("aria-pressed"), "true"
+        )
+        self.shoot("13-dark-history")
+        self.open()
+        self.shoot("14-dark-home")
+        self.find('#theme-form button[value="light"]').click()
+        self.assertEqual(self.background(), "rgb(248, 243, 237)")
+
+
+class WithoutJavaScriptTests(BrowserTestCase):
+    javascript = False
+
+    def test_forms_work_without_javascript(self) -> None:
+        self.open()
+        self.choose("#brew-pot", "1")
+        self.assertTrue(self.find('#brew-form input[value="Whisky"]').is_displayed())
+        self.brew("1", "earl-grey", ("Lemon",))
+        self.assertEqual(self.state_of(1), "brewing")
+        self.assertEqual(self.find("#pot-1 [data-role=summary]").text, "Earl-grey tea with Lemon")
+        self.assertTrue(self.find("#pot-1 .action-stop").is_displayed())
+        self.shoot("15-no-javascript")
+        self.submit("#pot-1 .button-stop")
+        self.assertEqual(self.find("#pot-1 [data-role=state]").text, "Stopped early")
+        self.submit('#theme-form button[value="dark"]')
+        self.assertEqual(self.find("html").get_attribute("data-theme"), "dark")
+
+
+class PotAwayTests(BrowserTestCase):
+    def test_pot_server_away_shows_503_then_the_page_recovers_by_itself(self) -> None:
+        self.open()
+        self.assertEqual(self.state_of(0), "idle")
+        self._stop(self.pot_process)
+        self.until(
+            lambda: "cannot be reached" in self.find("#live-note").text,
+            "the live page to say the pot server is away",
+        )
+        self.open()
+        self.assertEqual(self.find(".problem-status").text, "503")
+        self.assertEqual(self.find("#problem h2").text, "The pot server cannot be reached")
+        self.shoot("16-pot-away-503")
+        self.pot_process = self.twist_pot()
+        self.until(lambda: self.finds("#pot-0"), "the page to recover by itself")
+        self.assertFalse(self.finds("#problem"))
