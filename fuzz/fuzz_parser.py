@@ -16,30 +16,8 @@ import sys
 import atheris
 
 with atheris.instrument_imports(include=["htcpcp.message"]):
-    from htcpcp.message import (
-        NEED_DATA,
-        PEER_CLOSED,
-        ProtocolError,
-        Request,
-        RequestParser,
-        ResponseParser,
-    )
-
-
-def _requests(pieces: list[bytes]) -> tuple[list[Request], object]:
-    parser = RequestParser()
-    found: list[Request] = []
-    try:
-        for piece in [*pieces, b""]:
-            parser.receive_data(piece)
-            while (event := parser.next_event()) is not NEED_DATA:
-                if event is PEER_CLOSED:
-                    return found, PEER_CLOSED
-                assert isinstance(event, Request)
-                found.append(event)
-    except ProtocolError as error:
-        return found, error.status
-    return found, NEED_DATA
+    from htcpcp.message import PEER_CLOSED, ProtocolError, ResponseParser
+    from tests.helpers import parse_pieces
 
 
 def _responses(data: bytes) -> None:
@@ -60,8 +38,8 @@ def test_one_input(data: bytes) -> None:
     step = data[0] % 17 + 1
     body = data[1:]
     pieces = [body[i : i + step] for i in range(0, len(body), step)]
-    whole = _requests([body] if body else [])
-    split = _requests(pieces)
+    whole = parse_pieces([body] if body else [])
+    split = parse_pieces(pieces)
     if whole != split:
         raise AssertionError(f"segmentation changed the result: {whole!r} != {split!r}")
     _responses(body)

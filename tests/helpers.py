@@ -12,7 +12,17 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
 from htcpcp.config import Config, default_config
-from htcpcp.message import NEED_DATA, Response, ResponseParser
+from htcpcp.message import (
+    DEFAULT_LIMITS,
+    NEED_DATA,
+    PEER_CLOSED,
+    Limits,
+    ProtocolError,
+    Request,
+    RequestParser,
+    Response,
+    ResponseParser,
+)
 from htcpcp.protocol import PotServerProtocol
 from htcpcp.service import PotServer, buildPotServer
 from htcpcp.storage import History
@@ -101,3 +111,22 @@ def raw_exchange(
         while chunk := sock.recv(65536):
             received += chunk
     return received
+
+
+def parse_pieces(
+    pieces: list[bytes], limits: Limits = DEFAULT_LIMITS
+) -> tuple[list[Request], object]:
+    """Feed C{pieces} to a request parser, then end of input; return the requests and the end."""
+    parser = RequestParser(limits)
+    found: list[Request] = []
+    try:
+        for piece in [*pieces, b""]:
+            parser.receive_data(piece)
+            while (event := parser.next_event()) is not NEED_DATA:
+                if event is PEER_CLOSED:
+                    return found, PEER_CLOSED
+                assert isinstance(event, Request)
+                found.append(event)
+    except ProtocolError as error:
+        return found, error.status
+    return found, NEED_DATA

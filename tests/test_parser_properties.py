@@ -13,17 +13,16 @@ from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from htcpcp.message import (
-    DEFAULT_LIMITS,
-    NEED_DATA,
     PEER_CLOSED,
     VERSIONS,
     Limits,
     ProtocolError,
-    Request,
     RequestParser,
     serialize_request,
 )
 from htcpcp.urls import COFFEE_SCHEMES
+
+from .helpers import parse_pieces
 
 PROPERTY_SETTINGS = settings(
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -70,23 +69,6 @@ streams = st.one_of(
 )
 
 
-def run(pieces: list[bytes], limits: Limits = DEFAULT_LIMITS) -> tuple[list[Request], object]:
-    """Feed C{pieces}, then end of input; return the requests and how it ended."""
-    parser = RequestParser(limits)
-    found: list[Request] = []
-    try:
-        for piece in [*pieces, b""]:
-            parser.receive_data(piece)
-            while (event := parser.next_event()) is not NEED_DATA:
-                if event is PEER_CLOSED:
-                    return found, PEER_CLOSED
-                assert isinstance(event, Request)
-                found.append(event)
-    except ProtocolError as error:
-        return found, error.status
-    return found, NEED_DATA
-
-
 def split(data: bytes, cuts: list[int]) -> list[bytes]:
     points = sorted({min(c, len(data)) for c in cuts})
     pieces = [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=True)]
@@ -97,12 +79,14 @@ class SegmentationTests(SynchronousTestCase):
     @PROPERTY_SETTINGS
     @given(streams, st.lists(st.integers(0, 400), max_size=12))
     def test_any_split_gives_the_same_events(self, data: bytes, cuts: list[int]) -> None:
-        self.assertEqual(run(split(data, cuts)), run([data]))
+        self.assertEqual(parse_pieces(split(data, cuts)), parse_pieces([data]))
 
     @PROPERTY_SETTINGS
     @given(streams)
     def test_byte_by_byte_gives_the_same_events(self, data: bytes) -> None:
-        self.assertEqual(run([data[i : i + 1] for i in range(len(data))]), run([data]))
+        self.assertEqual(
+            parse_pieces([data[i : i + 1] for i in range(len(data))]), parse_pieces([data])
+        )
 
     @PROPERTY_SETTINGS
     @given(st.binary(max_size=2000))
@@ -136,7 +120,7 @@ class RoundTripTests(SynchronousTestCase):
         self, method: str, target: str, version: str, headers: dict[str, str], body: bytes
     ) -> None:
         raw = serialize_request(method, target, list(headers.items()), body, version)
-        [request], ended = run([raw])
+        [request], ended = parse_pieces([raw])
         self.assertEqual(
             (request.method, request.target, request.version, request.body),
             (method, target, version, body),
@@ -155,7 +139,7 @@ class BoundaryTests(SynchronousTestCase):
 
     def assertBoundary(self, make: object, at: int) -> None:
         for size, expected_status in ((at, None), (at + 1, "refused")):
-            requests, ended = run([make(size)])  # type: ignore[operator]
+            requests, ended = parse_pieces([make(size)])  # type: ignore[operator]
             if expected_status is None:
                 self.assertEqual(len(requests), 1, size)
             else:
