@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 from urllib.parse import parse_qs
 
 from twisted.internet.defer import Deferred, succeed
@@ -61,10 +61,10 @@ LAB_TIME: Final = "%a, %d %b %Y %H:%M:%S"
 JSON: Final = "application/json"
 TEXT: Final = "text/plain; charset=utf-8"
 MAX_PAGE_SIZE: Final = 200
+MAX_REMEMBERED_TARGETS: Final = 1024
 
 
-@dataclass(frozen=True, slots=True)
-class Reply:
+class Reply(NamedTuple):
     """A response before framing: the protocol adds Date, Server, lengths."""
 
     status: int
@@ -137,14 +137,6 @@ def _fixed_status(brew: Brew, pot_name: str, pot_index: int) -> dict[str, Any]:
     }
 
 
-@lru_cache(maxsize=512)
-def _cached_target(target: str) -> Target | TargetError:
-    try:
-        return parse_target(target)
-    except TargetError as error:
-        return error
-
-
 @dataclass(frozen=True)
 class _Resolved:
     pot: Pot | None
@@ -185,9 +177,25 @@ class Dispatcher:
         }
         self._writes: dict[str, Deferred[None]] = {}
         self.alternates = self._alternates()
-        if history is not None:
-            for pot in self.pots:
+        self._handlers: dict[str, Callable[[Request, Pot, str | None], Reply | Deferred[Reply]]]
+        self._handlers = {
+            "BREW": self._brew,
+            "POST": self._post,
+            "GET": self._get,
+            "HEAD": self._get,
+            "PROPFIND": self._propfind,
+            "WHEN": self._when,
+            "OPTIONS": self._options,
+        }
+        self._resolved: dict[tuple[str, str | None], _Resolved | Reply] = {}
+        self._status_replies: dict[str, Reply] = {}
+        for pot in self.pots:
+            pot.subscribe(self._forget_status)
+            if history is not None:
                 pot.subscribe(self._record)
+
+    def _forget_status(self, brew: Brew) -> None:
+        self._status_replies.pop(brew.pot, None)
 
     def _record(self, brew: Brew) -> None:
         assert self._history is not None
@@ -229,24 +237,40 @@ class Dispatcher:
 
     def handle(self, request: Request) -> Reply | Deferred[Reply]:
         """Answer C{request}; never raises for anything a client can send."""
-        method = request.method
-        if method not in METHODS:
-            return _text(501, f"{method} is not an HTCPCP method; try one of: {POT_METHODS}")
+        handler = self._handlers.get(request.method)
+        if handler is None:
+            return _text(
+                501, f"{request.method} is not an HTCPCP method; try one of: {POT_METHODS}"
+            )
+        resolved = self._resolve(request)
+        if isinstance(resolved, Reply):
+            return resolved
         try:
-            resolved = self._resolve(request)
             if resolved.pot is None:
                 return self._log_resource(request, resolved.target)
-            handler: Callable[[Request, Pot, str | None], Reply | Deferred[Reply]] = getattr(
-                self, "_" + method.lower()
-            )
             return handler(request, resolved.pot, resolved.variety)
         except _Refusal as refusal:
             return refusal.reply
 
-    def _resolve(self, request: Request) -> _Resolved:
-        target = _cached_target(request.target)
-        if isinstance(target, TargetError):
-            raise _Refusal(_text(target.status, target.detail))
+    def _resolve(self, request: Request) -> _Resolved | Reply:
+        """Find the resource a request is for (remembered per target and Use-Pot)."""
+        key = (request.target, request.headers.get("use-pot"))
+        resolved = self._resolved.get(key)
+        if resolved is None:
+            try:
+                resolved = self._find_resource(*key)
+            except _Refusal as refusal:
+                resolved = refusal.reply
+            if len(self._resolved) >= MAX_REMEMBERED_TARGETS:
+                self._resolved.clear()
+            self._resolved[key] = resolved
+        return resolved
+
+    def _find_resource(self, raw_target: str, use_pot: str | None) -> _Resolved:
+        try:
+            target = parse_target(raw_target)
+        except TargetError as error:
+            raise _Refusal(_text(error.status, error.detail)) from error
         if target.host is not None and target.host not in self._names:
             raise _Refusal(_text(404, f"this server does not answer to {target.host!r}"))
         segments = target.segments
@@ -257,7 +281,6 @@ class Dispatcher:
         if segments:
             pot = self._find_pot(segments[0])
         else:
-            use_pot = request.headers.get("use-pot")
             pot = self._find_pot(use_pot.strip()) if use_pot else self.pots[0]
         variety = segments[1] if len(segments) == 2 else None
         if variety is not None and not any(
@@ -302,9 +325,12 @@ class Dispatcher:
     def _get(self, request: Request, pot: Pot, variety: str | None) -> Reply:
         if "accept-additions" in request.headers or "?" in request.target:
             self._additions(request, pot, None)
-        return Reply(200, json.dumps(brew_status(pot)).encode("utf-8"))
-
-    _head = _get
+        reply = self._status_replies.get(pot.name)
+        if reply is None:
+            reply = Reply(200, json.dumps(brew_status(pot)).encode("utf-8"))
+            if pot.state in (State.IDLE, State.READY):
+                self._status_replies[pot.name] = reply
+        return reply
 
     def _propfind(self, request: Request, pot: Pot, variety: str | None) -> Reply:
         spec = pot.spec
@@ -393,10 +419,9 @@ class Dispatcher:
         self, request: Request, pot: Pot, variety: Variety | None
     ) -> tuple[Addition, ...]:
         header = request.headers.get("accept-additions", "")
-        query = _cached_target(request.target)
-        assert isinstance(query, Target)
+        query = request.target.partition("?")[2]
         try:
-            asked = parse_accept_additions(header, split_query(query.query))
+            asked = parse_accept_additions(header, split_query(query))
         except AdditionsError as error:
             raise _Refusal(_text(400, f"Accept-Additions: {error}")) from error
         catalogue = self._catalogues[pot.name]

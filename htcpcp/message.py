@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, NamedTuple
 
 __all__ = [
     "NEED_DATA",
@@ -133,8 +133,7 @@ class ProtocolError(Exception):
 Headers = Mapping[str, str]
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
+class Request(NamedTuple):
     """
     One complete request.
 
@@ -331,6 +330,8 @@ class RequestParser:
             raise
 
     def _next_event(self) -> Request | _Sentinel:
+        if not self._buffer and self._pending is None and not self._eof:
+            return NEED_DATA
         if self._closing:
             return PEER_CLOSED if self._eof else NEED_DATA
         if self._pending is None:
@@ -348,15 +349,7 @@ class RequestParser:
         request = self._pending
         self._pending = None
         if body:
-            request = Request(
-                request.method,
-                request.target,
-                request.version,
-                request.headers,
-                body,
-                request.keep_alive,
-                request.lengthless_body,
-            )
+            request = request._replace(body=body)
         if not request.keep_alive:
             self._closing = True
             self._buffer.clear()

@@ -50,20 +50,51 @@ _RESPONSE_VERSIONS: Final = {
 }
 
 
-class _HttpDate:
-    """The IMF-fixdate for now, formatted at most once a second."""
+class _ResponseHeads:
+    """
+    Response heads as bytes: the status line and fixed headers are made once
+    per kind of response, and the Date header at most once a second.
+    """
 
     def __init__(self, clock: IReactorTime) -> None:
         self._clock = clock
         self._second = -1
-        self._text = ""
+        self._date = b""
+        self._prefixes: dict[tuple[str, int, str, str | None], bytes] = {}
 
-    def __call__(self) -> str:
+    def date(self) -> bytes:
+        """The Date header line for now (IMF-fixdate)."""
         second = int(self._clock.seconds())
         if second != self._second:
             self._second = second
-            self._text = formatdate(second, usegmt=True)
-        return self._text
+            self._date = b"Date: %s\r\n" % formatdate(second, usegmt=True).encode("ascii")
+        return self._date
+
+    def head(
+        self,
+        version: str,
+        status: int,
+        content_type: str,
+        safe: str | None,
+        length: int,
+        extra: tuple[tuple[str, str], ...] = (),
+        close: bool = False,
+    ) -> bytes:
+        """Everything of a response before its body, blank line included."""
+        key = (version, status, content_type, safe)
+        prefix = self._prefixes.get(key)
+        if prefix is None:
+            fixed = [("Server", SERVER), ("Content-Type", content_type)]
+            if safe is not None:
+                fixed.append(("Safe", safe))
+            prefix = serialize_response(version, status, fixed)[:-2]
+            self._prefixes[key] = prefix
+        head = b"%s%sContent-Length: %d\r\n" % (prefix, self.date(), length)
+        if extra:
+            head += "".join(f"{name}: {value}\r\n" for name, value in extra).encode("utf-8")
+        if close:
+            head += b"Connection: close\r\n"
+        return head + b"\r\n"
 
 
 @implementer(IHalfCloseableProtocol)
@@ -80,6 +111,7 @@ class PotServerProtocol(LineReceiver, TimeoutMixin):
         self._quiet_timer: IDelayedCall | None = None
         self._waiting = False
         self._closing = False
+        self._output: list[bytes] = []
 
     def connectionMade(self) -> None:
         self.factory.connections += 1
@@ -109,7 +141,7 @@ class PotServerProtocol(LineReceiver, TimeoutMixin):
         self._process()
 
     def writeConnectionLost(self) -> None:
-        self.transport.loseConnection()
+        self._close()
 
     def resumeProducing(self) -> None:
         super().resumeProducing()
@@ -117,9 +149,15 @@ class PotServerProtocol(LineReceiver, TimeoutMixin):
 
     def timeoutConnection(self) -> None:
         self.log.debug("closing idle connection")
-        self.transport.loseConnection()
+        self._close()
 
     def _process(self) -> None:
+        try:
+            self._answer_buffered()
+        finally:
+            self._flush()
+
+    def _answer_buffered(self) -> None:
         parser = self._parser
         while not (self._waiting or self._closing or self.paused):
             try:
@@ -131,12 +169,11 @@ class PotServerProtocol(LineReceiver, TimeoutMixin):
                 self._arm_timers()
                 return
             if event is PEER_CLOSED:
-                self.transport.loseConnection()
+                self._close()
                 return
-            assert isinstance(event, Request)
             self._cancel_head_deadline()
             self._cancel_quiet_timer()
-            self._respond_to(event)
+            self._respond_to(event)  # type: ignore[arg-type]
 
     def _arm_timers(self) -> None:
         parser = self._parser
@@ -208,26 +245,37 @@ class PotServerProtocol(LineReceiver, TimeoutMixin):
 
     def _send(self, request: Request, reply: Reply) -> None:
         close = not request.keep_alive or reply.status in (500, 501)
-        version = _RESPONSE_VERSIONS[request.version]
-        safe = SAFE.get(request.method)
         body = reply.body
-        headers = [
-            ("Server", SERVER),
-            ("Date", self.factory.date()),
-            ("Content-Type", reply.content_type),
-            ("Content-Length", str(len(body))),
-        ]
-        if safe is not None:
-            headers.append(("Safe", safe))
-        headers.extend(reply.headers)
+        head = self.factory.heads.head(
+            _RESPONSE_VERSIONS[request.version],
+            reply.status,
+            reply.content_type,
+            SAFE.get(request.method),
+            len(body),
+            reply.headers,
+            close,
+        )
+        self._output.append(head if request.method == "HEAD" else head + body)
         if close:
-            headers.append(("Connection", "close"))
-        if request.method == "HEAD":
-            body = b""
-        self.transport.write(serialize_response(version, reply.status, headers, body))
-        if close:
-            self._closing = True
-            self.transport.loseConnection()
+            self._close()
+
+    def _close(self) -> None:
+        """
+        Write what is pending, then close.
+
+        The connection stops being a producer first: a transport whose
+        producer is paused waits for it instead of closing.
+        """
+        self._closing = True
+        self._flush()
+        self.transport.unregisterProducer()
+        self.transport.loseConnection()
+
+    def _flush(self) -> None:
+        """Write the responses made in this pass, in one go."""
+        if self._output:
+            self.transport.writeSequence(self._output)
+            self._output = []
 
     def _refuse(self, error: ProtocolError) -> None:
         """Answer a request that cannot be read, then close."""
@@ -235,18 +283,12 @@ class PotServerProtocol(LineReceiver, TimeoutMixin):
             return
         self._cancel_head_deadline()
         self._cancel_quiet_timer()
+        self._flush()
         version = _RESPONSE_VERSIONS.get(error.version, "HTCPCP/1.1")
         body = (error.detail + "\n").encode("utf-8")
-        headers = [
-            ("Server", SERVER),
-            ("Date", self.factory.date()),
-            ("Content-Type", TEXT),
-            ("Content-Length", str(len(body))),
-            ("Connection", "close"),
-        ]
-        self.transport.write(serialize_response(version, error.status, headers, body))
-        self._closing = True
-        self.transport.loseConnection()
+        head = self.factory.heads.head(version, error.status, TEXT, None, len(body), close=True)
+        self._output.append(head + body)
+        self._close()
 
 
 class PotServerFactory(Factory):
@@ -259,7 +301,7 @@ class PotServerFactory(Factory):
         self.dispatcher = dispatcher
         self.config = config
         self.clock = clock
-        self.date = _HttpDate(clock)
+        self.heads = _ResponseHeads(clock)
         self.connections = 0
 
     def buildProtocol(self, addr: object) -> PotServerProtocol:

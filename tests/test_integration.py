@@ -19,8 +19,9 @@ from twisted.internet.endpoints import SSL4ServerEndpoint, TCP4ServerEndpoint
 from twisted.internet.ssl import PrivateCertificate
 from twisted.trial.unittest import TestCase
 
-from htcpcp.config import default_config
+from htcpcp.config import BEANS, default_config
 from htcpcp.message import NEED_DATA, PEER_CLOSED, Response, ResponseParser
+from htcpcp.pot import Brew
 from htcpcp.service import buildPotServer
 from htcpcp.storage import History
 from htcpcp.tls import self_signed_pem
@@ -142,6 +143,28 @@ class LoopbackTests(TestCase):
         self.assertEqual(len(json.loads(second.body)["brews"]), 1)
         [bad] = parse_responses(await self.run_client(b"GET /log?page=0 HTCPCP/1.1\r\n\r\n"))
         self.assertEqual(bad.status, 400)
+
+    async def test_large_answer_then_half_close(self) -> None:
+        """An answer bigger than the socket buffer is written in full, then the connection ends."""
+        for number in range(250):
+            await self.history.record(
+                Brew(
+                    f"b{number:04}",
+                    "ducky",
+                    "coffee",
+                    None,
+                    ("Cream",),
+                    BEANS[0],
+                    1000.0 + number,
+                    1030.0 + number,
+                    True,
+                    outcome="ready",
+                )
+            )
+        received = await self.run_client(b"GET /log?per_page=200 HTCPCP/1.1\r\n\r\n")
+        [response] = parse_responses(received)
+        self.assertGreater(len(response.body), 64 * 1024)
+        self.assertEqual(len(json.loads(response.body)["brews"]), 200)
 
 
 class TLSTests(TestCase):
