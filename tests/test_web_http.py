@@ -25,7 +25,9 @@ from twisted.internet.ssl import PrivateCertificate
 from twisted.internet.task import deferLater
 from twisted.internet.threads import deferToThread
 from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+from twisted.web.resource import Resource
+from twisted.web.test.requesthelper import DummyRequest
 
 from htcpcp.service import buildPotServer
 from htcpcp.storage import History
@@ -330,3 +332,29 @@ class TlsTests(WebOverPorts):
         inspected = await deferToThread(fetch, port, "/inspector")
         self.assertIn(f"localhost:{pot}".encode(), inspected.body)
         self.assertNotIn(str(directory).encode(), inspected.body)
+
+
+class AccessLogTests(SynchronousTestCase):
+    def test_only_errors_are_logged(self) -> None:
+        site = make_site(Resource())
+        lines: list[str] = []
+        site.logFile = LineList(lines)
+        for code in (200, 303, 304, 404, 503):
+            request = DummyRequest([b""])
+            request.code, request.sentLength = code, 0
+            site.log(request)
+        codes = [re.search(r'" (\d{3}) ', line) for line in lines]
+        self.assertEqual([found and found[1] for found in codes], ["404", "503"])
+
+
+@dataclass
+class LineList:
+    """An access log file that keeps its lines."""
+
+    lines: list[str]
+
+    def write(self, line: str) -> None:
+        self.lines.append(line)
+
+    def flush(self) -> None:
+        """Nothing to flush."""

@@ -10,7 +10,9 @@ L{Form} validates the fields (lengths and shapes, so nothing odd reaches
 an HTCPCP header), and success answers 303 to the home page.  A POST
 handler is never wrapped in L{Plating.routed}, which turns refusals into a
 500 (see the project's Klein notes); pages are rendered with
-L{twisted.web.template} directly.
+L{twisted.web.template} directly, to bytes.  The home, beans and history
+pages are kept in a L{PageCache} and flattened again only when what they
+show changes; each view puts in its own session's CSRF token.
 
 Errors are pages too: 404 and 405 from routing, the pot's own refusals
 (418, 406, 409, ...), 502/503/504 when the pot server cannot be used, and
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
@@ -32,7 +34,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource
-from twisted.web.template import Element, Flattenable, TagLoader
+from twisted.web.template import Flattenable, Tag
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from zope.interface import Interface
 
@@ -53,7 +55,8 @@ from htcpcp.web.inspector import Inspector
 from htcpcp.web.layout import THEMES, PageContext, page
 from htcpcp.web.live import LiveFeed
 from htcpcp.web.mount import IMount, Mount, safe_next
-from htcpcp.web.pages import beans_content, error_content, home_content
+from htcpcp.web.pages import beans_content, countdowns, error_content, home_content
+from htcpcp.web.rendering import PageCache, flatten_page
 from htcpcp.web.reports import (
     diagnostic_content,
     diagnostics_content,
@@ -206,17 +209,14 @@ def _json(
     )
 
 
-def _html(
-    context: PageContext,
-    title: str,
-    content: Iterable[Flattenable],
-    *,
-    status: int = 200,
-    current: str = "",
-    live: bool = False,
-    headers: Mapping[str, str] | None = None,
+def _fingerprint(document: Any) -> str:
+    """A pot's JSON answer as a hashable key: equal for equal answers."""
+    return json.dumps(document, sort_keys=True)
+
+
+def _html_response(
+    body: bytes, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
-    tag = page(context, title, content, current=current, live=live)
     return Response(
         code=status,
         headers={
@@ -224,8 +224,21 @@ def _html(
             "Cache-Control": "no-store",
             **(headers or {}),
         },
-        body=Element(loader=TagLoader(tag)),
+        body=body,
     )
+
+
+def _html(
+    context: PageContext,
+    title: str,
+    content: Iterable[Flattenable],
+    *,
+    status: int = 200,
+    current: str = "",
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    body = flatten_page(page(context, title, content, current=current))
+    return _html_response(body, status, headers)
 
 
 def _error_headers(error: ErrorPage) -> dict[str, str]:
@@ -257,6 +270,9 @@ class WebApplication:
         self._inspector = inspector
         self._sessions = sessions
         self._static = StaticFiles(STATIC_DIRECTORY)
+        self._home_pages = PageCache()
+        self._beans_pages = PageCache()
+        self._history_pages = PageCache()
 
     def resource(self) -> IResource:
         """The Klein resource of this application."""
@@ -267,7 +283,8 @@ class WebApplication:
         session = await procure(request, self._sessions, mount)
         if request.method != b"GET":
             mount = replace(mount, here="")
-        return PageContext(mount, session, _theme_of(request))
+        token = None if session is None else session.identifier
+        return PageContext(mount, token, _theme_of(request))
 
     async def _error(
         self, request: IRequest, error: ErrorPage, headers: Mapping[str, str] | None = None
@@ -285,7 +302,7 @@ class WebApplication:
     async def _guard(self, request: IRequest) -> None:
         """Procure the session and refuse a form without its CSRF token."""
         context = await self._context(request)
-        if not check_csrf(request, context.session):
+        if not check_csrf(request, context.token):
             log.info("refused a form without a valid CSRF token")
             refusal = ErrorPage(
                 403,
@@ -379,27 +396,30 @@ class WebApplication:
         """Every pot's live status and the brew form."""
         context = await self._context(request)
         snapshot = await self._gateway.snapshot()
-        age = self._gateway.now() - snapshot.taken
+        clocks = countdowns(snapshot, self._gateway.now() - snapshot.taken)
         notice = _query_text(request, b"done")
-        content = home_content(context, snapshot, age, notice)
-        if snapshot.problem is None:
-            return _html(context, "The pots", content, live=True)
-        error = from_problem(snapshot.problem)
-        return _html(
-            context,
-            error.title,
-            content,
-            status=error.status,
-            live=True,
-            headers=_error_headers(error),
-        )
+        error = None if snapshot.problem is None else from_problem(snapshot.problem)
+        title = "The pots" if error is None else error.title
+
+        def make(shared: PageContext) -> Tag:
+            content = home_content(shared, snapshot, clocks, notice)
+            return page(shared, title, content, live=True)
+
+        body = self._home_pages.page(context, (snapshot.fingerprint, clocks, notice), make)
+        if error is None:
+            return _html_response(body)
+        return _html_response(body, error.status, _error_headers(error))
 
     @app.route("/beans/<int:index>", methods=["GET"])
     async def beans(self, request: IRequest, index: int) -> Response:
         """The bean in a pot, and the pot's properties (PROPFIND)."""
         context = await self._context(request)
-        info, body = await self._gateway.beans(await self._gateway.pot(index))
-        return _html(context, f"Beans of {info.name}", beans_content(context, info, body))
+        info, answer = await self._gateway.beans(await self._gateway.pot(index))
+
+        def make(shared: PageContext) -> Tag:
+            return page(shared, f"Beans of {info.name}", beans_content(shared, info, answer))
+
+        return _html_response(self._beans_pages.page(context, (info, _fingerprint(answer)), make))
 
     async def _history(
         self, request: IRequest
@@ -416,8 +436,13 @@ class WebApplication:
         context = await self._context(request)
         listing, sample, pot = await self._history(request)
         pots = await self._gateway.pots()
-        content = history_content(context, listing, sample, pots, pot)
-        return _html(context, "History", content, current="history")
+
+        def make(shared: PageContext) -> Tag:
+            content = history_content(shared, listing, sample, pots, pot)
+            return page(shared, "History", content, current="history")
+
+        key: Hashable = (pots, pot, _fingerprint(listing), _fingerprint(sample))
+        return _html_response(self._history_pages.page(context, key, make))
 
     @app.route("/inspector", methods=["GET"])
     async def inspector(self, request: IRequest) -> Response:

@@ -18,8 +18,9 @@ server is asked once per interval and the front end recovers by itself.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Final, Generic, TypeVar
 
 from twisted.internet.defer import Deferred, DeferredList, succeed
@@ -155,6 +156,12 @@ class Snapshot:
     pots: tuple[PotView, ...] = ()
     problem: Problem | None = None
     generation: int = 0
+
+    @cached_property
+    def fingerprint(self) -> Hashable:
+        """What the snapshot says (not when): equal for snapshots that say the same."""
+        statuses = tuple(json.dumps(view.status, sort_keys=True) for view in self.pots)
+        return (self.problem, tuple(view.info for view in self.pots), statuses)
 
 
 def problem_for(error: Exception, redact: Callable[[str], str] = str) -> Problem:

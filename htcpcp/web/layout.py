@@ -15,7 +15,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from klein.interfaces import ISession
 from twisted.web.template import Flattenable, Tag, tags
 
 from htcpcp.web.mount import Mount
@@ -37,13 +36,13 @@ class PageContext:
     """
     What every page needs to know about its request.
 
-    @ivar session: the browser's session (its identifier is the CSRF token),
-        or C{None} when there is none (then no form is shown).
+    @ivar token: the CSRF token of the browser's session (its identifier),
+        or C{None} when there is no session (then no form is shown).
     @ivar theme: the theme the browser chose, or C{None} to follow its system.
     """
 
     mount: Mount
-    session: ISession | None = None
+    token: str | None = None
     theme: str | None = None
 
     def url(self, relative: str = "") -> str:
@@ -52,10 +51,10 @@ class PageContext:
 
     def post_form(self, action: str, *children: Flattenable, **attributes: Any) -> Tag:
         """A state-changing form with its CSRF token; empty without a session."""
-        if self.session is None:
+        if self.token is None:
             return tags.transparent()
         return tags.form(method="post", action=self.url(action), **attributes)(
-            *csrf_glue(self.session), *children
+            *csrf_glue(self.token), *children
         )
 
 

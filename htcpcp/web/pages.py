@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from twisted.web.template import Flattenable, Tag, tags
 
@@ -23,8 +23,10 @@ from htcpcp.web.layout import PageContext
 __all__ = [
     "STATE_LABELS",
     "TIMER_LABELS",
+    "Countdown",
     "beans_content",
     "clock_text",
+    "countdowns",
     "error_content",
     "home_content",
     "state_label",
@@ -61,15 +63,35 @@ def state_label(view: PotView) -> str:
     return STATE_LABELS[view.state]
 
 
-def _pot_card(context: PageContext, view: PotView, age: float) -> Tag:
+class Countdown(NamedTuple):
+    """A pot's time left as its page shows it: C{data-seconds} and the clock."""
+
+    seconds: str
+    clock: str
+
+    @classmethod
+    def of(cls, seconds: float) -> Countdown:
+        if seconds <= 0:
+            return NO_TIME_LEFT
+        return cls(f"{seconds:.1f}", clock_text(seconds))
+
+
+NO_TIME_LEFT: Final = Countdown("0.0", "0:00")
+
+
+def countdowns(snapshot: Snapshot, age: float) -> tuple[Countdown, ...]:
+    """Every pot's countdown, C{age} seconds after the snapshot was taken."""
+    return tuple(Countdown.of(view.seconds_left - age) for view in snapshot.pots)
+
+
+def _pot_card(context: PageContext, view: PotView, countdown: Countdown) -> Tag:
     info = view.info
     state = view.state
-    seconds = max(0.0, view.seconds_left - age)
     timer = tags.p(class_="pot-timer", **{"data-role": "timer"})(
         tags.span(**{"data-role": "timer-label"})(TIMER_LABELS.get(state, "")),
         " ",
-        tags.span(class_="clock", **{"data-role": "clock", "data-seconds": f"{seconds:.1f}"})(
-            clock_text(seconds)
+        tags.span(class_="clock", **{"data-role": "clock", "data-seconds": countdown.seconds})(
+            countdown.clock
         ),
     )
     if state not in TIMER_LABELS:
@@ -192,9 +214,16 @@ def _brew_form(context: PageContext, pots: Sequence[PotView]) -> Tag:
 
 
 def home_content(
-    context: PageContext, snapshot: Snapshot, age: float, notice: str | None = None
+    context: PageContext,
+    snapshot: Snapshot,
+    clocks: Sequence[Countdown],
+    notice: str | None = None,
 ) -> list[Flattenable]:
-    """The home page: every pot's status, then the brew form."""
+    """
+    The home page: every pot's status, then the brew form.
+
+    @param clocks: the pots' L{countdowns}, one a pot.
+    """
     content: list[Flattenable] = [tags.h1("The pots")]
     content.append(
         tags.p(class_="live-note", id="live-note", role="status", **{"aria-live": "polite"})(
@@ -207,7 +236,10 @@ def home_content(
         content.append(tags.p(class_="empty")("The pot server has no pots."))
     content.append(
         tags.div(class_="pots", id="pots")(
-            *(_pot_card(context, view, age) for view in snapshot.pots)
+            *(
+                _pot_card(context, view, countdown)
+                for view, countdown in zip(snapshot.pots, clocks, strict=True)
+            )
         )
     )
     if snapshot.pots:

@@ -20,7 +20,7 @@ import hmac
 from collections import OrderedDict
 from typing import Any, Final
 
-from klein import Form, RenderableForm, SessionProcurer
+from klein import Field, SessionProcurer
 from klein.interfaces import ISession, ISessionStore, NoSuchSession, SessionMechanism
 from klein.storage.memory import MemorySessionStore
 from twisted.internet.defer import Deferred, fail, succeed
@@ -109,20 +109,21 @@ def _same_site(request: IRequest) -> None:
             cookies[index] = cookie + b"; SameSite=Lax"
 
 
-def check_csrf(request: IRequest, session: ISession | None) -> bool:
-    """Whether a state-changing request carries its session's CSRF token."""
-    if session is None:
+def check_csrf(request: IRequest, token: str | None) -> bool:
+    """Whether a state-changing request carries its session's CSRF C{token}."""
+    if token is None:
         return False
     sent = request.args.get(CSRF_FIELD, [b""])[0]  # type: ignore[attr-defined]
-    expected = session.identifier.encode("ascii")
-    return bool(sent) and hmac.compare_digest(sent, expected)
+    return bool(sent) and hmac.compare_digest(sent, token.encode("ascii"))
 
 
-def csrf_glue(session: ISession | None) -> list[Tag]:
-    """The hidden CSRF field for a form of this session (nothing without one)."""
-    if session is None:
+def csrf_glue(token: str | None) -> list[Tag]:
+    """
+    The hidden CSRF field of a form, as Klein's C{RenderableForm.glue} makes
+    it (nothing without a token).
+
+    @param token: the session's identifier, which Klein's check expects.
+    """
+    if token is None:
         return []
-    form = RenderableForm(
-        Form([]), session, "", "POST", RenderableForm.ENCTYPE_URL_ENCODED, "utf-8"
-    )
-    return form.glue()
+    return list(Field.hidden(CSRF_FIELD.decode("ascii"), token).asTags())

@@ -6,6 +6,10 @@ Built here rather than with Klein's C{app.run}, which shows tracebacks to
 clients: tracebacks stay in the log, idle connections time out, and a
 request body larger than the biggest form could be is refused with 413
 before it is read (twisted.web itself sets no limit).
+
+The access log has a line for each request answered with an error (4xx or
+5xx) only: formatting and writing a line for every page view cost as much
+CPU as serving a cached page.
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ from typing import Final
 from twisted.web.resource import IResource
 from twisted.web.server import Request, Site
 
-__all__ = ["MAX_BODY", "LimitedRequest", "make_site"]
+__all__ = ["MAX_BODY", "ErrorLoggingSite", "LimitedRequest", "make_site"]
 
 MAX_BODY: Final = 64 * 1024
+FIRST_ERROR: Final = 400
 IDLE_TIMEOUT: Final = 60.0
 TOO_LARGE: Final = (
     b"HTTP/1.1 413 Content Too Large\r\nConnection: close\r\nContent-Type: text/plain\r\n"
@@ -30,6 +35,18 @@ class LimitedRequest(Request):
 
     _received = 0
     _refused = False
+    _secure: bool | None = None
+
+    def isSecure(self) -> bool:
+        """
+        Whether the request came over TLS, asked of the channel only once.
+
+        The channel asks zope for its transport's interface on every call,
+        and twisted.web, Klein and the front end ask several times a request.
+        """
+        if self._secure is None:
+            self._secure = bool(super().isSecure())
+        return self._secure
 
     def gotLength(self, length: int | None) -> None:
         if length is not None and length > MAX_BODY:
@@ -57,9 +74,17 @@ class LimitedRequest(Request):
         transport.loseConnection()
 
 
+class ErrorLoggingSite(Site):
+    """A L{Site} whose access log has the requests answered with an error only."""
+
+    def log(self, request: Request) -> None:
+        if request.code >= FIRST_ERROR:
+            super().log(request)
+
+
 def make_site(resource: IResource, *, timeout: float = IDLE_TIMEOUT) -> Site:
     """A L{Site} serving C{resource} safely."""
-    site = Site(resource, timeout=timeout)
+    site = ErrorLoggingSite(resource, timeout=timeout)
     site.requestFactory = LimitedRequest
     site.displayTracebacks = False
     return site
