@@ -83,12 +83,14 @@ VERSIONS: Final[Mapping[bytes, str]] = {
 LENGTHLESS_BODY_METHODS: Final = frozenset({"BREW", "POST"})
 COMMAND_WORDS: Final = frozenset({b"start", b"stop"})
 MAX_CHUNK_LINE: Final = 256
+MAX_REMEMBERED_LINE: Final = 256
 
 _TOKEN = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
 _VERSION_SHAPE = re.compile(rb"[A-Za-z][A-Za-z-]*/\d+\.\d+\Z")
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,8})[ \t]*(?:;[^\r\n]*)?\Z")
 _STATUS_LINE = re.compile(rb"([A-Za-z][A-Za-z-]*/\d\.\d) (\d{3})(?: (.*))?\Z")
+_KNOWN_METHODS = frozenset({b"BREW", b"POST", b"GET", b"HEAD", b"PROPFIND", b"WHEN", b"OPTIONS"})
 _BAD_VALUE_BYTES = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 
 
@@ -181,22 +183,49 @@ def _check_header_sizes(lines: list[bytes], limits: Limits, version: str) -> Non
         raise ProtocolError(431, "a header line is too long", version)
 
 
+class _BoundedCache(dict):  # type: ignore[type-arg]
+    """A dict that forgets everything when it reaches C{size} entries."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def remember(self, key: object, value: object) -> None:
+        if len(self) >= self.size:
+            self.clear()
+        self[key] = value
+
+
+_HEADER_LINES: Final = _BoundedCache(1024)
+"""Header lines already read, and what they said: the same lines recur."""
+
+
+def _parse_header_line(line: bytes, version: str) -> tuple[str, str]:
+    """Parse one header line (without LF) into a lower-case name and its value."""
+    if line.endswith(b"\r"):
+        line = line[:-1]
+    if line[:1] in (b" ", b"\t"):
+        raise ProtocolError(400, "folded header lines are not accepted", version)
+    name, sep, value = line.partition(b":")
+    if not sep or not _TOKEN.match(name):
+        raise ProtocolError(400, "malformed header line", version)
+    value = value.strip(b" \t")
+    if _BAD_VALUE_BYTES.search(value):
+        raise ProtocolError(400, "control character in a header value", version)
+    return name.decode("ascii").lower(), value.decode("latin-1")
+
+
 def _parse_header_lines(lines: list[bytes], version: str) -> dict[str, str]:
     """Parse header lines (already split, without line ends) into a dict."""
     headers: dict[str, str] = {}
+    known = _HEADER_LINES
     for line in lines:
-        if line.endswith(b"\r"):
-            line = line[:-1]
-        if line[:1] in (b" ", b"\t"):
-            raise ProtocolError(400, "folded header lines are not accepted", version)
-        name, sep, value = line.partition(b":")
-        if not sep or not _TOKEN.match(name):
-            raise ProtocolError(400, "malformed header line", version)
-        value = value.strip(b" \t")
-        if _BAD_VALUE_BYTES.search(value):
-            raise ProtocolError(400, "control character in a header value", version)
-        key = name.decode("ascii").lower()
-        text = value.decode("latin-1")
+        field = known.get(line)
+        if field is None:
+            field = _parse_header_line(line, version)
+            if len(line) <= MAX_REMEMBERED_LINE:
+                known.remember(line, field)
+        key, text = field
         if key in headers:
             if key == "content-length" and headers[key] != text:
                 raise ProtocolError(400, "conflicting Content-Length headers", version)
@@ -269,6 +298,32 @@ class _ChunkedBody:
                 self._remaining = size
 
 
+_REQUEST_LINES: Final = _BoundedCache(1024)
+"""Request lines already read, and what they said: clients repeat them."""
+
+
+def _parse_request_line(line: bytes, limits: Limits) -> tuple[str, str, str]:
+    """Read C{METHOD target version} (a trailing CR allowed) into text."""
+    if line.endswith(b"\r"):
+        line = line[:-1]
+    if len(line) > limits.request_line:
+        raise ProtocolError(414, f"request lines are limited to {limits.request_line} bytes")
+    parts = line.split(b" ")
+    if len(parts) != 3:
+        raise ProtocolError(400, "the request line must be: METHOD target version")
+    method, target, raw_version = parts
+    version = VERSIONS.get(raw_version)
+    if version is None:
+        if _VERSION_SHAPE.match(raw_version):
+            raise ProtocolError(505, "this server speaks HTCPCP/1.0, HTCPCP/1.1 and HTTP/1.x")
+        raise ProtocolError(400, "the request line must end with a protocol version")
+    if method not in _KNOWN_METHODS and not _TOKEN.match(method):
+        raise ProtocolError(400, "the method is not a token", version)
+    if not target or _BAD_VALUE_BYTES.search(target):
+        raise ProtocolError(400, "the request target is malformed", version)
+    return method.decode("ascii"), target.decode("utf-8", "surrogateescape"), version
+
+
 class RequestParser:
     """
     Turns the bytes of one connection into L{Request} events.
@@ -289,7 +344,13 @@ class RequestParser:
         self._lengthless = False
         self._body_length = 0
         self._quiet = False
+        self._small_headers = min(limits.header_bytes, limits.header_line)
         self._error: ProtocolError | None = None
+
+    @property
+    def idle(self) -> bool:
+        """Whether nothing of a next request has arrived."""
+        return not self._buffer and self._pending is None
 
     @property
     def head_in_progress(self) -> bool:
@@ -397,57 +458,47 @@ class RequestParser:
     def _parse_head(self, head: bytes) -> Request:
         limits = self._limits
         lines = head.split(b"\n")
-        request_line = lines[0]
-        if request_line.endswith(b"\r"):
-            request_line = request_line[:-1]
-        if len(request_line) > limits.request_line:
-            raise ProtocolError(414, f"request lines are limited to {limits.request_line} bytes")
-        if len(head) - len(lines[0]) > min(limits.header_bytes, limits.header_line) or (
-            len(lines) > limits.header_count
-        ):
+        first = lines[0]
+        if len(head) - len(first) > self._small_headers or len(lines) > limits.header_count:
+            if len(first.rstrip(b"\r")) > limits.request_line:
+                raise ProtocolError(
+                    414, f"request lines are limited to {limits.request_line} bytes"
+                )
             _check_header_sizes(lines[1:], limits, "HTCPCP/1.1")
-        parts = request_line.split(b" ")
-        if len(parts) != 3:
-            raise ProtocolError(400, "the request line must be: METHOD target version")
-        method, target, raw_version = parts
-        version = VERSIONS.get(raw_version)
-        if version is None:
-            if _VERSION_SHAPE.match(raw_version):
-                raise ProtocolError(505, "this server speaks HTCPCP/1.0, HTCPCP/1.1 and HTTP/1.x")
-            raise ProtocolError(400, "the request line must end with a protocol version")
-        if not _TOKEN.match(method):
-            raise ProtocolError(400, "the method is not a token", version)
-        if not target or _BAD_VALUE_BYTES.search(target):
-            raise ProtocolError(400, "the request target is malformed", version)
-        headers = _parse_header_lines(lines[1:], version)
-        method_text = method.decode("ascii")
-        te = headers.get("transfer-encoding")
-        cl = headers.get("content-length")
+        request_line = _REQUEST_LINES.get(first)
+        if request_line is None:
+            request_line = _parse_request_line(first, limits)
+            if len(first) <= MAX_REMEMBERED_LINE:
+                _REQUEST_LINES.remember(first, request_line)
+        method, target, version = request_line
+        headers = _parse_header_lines(lines[1:], version) if len(lines) > 1 else {}
         self._chunked = None
         self._lengthless = False
         self._quiet = False
         self._body_length = 0
+        if "transfer-encoding" in headers or "content-length" in headers:
+            self._set_body_framing(headers, version)
+        elif method in LENGTHLESS_BODY_METHODS:
+            self._lengthless = True
+        return Request(
+            method, target, version, headers, b"", _keep_alive(version, headers), self._lengthless
+        )
+
+    def _set_body_framing(self, headers: Headers, version: str) -> None:
+        te = headers.get("transfer-encoding")
+        cl = headers.get("content-length")
         if te is not None and cl is not None:
             raise ProtocolError(400, "Content-Length and Transfer-Encoding together", version)
         if te is not None:
             if te.strip().lower() != "chunked":
                 raise ProtocolError(501, "only the chunked transfer coding is supported", version)
-            self._chunked = _ChunkedBody(limits, version)
+            self._chunked = _ChunkedBody(self._limits, version)
         elif cl is not None:
-            self._body_length = _content_length(cl.strip(), limits, version)
-        elif method_text in LENGTHLESS_BODY_METHODS:
-            self._lengthless = True
-        return Request(
-            method_text,
-            target.decode("utf-8", "surrogateescape"),
-            version,
-            headers,
-            b"",
-            _keep_alive(version, headers),
-            self._lengthless,
-        )
+            self._body_length = _content_length(cl.strip(), self._limits, version)
 
     def _read_body(self) -> bytes | None:
+        if not self._body_length and self._chunked is None and not self._lengthless:
+            return b""
         buffer = self._buffer
         if self._chunked is not None:
             if not self._chunked.feed(buffer):

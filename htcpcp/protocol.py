@@ -177,6 +177,8 @@ class PotServerProtocol(LineReceiver, TimeoutMixin):
 
     def _arm_timers(self) -> None:
         parser = self._parser
+        if parser.idle:
+            return
         config = self.factory.config
         if parser.head_in_progress:
             if self._head_deadline is None:
@@ -218,7 +220,8 @@ class PotServerProtocol(LineReceiver, TimeoutMixin):
                 "error answering {method} {target}", method=request.method, target=request.target
             )
             reply = self.factory.internal_error
-        if isinstance(reply, Deferred):
+        if type(reply) is not Reply:
+            assert isinstance(reply, Deferred)
             self._waiting = True
             self.setTimeout(None)
             reply.addErrback(self._handler_failed, request)
