@@ -298,6 +298,7 @@ class _ChunkedBody:
                 self._remaining = size
 
 
+_LINE_END_BYTES: Final = b"\r\n"
 _REQUEST_LINES: Final = _BoundedCache(1024)
 """Request lines already read, and what they said: clients repeat them."""
 
@@ -384,6 +385,8 @@ class RequestParser:
         """Return the next L{Request}, L{NEED_DATA} or L{PEER_CLOSED}."""
         if self._error is not None:
             raise self._error
+        if not self._buffer and self._pending is None and not self._eof:
+            return NEED_DATA
         try:
             return self._next_event()
         except ProtocolError as error:
@@ -391,8 +394,6 @@ class RequestParser:
             raise
 
     def _next_event(self) -> Request | _Sentinel:
-        if not self._buffer and self._pending is None and not self._eof:
-            return NEED_DATA
         if self._closing:
             return PEER_CLOSED if self._eof else NEED_DATA
         if self._pending is None:
@@ -418,10 +419,10 @@ class RequestParser:
 
     def _read_head(self) -> Request | None:
         buffer = self._buffer
-        start = 0
-        while buffer[start : start + 1] in (b"\r", b"\n"):
-            start += 1
-        if start:
+        if buffer and buffer[0] in _LINE_END_BYTES:
+            start = 1
+            while start < len(buffer) and buffer[start] in _LINE_END_BYTES:
+                start += 1
             del buffer[:start]
             self._scan_from = 0
         match = _HEAD_END.search(buffer, max(0, self._scan_from - 3))
