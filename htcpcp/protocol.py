@@ -4,10 +4,11 @@ back-pressure between a connection and the sans-IO L{RequestParser}.
 
 Requests on one connection are answered strictly in order; while an answer
 waits for the brew history to be written, reading is paused (pipelined
-requests wait in the parser).  Three timers guard every connection: the
-whole head must arrive within C{head_timeout} (a client trickling bytes does
-not extend it), an idle keep-alive connection closes after C{idle_timeout},
-and a length-less body ends after C{body_quiet_time} of silence.
+requests wait in the parser).  Three limits in time guard every
+connection: the whole head must arrive within C{head_timeout} (a client
+trickling bytes does not extend it), an idle connection closes after
+C{idle_timeout} (checked each second by one L{IdleConnections} for all of
+them), and a length-less body ends after C{body_quiet_time} of silence.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from twisted.internet.interfaces import IDelayedCall, IHalfCloseableProtocol, IR
 from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
-from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
@@ -97,8 +97,49 @@ class _ResponseHeads:
         return head + b"\r\n"
 
 
+class IdleConnections:
+    """
+    Closes connections that stay idle longer than C{timeout} seconds.
+
+    One timer serves every connection, ticking each C{interval} seconds
+    while any is open, instead of a timer per connection that is made,
+    moved on every read and cancelled on close: for one request per
+    connection, that per-connection timer cost more than parsing the request.
+    """
+
+    def __init__(self, clock: IReactorTime, timeout: float, interval: float = 1.0) -> None:
+        self._clock = clock
+        self._timeout = timeout
+        self._interval = interval
+        self._since: dict[PotServerProtocol, float] = {}
+        self._tick: IDelayedCall | None = None
+
+    def touch(self, connection: PotServerProtocol) -> None:
+        """C{connection} was active now; it is idle from now on."""
+        self._since[connection] = self._clock.seconds()
+        if self._tick is None:
+            self._tick = self._clock.callLater(self._interval, self._sweep)
+
+    def forget(self, connection: PotServerProtocol) -> None:
+        """C{connection} is closed, or busy on the server's side: not idle."""
+        self._since.pop(connection, None)
+        if not self._since and self._tick is not None:
+            self._tick.cancel()
+            self._tick = None
+
+    def _sweep(self) -> None:
+        self._tick = None
+        deadline = self._clock.seconds() - self._timeout
+        for connection, since in list(self._since.items()):
+            if since <= deadline:
+                del self._since[connection]
+                connection.timeoutConnection()
+        if self._since:
+            self._tick = self._clock.callLater(self._interval, self._sweep)
+
+
 @implementer(IHalfCloseableProtocol)
-class PotServerProtocol(LineReceiver, TimeoutMixin):
+class PotServerProtocol(LineReceiver):
     """One HTCPCP connection."""
 
     log = Logger()
@@ -106,6 +147,7 @@ class PotServerProtocol(LineReceiver, TimeoutMixin):
     def __init__(self, factory: PotServerFactory) -> None:
         self.factory = factory
         self.callLater = factory.clock.callLater
+        self._idle = factory.idle
         self._parser = RequestParser(factory.config.limits)
         self._head_deadline: IDelayedCall | None = None
         self._quiet_timer: IDelayedCall | None = None
@@ -117,19 +159,19 @@ class PotServerProtocol(LineReceiver, TimeoutMixin):
         self.factory.connections += 1
         self.setRawMode()
         self.transport.registerProducer(self, True)
-        self.setTimeout(self.factory.config.idle_timeout)
+        self._idle.touch(self)
 
     def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
         self.factory.connections -= 1
         self._closing = True
-        self.setTimeout(None)
+        self._idle.forget(self)
         self._cancel_head_deadline()
         self._cancel_quiet_timer()
 
     def rawDataReceived(self, data: bytes) -> None:
         if self._closing:
             return
-        self.resetTimeout()
+        self._idle.touch(self)
         self._parser.receive_data(data)
         if self._quiet_timer is not None:
             self._quiet_timer.reset(self.factory.config.body_quiet_time)
@@ -223,7 +265,7 @@ class PotServerProtocol(LineReceiver, TimeoutMixin):
         if type(reply) is not Reply:
             assert isinstance(reply, Deferred)
             self._waiting = True
-            self.setTimeout(None)
+            self._idle.forget(self)
             reply.addErrback(self._handler_failed, request)
             reply.addCallback(self._deferred_reply, request)
             return
@@ -242,7 +284,7 @@ class PotServerProtocol(LineReceiver, TimeoutMixin):
         self._waiting = False
         if self._closing:
             return
-        self.setTimeout(self.factory.config.idle_timeout)
+        self._idle.touch(self)
         self._send(request, reply)
         self._process()
 
@@ -305,6 +347,7 @@ class PotServerFactory(Factory):
         self.config = config
         self.clock = clock
         self.heads = _ResponseHeads(clock)
+        self.idle = IdleConnections(clock, config.idle_timeout)
         self.connections = 0
 
     def buildProtocol(self, addr: object) -> PotServerProtocol:
