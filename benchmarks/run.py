@@ -12,6 +12,9 @@ from round to round:
 * the web front end's home page against twisted.web serving the same HTML from memory;
 * memory: the resident set size of each server holding 10,000 idle connections, and the cost of
   one connection;
+* slowloris: 1,000 clients (``slowloris.py``) trickling a request head, one header line a second,
+  until the pot server cuts them off at its head deadline (10 s) with 408; meanwhile, and alone
+  before, the latency of a normal keep-alive client, and the server's RSS and open descriptors;
 * the load generator's own capacity: the GET loads are also run against a native C server, in the
   same rounds, to show the load generator drives far more than the servers it measures.
 
@@ -134,6 +137,19 @@ NATIVE_SCENARIOS = ("keepalive", "pipelined", "fresh")
 """Loads also run against the native server, to measure the load generator's capacity."""
 MEMORY_SERVERS = (POT, CEILING, TWISTED_WEB)
 MEMORY_STATES = {"after one GET": GET, "connected, nothing sent": None}
+SLOW_CLIENTS = 1000
+"""Connections trickling a request head, one header line per ``SLOW_INTERVAL`` seconds."""
+SLOW_INTERVAL = 1.0
+SLOW_RAMP = 1.0
+"""Seconds over which the slow clients connect."""
+SLOW_BACKLOG = 2048
+HEAD_TIMEOUT = 10.0
+"""The pot server's head deadline in the slowloris scenario (its default, set explicitly)."""
+NORMAL_CLIENT = Scenario("slowloris", "keep-alive GET, 1 connection", 1, 1, False, (GET,), (POT,))
+"""The normal client measured with and without the slow clients."""
+NORMAL_SECONDS = 5.0
+NORMAL_WARMUP = 0.5
+"""The normal client's warm-up and measured time: together well within the head deadline."""
 
 
 @dataclass(frozen=True)
@@ -395,12 +411,20 @@ class Bench:
     def _pinned(self, cpu: int | None, argv: list[str]) -> list[str]:
         return argv if cpu is None else ["taskset", "-c", str(cpu), *argv]
 
-    def start(self, kind: str, body: Path | None = None) -> ServerProcess:
+    def start(
+        self,
+        kind: str,
+        body: Path | None = None,
+        *,
+        backlog: int = 1024,
+        config: Path | None = None,
+    ) -> ServerProcess:
         """Start a server of the given kind and wait until it listens.
 
-        ``body`` is what the ceiling and the twisted.web peers answer with. A pot server is
-        primed with one BREW start and stop, so that every GET sees the same pot: one whose
-        last brew was stopped (the lab's full JSON status, not the empty pot's ``{}``).
+        ``body`` is what the ceiling and the twisted.web peers answer with; ``backlog`` and
+        ``config`` (an INI file) are the pot server's listen backlog and configuration. A pot
+        server is primed with one BREW start and stop, so that every GET sees the same pot: one
+        whose last brew was stopped (the lab's full JSON status, not the empty pot's ``{}``).
         """
         pot_port = None
         port = free_port()
@@ -435,10 +459,12 @@ class Bench:
                 "--pidfile=",
                 "htcpcp",
                 "--pot",
-                f"tcp:{pot_port}:interface=127.0.0.1:backlog=1024",
+                f"tcp:{pot_port}:interface=127.0.0.1:backlog={backlog}",
                 "--data-dir",
                 str(data_dir),
             ]
+            if config is not None:
+                argv += ["--config", str(config)]
             if self.pot.has_brew_time:
                 argv += ["--brew-time", "3600"]
             if kind == POT_WEB:
@@ -463,8 +489,19 @@ class Bench:
             raise
         return server
 
-    def load(self, server: ServerProcess, scenario: Scenario) -> dict[str, Any]:
-        """Run the load generator once against a server; add the server's CPU use."""
+    def load(
+        self,
+        server: ServerProcess,
+        scenario: Scenario,
+        seconds: float | None = None,
+        warmup: float | None = None,
+    ) -> dict[str, Any]:
+        """Run the load generator once against a server; add the server's CPU use.
+
+        It measures for ``seconds`` after ``warmup`` seconds (by default, the settings' times).
+        """
+        seconds = self.settings.seconds if seconds is None else seconds
+        warmup = self.settings.warmup if warmup is None else warmup
         argv = [
             str(self.tools["loadgen"]),
             "-p",
@@ -474,9 +511,9 @@ class Bench:
             "-d",
             str(scenario.depth),
             "-t",
-            str(self.settings.seconds),
+            str(seconds),
             "-w",
-            str(self.settings.warmup),
+            str(warmup),
         ]
         if scenario.fresh:
             argv.append("-f")
@@ -496,9 +533,7 @@ class Bench:
             text=True,
         )
         try:
-            stdout, stderr = client.communicate(
-                timeout=self.settings.seconds + self.settings.warmup + 60
-            )
+            stdout, stderr = client.communicate(timeout=seconds + warmup + 60)
         finally:
             client.kill()
             client.wait()
@@ -576,6 +611,77 @@ class Bench:
             else None,
         }
 
+    def slow_clients(self, server: ServerProcess, fds_before: int) -> dict[str, Any]:
+        """Attach ``SLOW_CLIENTS`` connections trickling a head; measure the normal client then.
+
+        ``benchmarks/slowloris.py`` runs them, pinned with the load generator. Return what the
+        slow clients were answered and when, the normal client's run while they were attached,
+        the server's RSS without and with them, and its open descriptors with them and after.
+        """
+        rss_before = server.rss_kib()
+        argv = [
+            sys.executable,
+            str(BENCH_DIR / "slowloris.py"),
+            "--port",
+            str(server.port),
+            "--clients",
+            str(SLOW_CLIENTS),
+            "--ramp",
+            str(SLOW_RAMP),
+            "--interval",
+            str(SLOW_INTERVAL),
+            "--limit",
+            str(HEAD_TIMEOUT + 15),
+        ]
+        began = time.monotonic()
+        client = spawn(
+            self._pinned(self.client_cpu, argv),
+            self.nice,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert client.stdout is not None and client.stderr is not None
+        try:
+            opened: dict[str, Any] = json.loads(client.stdout.readline() or "{}")
+            if "open" not in opened:
+                raise ServerError("the slow clients did not start")
+            fds_with = settle_fds(server, lambda n: n >= fds_before + opened["open"], 10)
+            rss_with = server.rss_kib()
+            normal = self.load(server, NORMAL_CLIENT, NORMAL_SECONDS, NORMAL_WARMUP)
+            normal_ended = time.monotonic() - began
+            last = client.stdout.readline()  # slowloris.py stops by itself at its --limit
+            client.wait(timeout=10)
+        finally:
+            client.kill()
+            client.wait()
+        if client.returncode != 0 or not last.strip():
+            raise ServerError(f"the slow clients failed: {client.stderr.read().strip()}")
+        answered: dict[str, Any] = json.loads(last)
+        return {
+            "opened": opened["open"],
+            "open_errors": opened["errors"],
+            "open_seconds": opened["seconds"],
+            **answered,
+            "normal_with_slow": normal,
+            "normal_ended_s": round(normal_ended, 3),
+            "rss_before_kib": rss_before,
+            "rss_with_kib": rss_with,
+            "fds_before": fds_before,
+            "fds_with": fds_with,
+            "fds_after": settle_fds(server, lambda n: n <= fds_before, 10),
+        }
+
+
+def settle_fds(server: ServerProcess, done: Callable[[int], bool], timeout: float) -> int:
+    """Poll the server's open descriptors until ``done(count)`` or ``timeout``; the last count."""
+    deadline = time.monotonic() + timeout
+    count = server.fd_count()
+    while not done(count) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        count = server.fd_count()
+    return count
+
 
 def median(values: list[float]) -> float | None:
     """The median, or None for no values."""
@@ -616,11 +722,17 @@ def paired_ratio(
 
 @contextmanager
 def started(
-    bench: Bench, kind: str, notes: dict[str, str], body: Path | None = None
+    bench: Bench,
+    kind: str,
+    notes: dict[str, str],
+    body: Path | None = None,
+    *,
+    backlog: int = 1024,
+    config: Path | None = None,
 ) -> Iterator[ServerProcess | None]:
     """A running server, or None (with the reason in notes) if it cannot be started."""
     try:
-        server = bench.start(kind, body)
+        server = bench.start(kind, body, backlog=backlog, config=config)
     except (ServerError, OSError) as error:
         notes[kind] = str(error)
         print(f"skipping {kind}: {error}", file=sys.stderr)
@@ -760,6 +872,57 @@ def measure_memory(bench: Bench, notes: dict[str, str]) -> dict[str, dict[str, d
     return memory
 
 
+def measure_slowloris(bench: Bench, notes: dict[str, str]) -> dict[str, Any]:
+    """The normal client alone, then with ``SLOW_CLIENTS`` slow clients until they are cut off.
+
+    One pot server (its head deadline set to ``HEAD_TIMEOUT`` by a configuration file), one run
+    of each; empty if the pot server cannot be started.
+    """
+    config = bench.work_dir / "slowloris.ini"
+    config.write_text(f"[server]\nhead-timeout = {HEAD_TIMEOUT:g}\n")
+    with started(bench, POT, notes, backlog=SLOW_BACKLOG, config=config) as server:
+        if server is None:
+            return {}
+        time.sleep(0.2)
+        fds_before = server.fd_count()
+        try:
+            alone = bench.load(server, NORMAL_CLIENT, NORMAL_SECONDS, NORMAL_WARMUP)
+            settle_fds(server, lambda n: n <= fds_before, 5)
+            result = bench.slow_clients(server, fds_before)
+        except (ServerError, OSError) as error:
+            notes["slowloris"] = f"not measured: {error}"
+            print(f"slowloris: {error}", file=sys.stderr)
+            return {}
+    result = {
+        "slow_clients": SLOW_CLIENTS,
+        "interval_s": SLOW_INTERVAL,
+        "ramp_s": SLOW_RAMP,
+        "head_timeout_s": HEAD_TIMEOUT,
+        "normal_client": NORMAL_CLIENT.title,
+        "normal_alone": alone,
+        **result,
+    }
+    for label, run in (("alone", alone), ("with slow clients", result["normal_with_slow"])):
+        print(
+            f"slowloris normal client {label:<17} {run['rps']:>8.0f} req/s"
+            f"  p99 {run['p99_us'] / 1000:6.2f} ms  max {run['max_us'] / 1000:7.2f} ms"
+            f"  errors {run['errors']} non-2xx {run['non2xx']}",
+            file=sys.stderr,
+        )
+    print(
+        f"slowloris {result['opened']} slow clients: answers {result['statuses']},"
+        f" time to answer {result['cut_off_s']} s, fds {result['fds_before']} ->"
+        f" {result['fds_with']} -> {result['fds_after']}",
+        file=sys.stderr,
+    )
+    return result
+
+
+def cut_off_with_408(slow: dict[str, Any]) -> int:
+    """How many slow clients were answered 408."""
+    return sum(n for line, n in slow.get("statuses", {}).items() if line.split()[1:2] == ["408"])
+
+
 def fmt(value: float | None, spec: str) -> str:
     """Format a number, or 'not measured'."""
     return "not measured" if value is None else format(value, spec)
@@ -776,6 +939,7 @@ def target_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
     keepalive = scenarios.get("keepalive", {}).get("summary", {}).get(POT, {})
     pot_memory = results["memory"].get(POT, {})
     worst_rss = max((m["rss_with_kib"] * 1024 / MB for m in pot_memory.values()), default=None)
+    slow = results["slowloris"]
     targets: list[tuple[str, float | None, str, float, str]] = [
         ("keep-alive GET / ceiling", ratio("keepalive", CEILING), ">=", 0.6, ".2f"),
         ("keep-alive GET / twisted.web", ratio("keepalive", TWISTED_WEB), ">=", 2.0, ".2f"),
@@ -790,6 +954,13 @@ def target_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
         ),
         ("p99 latency at 50 connections (ms)", keepalive.get("p99_ms"), "<", 20.0, ".2f"),
         ("web home page / twisted.web", ratio("web", TWISTED_WEB_HTML), ">=", 1 / 3, ".2f"),
+        (
+            f"share of {SLOW_CLIENTS:,} slow clients cut off with 408",
+            cut_off_with_408(slow) / slow["slow_clients"] if slow else None,
+            ">=",
+            1.0,
+            ".2f",
+        ),
     ]
     rows = []
     for name, value, op, bound, spec in targets:
@@ -805,6 +976,59 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def slowloris_tables(slow: dict[str, Any]) -> str:
+    """The normal client with and without the slow clients, and what became of the slow ones."""
+    rows = []
+    for label, run in (
+        ("alone", slow["normal_alone"]),
+        (f"with {slow['slow_clients']:,} slow clients", slow["normal_with_slow"]),
+    ):
+        rows.append(
+            [
+                label,
+                f"{run['rps']:,.0f}",
+                f"{run['p50_us'] / 1000:.2f}",
+                f"{run['p99_us'] / 1000:.2f}",
+                f"{run['max_us'] / 1000:.2f}",
+                f"{run['errors']} / {run['non2xx']}",
+                f"{run['server_cpu']:.0%}",
+            ]
+        )
+    header = [f"normal client ({slow['normal_client']})", "req/s", "p50 ms", "p99 ms", "max ms"]
+    normal = markdown_table([*header, "errors / non-2xx", "server CPU"], rows)
+    cut = slow["cut_off_s"]
+    with_408 = cut_off_with_408(slow)
+    others = sum(slow["statuses"].values()) - with_408
+    rows = [
+        ["opened", f"{slow['opened']:,} in {slow['open_seconds']:.2f} s"],
+        ["answered 408", f"{with_408:,}"],
+        [
+            "other answers / closed unanswered / still open at the end",
+            f"{others} / {slow['closed_without_answer']} / {slow['still_open']}",
+        ],
+        [
+            "time from request line to answer: min / median / max (s)",
+            "—" if cut is None else f"{cut['min']:.2f} / {cut['p50']:.2f} / {cut['max']:.2f}",
+        ],
+        ["most header lines one slow client sent", str(slow["headers_sent_max"])],
+        ["normal client's run ended after (s)", f"{slow['normal_ended_s']:.1f}"],
+        [
+            "server RSS without / with them (MB)",
+            f"{slow['rss_before_kib'] * 1024 / MB:.1f} / {slow['rss_with_kib'] * 1024 / MB:.1f}",
+        ],
+        [
+            "server open descriptors before / with them / after",
+            f"{slow['fds_before']:,} / {slow['fds_with']:,} / {slow['fds_after']:,}",
+        ],
+    ]
+    header = [
+        f"slow clients (a header line every {slow['interval_s']:g} s,"
+        f" head deadline {slow['head_timeout_s']:g} s)",
+        "measured",
+    ]
+    return normal + "\n\n" + markdown_table(header, rows)
 
 
 def report(results: dict[str, Any]) -> str:
@@ -914,6 +1138,9 @@ def report(results: dict[str, Any]) -> str:
             "bytes per connection",
         ]
         out.append(markdown_table(header, memory_rows))
+    slow = results["slowloris"]
+    if slow:
+        out.append(slowloris_tables(slow))
     target_table = [
         [
             t["target"],
@@ -938,7 +1165,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, help="measured seconds per run")
     parser.add_argument(
         "--only",
-        help="comma-separated subset: " + ", ".join([s.name for s in SCENARIOS] + ["memory"]),
+        help="comma-separated subset: "
+        + ", ".join([s.name for s in SCENARIOS] + ["memory", "slowloris"]),
     )
     parser.add_argument(
         "--nice",
@@ -976,6 +1204,7 @@ def main() -> None:
             notes["pinning"] = "not pinned: taskset or a second CPU is missing"
         runs, body_size = measure_throughput(bench, scenarios, notes)
         memory = measure_memory(bench, notes) if wanted is None or "memory" in wanted else {}
+        slow = measure_slowloris(bench, notes) if wanted is None or "slowloris" in wanted else {}
     results: dict[str, Any] = {
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started_at)),
         "duration_seconds": round(time.time() - started_at, 1),
@@ -986,6 +1215,7 @@ def main() -> None:
         "niceness": bench.nice,
         "scenarios": {},
         "memory": memory,
+        "slowloris": slow,
         "get_body_bytes": body_size,
         "notes": notes,
     }
