@@ -179,6 +179,9 @@ class PotServerProtocol(LineReceiver):
 
     def readConnectionLost(self) -> None:
         """The client half-closed: what it sent so far is all there is."""
+        if self._parser.idle and not self._waiting:
+            self._close()
+            return
         self._parser.receive_data(b"")
         self._process()
 
