@@ -161,7 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     brew.add_argument("--variety", help="tea variety, e.g. earl-grey (brews tea)")
     for name in ("brew", "stop"):
         parsers[name].add_argument(
-            "--tea", action="store_true", help="send message/teapot (implied by --variety)"
+            "--tea",
+            action="store_true",
+            help="send message/teapot (implied by --variety and by a tea:// URL)",
         )
     log = parsers["log"]
     log.add_argument("--page", type=_page_number, default=1, help="page number (default 1)")
@@ -175,11 +177,14 @@ def build_parser() -> argparse.ArgumentParser:
 def _send(client: PotClient, options: argparse.Namespace) -> Deferred[Response]:
     url = options.url
     command = options.command
+    tea = options.tea if command in ("brew", "stop") else False
+    if command in ("brew", "stop") and not tea:
+        tea = url.split(":", 1)[0].strip().lower() == "tea"
     if command == "brew":
         additions = [a.strip() for a in options.add.split(",") if a.strip()]
-        return client.brew(url, additions, tea=options.tea, variety=options.variety)
+        return client.brew(url, additions, tea=tea, variety=options.variety)
     if command == "stop":
-        return client.stop(url, tea=options.tea)
+        return client.stop(url, tea=tea)
     if command == "log":
         return client.history(url, options.page, options.per_page, pot=options.pot)
     send: Callable[[str], Deferred[Response]] = getattr(client, command)

@@ -115,6 +115,12 @@ class CommandTests(TestCase):
             " (e.g. htcpcp brew URL --variety darjeeling)",
         )
 
+    async def test_tea_url_asks_for_tea(self) -> None:
+        """A tea:// URL sends message/teapot without --tea: the teapot offers its varieties."""
+        choose = await htcpcp("brew", self.pot.url("/pot-1", scheme="tea"))
+        self.assertEqual(choose.status, 1, choose)
+        self.assertIn("choose a tea variety: darjeeling", choose.err)
+
     async def test_variety(self) -> None:
         """--variety brews tea."""
         tea = await htcpcp(
