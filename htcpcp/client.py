@@ -30,6 +30,7 @@ sends anything, and refuses it otherwise.
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,6 +80,7 @@ __all__ = [
     "InvalidRequest",
     "PotClient",
     "PotClosed",
+    "PotCommands",
     "PotTLSError",
     "PotTimeout",
     "PotUnreachable",
@@ -535,7 +537,69 @@ def log_target(target: str, page: int = 1, per_page: int = 50, pot: str | None =
     return f"{scheme}://{authority}/log?{query}"
 
 
-class PotClient:
+class PotCommands(ABC):
+    """
+    The HTCPCP commands (brew, stop, get, propfind, when, history), built on
+    L{request}: a client only has to send requests to have them all.
+    """
+
+    @abstractmethod
+    def request(
+        self,
+        method: str,
+        target: str,
+        headers: Sequence[tuple[str, str]] = (),
+        body: bytes = b"",
+    ) -> Deferred[Response]:
+        """Send one request to C{target} and return its response."""
+
+    def brew(
+        self,
+        target: str,
+        additions: Sequence[str] = (),
+        *,
+        tea: bool = False,
+        variety: str | None = None,
+    ) -> Deferred[Response]:
+        """
+        Start a brew: coffee, or tea with C{tea=True} or a C{variety}.
+
+        The variety is appended to the target's path (C{/pot-1/earl-grey});
+        C{additions} go in one C{Accept-Additions} header.
+        """
+        if variety:
+            target = with_variety(target, variety)
+            tea = True
+        headers = [("Content-Type", TEA_TYPE if tea else COFFEE_TYPE)]
+        if additions:
+            headers.append(("Accept-Additions", ", ".join(additions)))
+        return self.request("BREW", target, headers, b"start")
+
+    def stop(self, target: str, *, tea: bool = False) -> Deferred[Response]:
+        """Stop the brew in the pot at C{target}."""
+        headers = [("Content-Type", TEA_TYPE if tea else COFFEE_TYPE)]
+        return self.request("BREW", target, headers, b"stop")
+
+    def get(self, target: str) -> Deferred[Response]:
+        """The state of the pot at C{target} (JSON)."""
+        return self.request("GET", target)
+
+    def propfind(self, target: str) -> Deferred[Response]:
+        """The properties of the pot at C{target} and of its bean (JSON)."""
+        return self.request("PROPFIND", target)
+
+    def when(self, target: str) -> Deferred[Response]:
+        """Say when: stop pouring milk into the pot at C{target}."""
+        return self.request("WHEN", target)
+
+    def history(
+        self, target: str, page: int = 1, per_page: int = 50, *, pot: str | None = None
+    ) -> Deferred[Response]:
+        """One page of the brew history of C{target}'s server, optionally one pot's."""
+        return self.request("GET", log_target(target, page, per_page, pot))
+
+
+class PotClient(PotCommands):
     """
     Sends HTCPCP requests to pot servers over pooled keep-alive connections.
 
@@ -669,51 +733,6 @@ class PotClient:
             return fail(error)
         head = data.split(b" ", 1)[0] == b"HEAD"
         return self._send(route, data, head, safe=False, fresh=True)
-
-    def brew(
-        self,
-        target: str,
-        additions: Sequence[str] = (),
-        *,
-        tea: bool = False,
-        variety: str | None = None,
-    ) -> Deferred[Response]:
-        """
-        Start a brew: coffee, or tea with C{tea=True} or a C{variety}.
-
-        The variety is appended to the target's path (C{/pot-1/earl-grey});
-        C{additions} go in one C{Accept-Additions} header.
-        """
-        if variety:
-            target = with_variety(target, variety)
-            tea = True
-        headers = [("Content-Type", TEA_TYPE if tea else COFFEE_TYPE)]
-        if additions:
-            headers.append(("Accept-Additions", ", ".join(additions)))
-        return self.request("BREW", target, headers, b"start")
-
-    def stop(self, target: str, *, tea: bool = False) -> Deferred[Response]:
-        """Stop the brew in the pot at C{target}."""
-        headers = [("Content-Type", TEA_TYPE if tea else COFFEE_TYPE)]
-        return self.request("BREW", target, headers, b"stop")
-
-    def get(self, target: str) -> Deferred[Response]:
-        """The state of the pot at C{target} (JSON)."""
-        return self.request("GET", target)
-
-    def propfind(self, target: str) -> Deferred[Response]:
-        """The properties of the pot at C{target} and of its bean (JSON)."""
-        return self.request("PROPFIND", target)
-
-    def when(self, target: str) -> Deferred[Response]:
-        """Say when: stop pouring milk into the pot at C{target}."""
-        return self.request("WHEN", target)
-
-    def history(
-        self, target: str, page: int = 1, per_page: int = 50, *, pot: str | None = None
-    ) -> Deferred[Response]:
-        """One page of the brew history of C{target}'s server, optionally one pot's."""
-        return self.request("GET", log_target(target, page, per_page, pot))
 
     def close(self) -> Deferred[None]:
         """Close the pooled connections; fires when they are closed."""

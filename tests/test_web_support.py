@@ -19,7 +19,7 @@ from treq.testing import StubTreq
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import Clock
 
-from htcpcp.client import ClientError, Exchange, PotUnreachable
+from htcpcp.client import ClientError, Exchange, PotCommands, PotUnreachable
 from htcpcp.config import Config
 from htcpcp.message import Response, serialize_request
 from htcpcp.pot import Brew
@@ -70,7 +70,7 @@ class MemoryHistory:
 
 
 @dataclass
-class MemoryPotClient:
+class MemoryPotClient(PotCommands):
     """
     The public API of L{PotClient}, over an in-memory pot server.
 
@@ -115,40 +115,6 @@ class MemoryPotClient:
 
     def send_raw(self, data: bytes, endpoint_target: str | None = None) -> Deferred[Response]:
         return self._send(data, data.startswith(b"HEAD "))
-
-    def brew(
-        self,
-        target: str,
-        additions: Sequence[str] = (),
-        *,
-        tea: bool = False,
-        variety: str | None = None,
-    ) -> Deferred[Response]:
-        if variety:
-            target, tea = f"{target}/{variety}", True
-        headers = [("Content-Type", "message/teapot" if tea else "message/coffeepot")]
-        if additions:
-            headers.append(("Accept-Additions", ", ".join(additions)))
-        return self.request("BREW", target, headers, b"start")
-
-    def stop(self, target: str, *, tea: bool = False) -> Deferred[Response]:
-        headers = [("Content-Type", "message/teapot" if tea else "message/coffeepot")]
-        return self.request("BREW", target, headers, b"stop")
-
-    def get(self, target: str) -> Deferred[Response]:
-        return self.request("GET", target)
-
-    def propfind(self, target: str) -> Deferred[Response]:
-        return self.request("PROPFIND", target)
-
-    def when(self, target: str) -> Deferred[Response]:
-        return self.request("WHEN", target)
-
-    def history(
-        self, target: str, page: int = 1, per_page: int = 50, *, pot: str | None = None
-    ) -> Deferred[Response]:
-        query = f"page={page}&per_page={per_page}" + (f"&pot={pot}" if pot else "")
-        return self.request("GET", f"/log?{query}")
 
     def close(self) -> Deferred[None]:
         self.closed = True
