@@ -75,22 +75,25 @@ class TwistdTests(SynchronousTestCase):
         if process.stdout:
             process.stdout.close()
 
-    def brew(self, port: int, body: bytes, additions: bytes = b"") -> Response:
-        [response] = parse_responses(exchange(port, BREW % (len(body), additions, body)))
-        return response
-
-    def test_kill_9_mid_brew_keeps_history_and_resumes(self) -> None:
+    def pot_arguments(self, port: int, *more: str) -> tuple[str, ...]:
+        """C{twistd} arguments for a pot server on C{port} with a data directory of its own."""
         data = Path(self.mktemp()).absolute()
-        port = free_port()
-        arguments = (
+        return (
             "htcpcp",
             "--pot",
             f"tcp:{port}:interface=127.0.0.1",
             "--data-dir",
             str(data),
-            "--brew-time",
-            "30",
+            *more,
         )
+
+    def brew(self, port: int, body: bytes, additions: bytes = b"") -> Response:
+        [response] = parse_responses(exchange(port, BREW % (len(body), additions, body)))
+        return response
+
+    def test_kill_9_mid_brew_keeps_history_and_resumes(self) -> None:
+        port = free_port()
+        arguments = self.pot_arguments(port, "--brew-time", "30")
         first = self.twistd(*arguments)
         wait_for_port(port, first)
         finished = []
@@ -117,17 +120,8 @@ class TwistdTests(SynchronousTestCase):
         self.assertEqual(current["brew_end_at"], running["brew_end_at"])
 
     def test_kill_9_under_load_loses_no_acknowledged_brew(self) -> None:
-        data = Path(self.mktemp()).absolute()
         port = free_port()
-        arguments = (
-            "htcpcp",
-            "--pot",
-            f"tcp:{port}:interface=127.0.0.1",
-            "--data-dir",
-            str(data),
-            "--brew-time",
-            "3600",
-        )
+        arguments = self.pot_arguments(port, "--brew-time", "3600")
         first = self.twistd(*arguments)
         wait_for_port(port, first)
         started: set[str] = set()
@@ -179,13 +173,7 @@ class TwistdTests(SynchronousTestCase):
             taken.bind(("127.0.0.1", 0))
             taken.listen()
             port = taken.getsockname()[1]
-            process = self.twistd(
-                "htcpcp",
-                "--pot",
-                f"tcp:{port}:interface=127.0.0.1",
-                "--data-dir",
-                str(Path(self.mktemp()).absolute()),
-            )
+            process = self.twistd(*self.pot_arguments(port))
             output, _ = process.communicate(timeout=30)
         self.assertNotEqual(process.returncode, 0)
         self.assertIn(b"Address already in use", output)
