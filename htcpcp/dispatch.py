@@ -24,6 +24,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from htcpcp.additions import AdditionsError, addition_key, parse_accept_additions
+from htcpcp.cache import BoundedCache
 from htcpcp.message import Request
 from htcpcp.pot import (
     Addition,
@@ -61,7 +62,6 @@ LAB_TIME: Final = "%a, %d %b %Y %H:%M:%S"
 JSON: Final = "application/json"
 TEXT: Final = "text/plain; charset=utf-8"
 MAX_PAGE_SIZE: Final = 200
-MAX_REMEMBERED_TARGETS: Final = 1024
 
 
 class Reply(NamedTuple):
@@ -187,7 +187,8 @@ class Dispatcher:
             "WHEN": self._when,
             "OPTIONS": self._options,
         }
-        self._resolved: dict[tuple[str, str | None], _Resolved | Reply] = {}
+        self._resolved: BoundedCache[tuple[str, str | None], _Resolved | Reply]
+        self._resolved = BoundedCache(1024)
         self._status_replies: dict[str, Reply] = {}
         for pot in self.pots:
             pot.subscribe(self._forget_status)
@@ -261,9 +262,7 @@ class Dispatcher:
                 resolved = self._find_resource(*key)
             except _Refusal as refusal:
                 resolved = refusal.reply
-            if len(self._resolved) >= MAX_REMEMBERED_TARGETS:
-                self._resolved.clear()
-            self._resolved[key] = resolved
+            self._resolved.remember(key, resolved)
         return resolved
 
     def _find_resource(self, raw_target: str, use_pot: str | None) -> _Resolved:

@@ -21,6 +21,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final, NamedTuple
 
+from htcpcp.cache import BoundedCache
+
 __all__ = [
     "NEED_DATA",
     "PEER_CLOSED",
@@ -183,20 +185,7 @@ def _check_header_sizes(lines: list[bytes], limits: Limits, version: str) -> Non
         raise ProtocolError(431, "a header line is too long", version)
 
 
-class _BoundedCache(dict):  # type: ignore[type-arg]
-    """A dict that forgets everything when it reaches C{size} entries."""
-
-    def __init__(self, size: int) -> None:
-        super().__init__()
-        self.size = size
-
-    def remember(self, key: object, value: object) -> None:
-        if len(self) >= self.size:
-            self.clear()
-        self[key] = value
-
-
-_HEADER_LINES: Final = _BoundedCache(1024)
+_HEADER_LINES: Final = BoundedCache(1024)
 """Header lines already read, and what they said: the same lines recur."""
 
 
@@ -299,7 +288,7 @@ class _ChunkedBody:
 
 
 _LINE_END_BYTES: Final = b"\r\n"
-_REQUEST_LINES: Final = _BoundedCache(1024)
+_REQUEST_LINES: Final = BoundedCache(1024)
 """Request lines already read, and what they said: clients repeat them."""
 
 

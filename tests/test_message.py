@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from twisted.trial.unittest import SynchronousTestCase
 
+from htcpcp.cache import BoundedCache
 from htcpcp.message import (
     NEED_DATA,
     PEER_CLOSED,
@@ -254,3 +255,13 @@ class SerializeTests(SynchronousTestCase):
         assert isinstance(request, Request)
         self.assertEqual(request.body, b"start")
         self.assertEqual(request.headers["content-length"], "5")
+
+
+class BoundedCacheTests(SynchronousTestCase):
+    def test_starts_over_when_full(self) -> None:
+        cache: BoundedCache[str, int] = BoundedCache(2)
+        cache.remember("a", 1)
+        cache.remember("b", 2)
+        self.assertEqual(dict(cache), {"a": 1, "b": 2})
+        cache.remember("c", 3)
+        self.assertEqual(dict(cache), {"c": 3})
