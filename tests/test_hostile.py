@@ -10,10 +10,12 @@ crash, never leak a connection, and keep serving everyone else.
 from __future__ import annotations
 
 import resource
+import socket
+import time
 from dataclasses import replace
 from pathlib import Path
 
-from twisted.internet import defer, reactor, task
+from twisted.internet import defer, reactor, task, threads
 from twisted.internet.endpoints import TCP4ClientEndpoint, TCP4ServerEndpoint, connectProtocol
 from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
@@ -59,6 +61,31 @@ class RecordingClient(Protocol):
         self.closed.callback(self.received)
 
 
+def send_until_refused(port: int, seconds: float = 10) -> socket.socket:
+    """
+    Send pipelined GETs without reading a byte until the server stops reading
+    (half a second without progress); return the still-open socket.
+    """
+    client = socket.socket()
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    client.connect(("127.0.0.1", port))
+    client.setblocking(False)
+    requests = b"GET /pot-0 HTCPCP/1.1\r\n\r\n" * 1000
+    deadline = time.monotonic() + seconds
+    stalled_since = None
+    while time.monotonic() < deadline:
+        try:
+            client.send(requests)
+            stalled_since = None
+        except BlockingIOError:
+            stalled_since = stalled_since or time.monotonic()
+            if time.monotonic() - stalled_since > 0.5:
+                return client
+            time.sleep(0.01)
+    client.close()
+    raise AssertionError("the server never stopped reading")
+
+
 class HostileTests(TestCase):
     timeout = 120
 
@@ -69,7 +96,10 @@ class HostileTests(TestCase):
             resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
         self.history = History(str(Path(self.mktemp() + ".sqlite3").absolute()))
         config = replace(
-            default_config().with_brew_time(0.2), head_timeout=1.5, body_quiet_time=0.5
+            default_config().with_brew_time(0.2),
+            head_timeout=1.5,
+            body_quiet_time=0.5,
+            idle_timeout=2.0,
         )
         self.server = buildPotServer(config, self.history)
         endpoint = TCP4ServerEndpoint(reactor, 0, backlog=2048, interface="127.0.0.1")
@@ -99,8 +129,8 @@ class HostileTests(TestCase):
         received = await client.closed
         self.assertTrue(received.startswith(b"HTCPCP/1.1 200 OK"), received[:80])
 
-    async def assertNoConnectionsLeft(self) -> None:
-        for _ in range(100):
+    async def assertNoConnectionsLeft(self, seconds: float = 5) -> None:
+        for _ in range(int(seconds / 0.05)):
             if self.server.factory.connections == 0:
                 return
             await task.deferLater(reactor, 0.05, lambda: None)
@@ -157,6 +187,18 @@ class HostileTests(TestCase):
         full.transport.loseWriteConnection()
         self.assertTrue((await full.closed).startswith(b"HTCPCP/1.1 200 OK"))
         await self.assertNoConnectionsLeft()
+
+    async def test_client_that_never_reads(self) -> None:
+        """Requests sent on and on, answers never read: the server lets go of it."""
+        client = await threads.deferToThread(send_until_refused, self.port.getHost().port)
+        try:
+            await self.assertNoConnectionsLeft(seconds=10)
+            with self.assertRaises(ConnectionResetError):
+                while client.recv(1 << 20):
+                    pass
+        finally:
+            client.close()
+        await self.assertServesNormally()
 
     async def test_reset_in_the_middle_of_a_body(self) -> None:
         for _ in range(20):

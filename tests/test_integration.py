@@ -14,7 +14,7 @@ import ssl
 import time
 from pathlib import Path
 
-from twisted.internet import reactor, threads
+from twisted.internet import defer, reactor, threads
 from twisted.internet.endpoints import SSL4ServerEndpoint, TCP4ServerEndpoint
 from twisted.internet.ssl import PrivateCertificate
 from twisted.trial.unittest import TestCase
@@ -143,6 +143,13 @@ class LoopbackTests(TestCase):
         self.assertEqual(len(json.loads(second.body)["brews"]), 1)
         [bad] = parse_responses(await self.run_client(b"GET /log?page=0 HTCPCP/1.1\r\n\r\n"))
         self.assertEqual(bad.status, 400)
+
+    async def test_half_close_straight_after_the_request(self) -> None:
+        """Clients that half-close as soon as their request is sent get every answer."""
+        requests = [b"GET /pot-%d HTTP/1.1\r\nHost: ducky\r\n\r\n" % (i % 2) for i in range(200)]
+        answers = await defer.gatherResults([self.run_client(request) for request in requests])
+        statuses = [[r.status for r in parse_responses(answer)] for answer in answers]
+        self.assertEqual(statuses, [[200]] * len(requests))
 
     async def test_large_answer_then_half_close(self) -> None:
         """An answer bigger than the socket buffer is written in full, then the connection ends."""

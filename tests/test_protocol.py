@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from twisted.internet.interfaces import IHalfCloseableProtocol, IProtocol
+from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
 
 from htcpcp.config import load_config
 from htcpcp.pot import CoffeeSupply
+from htcpcp.service import buildPotServer
 from htcpcp.urls import COFFEE_SCHEMES
 
-from .helpers import Connection, fast_config, json_body, memory_server
+from .helpers import Connection, FirstBean, fast_config, json_body, memory_server
 
 LAB = b"Content-Type: application/coffee-pot-command\r\n"
 COFFEE = b"Content-Type: message/coffeepot\r\n"
@@ -413,6 +416,15 @@ class FramingTests(SynchronousTestCase):
         self.clock.advance(1)
         self.assertTrue(self.connection.closed)
 
+    def test_client_that_never_reads_is_aborted(self) -> None:
+        """A close that waits for a client which does not read ends in an abort."""
+        self.connection.exchange(b"GET /pot-0 HTCPCP/1.1\r\nConnection: close\r\n\r\n")
+        self.assertTrue(self.connection.closed)
+        self.clock.advance(59)
+        self.assertFalse(self.connection.transport.disconnected)
+        self.clock.advance(1)
+        self.assertTrue(self.connection.transport.disconnected)
+
     def test_garbage(self) -> None:
         response = self.connection.exchange(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n")
         self.assertEqual(response.status, 400)
@@ -429,3 +441,46 @@ class FramingTests(SynchronousTestCase):
         self.assertNotIn(b"secret", response.raw)
         self.assertNotIn(b"Traceback", response.raw)
         self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+
+
+class HalfCloseTests(SynchronousTestCase):
+    """
+    A connection is half-closeable exactly while the client's half-close
+    matters: something to read, answer or send remains.
+    """
+
+    def setUp(self) -> None:
+        self.reactor = MemoryReactorClock()
+        server = buildPotServer(fast_config(), None, self.reactor, FirstBean())  # type: ignore[arg-type]
+        self.connection = Connection(server)
+        self.protocol = self.connection.protocol
+
+    def half_closeable(self) -> bool:
+        return IHalfCloseableProtocol(self.protocol, None) is self.protocol
+
+    def test_nothing_asked(self) -> None:
+        self.assertFalse(self.half_closeable())
+
+    def test_head_in_progress(self) -> None:
+        self.connection.send(b"GET /pot-0 HTCPCP/1.1\r\n")
+        self.assertTrue(self.half_closeable())
+
+    def test_answer_not_yet_sent(self) -> None:
+        self.connection.exchange(b"GET /pot-0 HTCPCP/1.1\r\n\r\n")
+        self.reactor.addWriter(self.connection.transport)  # type: ignore[arg-type]
+        self.assertTrue(self.half_closeable())
+        self.reactor.removeWriter(self.connection.transport)  # type: ignore[arg-type]
+        self.assertFalse(self.half_closeable())
+
+    def test_lengthless_body_awaited(self) -> None:
+        self.connection.send(b"BREW /pot-0 HTTP/1.1\r\n" + LAB + b"\r\n")
+        self.assertTrue(self.half_closeable())
+
+    def test_clock_without_writers(self) -> None:
+        """Without a reactor to ask, the connection is always half-closeable."""
+        protocol = Connection(memory_server()[0]).protocol
+        self.assertIs(IHalfCloseableProtocol(protocol, None), protocol)
+
+    def test_other_interfaces_unchanged(self) -> None:
+        self.assertIs(IProtocol(self.protocol, None), self.protocol)
+        self.assertIsNone(IHalfCloseableProtocol(object(), None))
