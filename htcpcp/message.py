@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Final, NamedTuple
 
 from htcpcp.cache import BoundedCache
@@ -89,7 +90,6 @@ MAX_REMEMBERED_LINE: Final = 256
 
 _TOKEN = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
 _VERSION_SHAPE = re.compile(rb"[A-Za-z][A-Za-z-]*/\d+\.\d+\Z")
-_HEAD_END = re.compile(rb"\r?\n\r?\n")
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,8})[ \t]*(?:;[^\r\n]*)?\Z")
 _STATUS_LINE = re.compile(rb"([A-Za-z][A-Za-z-]*/\d\.\d) (\d{3})(?: (.*))?\Z")
 _KNOWN_METHODS = frozenset({b"BREW", b"POST", b"GET", b"HEAD", b"PROPFIND", b"WHEN", b"OPTIONS"})
@@ -289,7 +289,43 @@ class _ChunkedBody:
 
 _LINE_END_BYTES: Final = b"\r\n"
 _REQUEST_LINES: Final = BoundedCache(1024)
+
+
+class _Head(NamedTuple):
+    """What a request head says: the request (without its body) and how its body is framed."""
+
+    request: Request
+    limits: Limits
+    body_length: int
+    chunked: bool
+
+
+MAX_REMEMBERED_HEAD: Final = 1024
+_HEADS: Final = BoundedCache[bytes, _Head](1024)
+"""Whole heads already read: a client repeating itself sends the same head each time."""
 """Request lines already read, and what they said: clients repeat them."""
+
+
+def _find_head_end(buffer: bytearray, start: int = 0) -> tuple[int, int] | None:
+    """
+    Find the blank line that ends a head: where it starts and where it ends.
+
+    Lines end in CRLF or a bare LF, so the head ends at the first LF
+    followed by an LF or a CRLF; the blank line starts at the CR before
+    that LF, if there is one.  (Two searches in C, much cheaper than a
+    regular expression for the same thing.)
+    """
+    bare = buffer.find(b"\n\n", start)
+    crlf = buffer.find(b"\n\r\n", start, bare + 3 if bare >= 0 else len(buffer))
+    if crlf >= 0 and (bare < 0 or crlf < bare):
+        line_feed, end = crlf, crlf + 3
+    elif bare >= 0:
+        line_feed, end = bare, bare + 2
+    else:
+        return None
+    if line_feed and buffer[line_feed - 1] == 13:
+        return line_feed - 1, end
+    return line_feed, end
 
 
 def _parse_request_line(line: bytes, limits: Limits) -> tuple[str, str, str]:
@@ -323,19 +359,19 @@ class RequestParser:
     connection must be answered with its status and closed.
     """
 
+    _eof = False
+    _closing = False
+    _scan_from = 0
+    _pending: Request | None = None
+    _chunked: _ChunkedBody | None = None
+    _lengthless = False
+    _body_length = 0
+    _quiet = False
+    _error: ProtocolError | None = None
+
     def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
         self._limits = limits
         self._buffer = bytearray()
-        self._eof = False
-        self._closing = False
-        self._scan_from = 0
-        self._pending: Request | None = None
-        self._chunked: _ChunkedBody | None = None
-        self._lengthless = False
-        self._body_length = 0
-        self._quiet = False
-        self._small_headers = min(limits.header_bytes, limits.header_line)
-        self._error: ProtocolError | None = None
 
     @property
     def idle(self) -> bool:
@@ -385,22 +421,23 @@ class RequestParser:
     def _next_event(self) -> Request | _Sentinel:
         if self._closing:
             return PEER_CLOSED if self._eof else NEED_DATA
-        if self._pending is None:
-            pending = self._read_head()
-            if pending is None:
+        request = self._pending
+        if request is None:
+            request = self._read_head()
+            if request is None:
                 if self._eof:
                     if self._buffer.strip(b"\r\n"):
                         raise ProtocolError(400, "the request ended before its head did")
                     return PEER_CLOSED
                 return NEED_DATA
-            self._pending = pending
-        body = self._read_body()
-        if body is None:
-            return NEED_DATA
-        request = self._pending
-        self._pending = None
-        if body:
-            request = request._replace(body=body)
+        if self._body_length or self._lengthless or self._chunked is not None:
+            body = self._read_body()
+            if body is None:
+                self._pending = request
+                return NEED_DATA
+            self._pending = None
+            if body:
+                request = request._replace(body=body)
         if not request.keep_alive:
             self._closing = True
             self._buffer.clear()
@@ -414,15 +451,28 @@ class RequestParser:
                 start += 1
             del buffer[:start]
             self._scan_from = 0
-        match = _HEAD_END.search(buffer, max(0, self._scan_from - 3))
-        if match is None:
+        found = _find_head_end(buffer, max(0, self._scan_from - 3))
+        if found is None:
             self._check_incomplete_head()
             self._scan_from = len(buffer)
             return None
-        head = bytes(buffer[: match.start()])
-        del buffer[: match.end()]
+        head_end, blank_line_end = found
+        head = bytes(buffer[:head_end])
+        del buffer[:blank_line_end]
         self._scan_from = 0
-        return self._parse_head(head)
+        known = _HEADS.get(head)
+        if known is None or known.limits is not self._limits:
+            known = self._parse_head(head)
+            if len(head) <= MAX_REMEMBERED_HEAD:
+                _HEADS.remember(head, known)
+        request = known.request
+        if known.body_length:
+            self._body_length = known.body_length
+        elif known.chunked:
+            self._chunked = _ChunkedBody(self._limits, request.version)
+        elif request.lengthless_body:
+            self._lengthless = True
+        return request
 
     def _check_incomplete_head(self) -> None:
         """
@@ -445,11 +495,12 @@ class RequestParser:
         if len(buffer) - first_end - 1 - 3 > limits.header_bytes:
             raise ProtocolError(431, "the headers are too large")
 
-    def _parse_head(self, head: bytes) -> Request:
+    def _parse_head(self, head: bytes) -> _Head:
         limits = self._limits
         lines = head.split(b"\n")
         first = lines[0]
-        if len(head) - len(first) > self._small_headers or len(lines) > limits.header_count:
+        small_headers = min(limits.header_bytes, limits.header_line)
+        if len(head) - len(first) > small_headers or len(lines) > limits.header_count:
             if len(first.rstrip(b"\r")) > limits.request_line:
                 raise ProtocolError(
                     414, f"request lines are limited to {limits.request_line} bytes"
@@ -462,19 +513,24 @@ class RequestParser:
                 _REQUEST_LINES.remember(first, request_line)
         method, target, version = request_line
         headers = _parse_header_lines(lines[1:], version) if len(lines) > 1 else {}
-        self._chunked = None
-        self._lengthless = False
-        self._quiet = False
-        self._body_length = 0
+        body_length, chunked, lengthless = 0, False, False
         if "transfer-encoding" in headers or "content-length" in headers:
-            self._set_body_framing(headers, version)
-        elif method in LENGTHLESS_BODY_METHODS:
-            self._lengthless = True
-        return Request(
-            method, target, version, headers, b"", _keep_alive(version, headers), self._lengthless
+            body_length, chunked = self._body_framing(headers, version)
+        else:
+            lengthless = method in LENGTHLESS_BODY_METHODS
+        request = Request(
+            method,
+            target,
+            version,
+            MappingProxyType(headers),
+            b"",
+            _keep_alive(version, headers),
+            lengthless,
         )
+        return _Head(request, limits, body_length, chunked)
 
-    def _set_body_framing(self, headers: Headers, version: str) -> None:
+    def _body_framing(self, headers: Headers, version: str) -> tuple[int, bool]:
+        """The body's length and whether it is chunked, from the framing headers."""
         te = headers.get("transfer-encoding")
         cl = headers.get("content-length")
         if te is not None and cl is not None:
@@ -482,13 +538,17 @@ class RequestParser:
         if te is not None:
             if te.strip().lower() != "chunked":
                 raise ProtocolError(501, "only the chunked transfer coding is supported", version)
-            self._chunked = _ChunkedBody(self._limits, version)
-        elif cl is not None:
-            self._body_length = _content_length(cl.strip(), self._limits, version)
+            return 0, True
+        assert cl is not None
+        return _content_length(cl.strip(), self._limits, version), False
 
     def _read_body(self) -> bytes | None:
-        if not self._body_length and self._chunked is None and not self._lengthless:
-            return b""
+        """
+        Read the body the last head announced, or C{None} while more is needed.
+
+        Once read, the framing is back to its defaults (no length, not
+        chunked, not length-less) for the next head.
+        """
         buffer = self._buffer
         if self._chunked is not None:
             if not self._chunked.feed(buffer):
@@ -588,8 +648,8 @@ class ResponseParser:
     def next_event(self, head_request: bool = False) -> Response | _Sentinel:
         """Return the next L{Response}, L{NEED_DATA} or L{PEER_CLOSED}."""
         buffer = self._buffer
-        match = _HEAD_END.search(buffer)
-        if match is None:
+        found = _find_head_end(buffer)
+        if found is None:
             if len(buffer) > self._limits.header_bytes + self._limits.request_line:
                 raise ProtocolError(431, "the response head is too large")
             if self._eof:
@@ -597,7 +657,8 @@ class ResponseParser:
                     raise ProtocolError(400, "the connection closed inside a response head")
                 return PEER_CLOSED
             return NEED_DATA
-        head = bytes(buffer[: match.start()])
+        head_end, blank_line_end = found
+        head = bytes(buffer[:head_end])
         lines = head.split(b"\n")
         status_line = lines[0].rstrip(b"\r")
         parsed = _STATUS_LINE.match(status_line)
@@ -608,7 +669,7 @@ class ResponseParser:
         reason = (parsed.group(3) or b"").decode("utf-8", "replace")
         _check_header_sizes(lines[1:], self._limits, version)
         headers = _parse_header_lines(lines[1:], version)
-        rest = bytearray(buffer[match.end() :])
+        rest = bytearray(buffer[blank_line_end:])
         if head_request or status in (204, 304) or 100 <= status < 200:
             body = b""
         elif "transfer-encoding" in headers:

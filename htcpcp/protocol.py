@@ -22,7 +22,6 @@ from twisted.internet.interfaces import (
     IHalfCloseableProtocol,
     IReactorFDSet,
     IReactorTime,
-    ITransport,
 )
 from twisted.internet.protocol import Factory
 from twisted.logger import Logger
@@ -56,24 +55,57 @@ _RESPONSE_VERSIONS: Final = {
 }
 
 
-class _ResponseHeads:
+class _Responses:
     """
-    Response heads as bytes: the status line and fixed headers are made once
-    per kind of response, and the Date header at most once a second.
+    Whole responses as bytes.
+
+    A response's bytes follow from its reply, the request's version and
+    method, and whether the connection closes after it, but for the Date
+    header, which changes once a second.  Responses made within the same
+    second are remembered (small ones, up to C{MAX_REMEMBERED}), so a
+    server answering the same question over and over formats it once a
+    second.
     """
+
+    MAX_REMEMBERED: Final = 256
+    MAX_REMEMBERED_BODY: Final = 4096
 
     def __init__(self, clock: IReactorTime) -> None:
         self._clock = clock
         self._second = -1
         self._date = b""
+        self._made: dict[tuple[Reply, str, str, bool], bytes] = {}
         self._prefixes: dict[tuple[str, int, str, str | None], bytes] = {}
 
-    def date(self) -> bytes:
-        """The Date header line for now (IMF-fixdate)."""
+    def response(self, reply: Reply, version: str, method: str, close: bool) -> bytes:
+        """The bytes answering a C{method} request of C{version} with C{reply}."""
+        self._date_line()
+        key = (reply, version, method, close)
+        made = self._made.get(key)
+        if made is None:
+            head = self.head(
+                _RESPONSE_VERSIONS[version],
+                reply.status,
+                reply.content_type,
+                SAFE.get(method),
+                len(reply.body),
+                reply.headers,
+                close,
+            )
+            made = head if method == "HEAD" else head + reply.body
+            if len(reply.body) <= self.MAX_REMEMBERED_BODY:
+                if len(self._made) >= self.MAX_REMEMBERED:
+                    self._made.clear()
+                self._made[key] = made
+        return made
+
+    def _date_line(self) -> bytes:
+        """The Date header line for now; a new second forgets the responses made."""
         second = int(self._clock.seconds())
         if second != self._second:
             self._second = second
             self._date = b"Date: %s\r\n" % formatdate(second, usegmt=True).encode("ascii")
+            self._made.clear()
         return self._date
 
     def head(
@@ -95,7 +127,7 @@ class _ResponseHeads:
                 fixed.append(("Safe", safe))
             prefix = serialize_response(version, status, fixed)[:-2]
             self._prefixes[key] = prefix
-        head = b"%s%sContent-Length: %d\r\n" % (prefix, self.date(), length)
+        head = b"%s%sContent-Length: %d\r\n" % (prefix, self._date_line(), length)
         if extra:
             head += "".join(f"{name}: {value}\r\n" for name, value in extra).encode("utf-8")
         if close:
@@ -153,16 +185,18 @@ class PotServerProtocol(LineReceiver):
     """
 
     log = Logger()
+    line_mode = 0
+    """Bytes go to the parser as they come (L{rawDataReceived}), never split into lines."""
+
+    _head_deadline: IDelayedCall | None = None
+    _quiet_timer: IDelayedCall | None = None
+    _waiting = False
+    _closing = False
 
     def __init__(self, factory: PotServerFactory) -> None:
         self.factory = factory
-        self.callLater = factory.clock.callLater
         self._idle = factory.idle
         self._parser = RequestParser(factory.config.limits)
-        self._head_deadline: IDelayedCall | None = None
-        self._quiet_timer: IDelayedCall | None = None
-        self._waiting = False
-        self._closing = False
         self._output: list[bytes] = []
 
     def __conform__(self, interface: InterfaceClass) -> PotServerProtocol | None:
@@ -182,16 +216,13 @@ class PotServerProtocol(LineReceiver):
 
     def _finished(self) -> bool:
         """Whether everything asked on this connection was answered and sent."""
-        return (
-            self._parser.idle
-            and not self._waiting
-            and not self._output
-            and not self.factory.may_be_sending(self.transport)
-        )
+        if self._waiting or self._output or not self._parser.idle:
+            return False
+        writers = self.factory.writers
+        return writers is not None and self.transport not in writers()
 
     def connectionMade(self) -> None:
         self.factory.connections += 1
-        self.setRawMode()
         self.transport.registerProducer(self, True)
         self._idle.touch(self)
 
@@ -199,8 +230,10 @@ class PotServerProtocol(LineReceiver):
         self.factory.connections -= 1
         self._closing = True
         self._idle.forget(self)
-        self._cancel_head_deadline()
-        self._cancel_quiet_timer()
+        if self._head_deadline is not None:
+            self._cancel_head_deadline()
+        if self._quiet_timer is not None:
+            self._cancel_quiet_timer()
 
     def rawDataReceived(self, data: bytes) -> None:
         if self._closing:
@@ -254,8 +287,10 @@ class PotServerProtocol(LineReceiver):
             if event is PEER_CLOSED:
                 self._close()
                 return
-            self._cancel_head_deadline()
-            self._cancel_quiet_timer()
+            if self._head_deadline is not None:
+                self._cancel_head_deadline()
+            if self._quiet_timer is not None:
+                self._cancel_quiet_timer()
             self._respond_to(event)  # type: ignore[arg-type]
 
     def _arm_timers(self) -> None:
@@ -265,11 +300,15 @@ class PotServerProtocol(LineReceiver):
         config = self.factory.config
         if parser.head_in_progress:
             if self._head_deadline is None:
-                self._head_deadline = self.callLater(config.head_timeout, self._head_too_slow)
+                self._head_deadline = self.factory.clock.callLater(
+                    config.head_timeout, self._head_too_slow
+                )
         elif parser.awaiting_lengthless_body:
             self._cancel_head_deadline()
             if self._quiet_timer is None:
-                self._quiet_timer = self.callLater(config.body_quiet_time, self._body_went_quiet)
+                self._quiet_timer = self.factory.clock.callLater(
+                    config.body_quiet_time, self._body_went_quiet
+                )
         if parser.buffered > MAX_BUFFERED:
             self._refuse(ProtocolError(413, "too much unanswered data"))
 
@@ -331,17 +370,9 @@ class PotServerProtocol(LineReceiver):
 
     def _send(self, request: Request, reply: Reply) -> None:
         close = not request.keep_alive or reply.status in (500, 501)
-        body = reply.body
-        head = self.factory.heads.head(
-            _RESPONSE_VERSIONS[request.version],
-            reply.status,
-            reply.content_type,
-            SAFE.get(request.method),
-            len(body),
-            reply.headers,
-            close,
+        self._output.append(
+            self.factory.responses.response(reply, request.version, request.method, close)
         )
-        self._output.append(head if request.method == "HEAD" else head + body)
         if close:
             self._close()
 
@@ -375,7 +406,7 @@ class PotServerProtocol(LineReceiver):
         self._flush()
         version = _RESPONSE_VERSIONS.get(error.version, "HTCPCP/1.1")
         body = (error.detail + "\n").encode("utf-8")
-        head = self.factory.heads.head(version, error.status, TEXT, None, len(body), close=True)
+        head = self.factory.responses.head(version, error.status, TEXT, None, len(body), close=True)
         self._output.append(head + body)
         self._close()
 
@@ -390,22 +421,18 @@ class PotServerFactory(Factory):
         self.dispatcher = dispatcher
         self.config = config
         self.clock = clock
-        self.heads = _ResponseHeads(clock)
+        self.responses = _Responses(clock)
         self.idle = IdleConnections(clock, config.idle_timeout)
         self.connections = 0
         fd_set = IReactorFDSet(clock, None)
-        self._writers = fd_set.getWriters if fd_set is not None else None
-
-    def may_be_sending(self, transport: ITransport) -> bool:
+        self.writers = fd_set.getWriters if fd_set is not None else None
         """
-        Whether C{transport} may hold bytes it has not sent yet.
-
-        The reactor knows: a transport with bytes to send is one of its
-        writers (a short list: only connections whose socket buffer is
-        full, or written to in this turn).  Without a reactor to ask (a
-        test's clock), the answer is yes.
+        The reactor's writers, to learn whether a transport has bytes it
+        has not sent yet: those are its writers (a short list: connections
+        whose socket buffer is full, or written to in this turn).  C{None}
+        without a reactor to ask (a test's clock): a transport then always
+        may have.
         """
-        return self._writers is None or transport in self._writers()
 
     def buildProtocol(self, addr: object) -> PotServerProtocol:
         return PotServerProtocol(self)

@@ -208,6 +208,38 @@ class RequestParserTests(SynchronousTestCase):
         parser.receive_data(b"GET / HTTP/1.1\r\n\r\n")
         self.assertRaises(ProtocolError, parser.next_event)
 
+    def test_repeated_head_under_other_limits(self) -> None:
+        """A head read before under looser limits is judged again under these."""
+        head = b"GET /repeated HTTP/1.1\r\nX-1: a\r\nX-2: b\r\nX-3: c\r\n\r\n"
+        self.assertEqual(len(parse_all(head)), 1)
+        parser = RequestParser(Limits(header_count=2))
+        parser.receive_data(head)
+        self.assertEqual(self.assertRaises(ProtocolError, parser.next_event).status, 431)
+
+    def test_repeated_heads_frame_their_own_bodies(self) -> None:
+        """The same head twice: each request reads its own body, chunked or not."""
+        chunked = b"BREW /pot-0 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        sized = b"BREW /pot-0 HTTP/1.1\r\nContent-Length: 0\r\n\r\n"
+        events = parse_all(
+            chunked
+            + b"5\r\nstart\r\n0\r\n\r\n"
+            + chunked
+            + b"4\r\nstop\r\n0\r\n\r\n"
+            + sized
+            + sized
+            + b"GET / HTTP/1.1\r\n\r\n"
+        )
+        self.assertEqual(
+            [(e.method, e.body, e.lengthless_body) for e in events],  # type: ignore[attr-defined]
+            [
+                ("BREW", b"start", False),
+                ("BREW", b"stop", False),
+                ("BREW", b"", False),
+                ("BREW", b"", False),
+                ("GET", b"", False),
+            ],
+        )
+
     def test_head_in_progress(self) -> None:
         parser = RequestParser()
         self.assertFalse(parser.head_in_progress)
