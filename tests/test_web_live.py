@@ -41,6 +41,27 @@ class SharedStatusTests(SynchronousTestCase):
         self.assertEqual(web.client.methods().count("GET"), 4)
         self.assertEqual(web.client.methods().count("PROPFIND"), 3)
 
+    def test_recent_is_the_last_snapshot_while_it_is_fresh(self) -> None:
+        web = make_web(interval=1.0)
+        gateway = web.front.gateway
+        self.assertIsNone(gateway.recent())
+        taken = self.successResultOf(gateway.snapshot())
+        self.assertIs(gateway.recent(), taken)
+        web.later(0.9)
+        self.assertIs(gateway.recent(), taken)
+        web.later(0.1)
+        self.assertIsNone(gateway.recent())
+
+    def test_a_stale_snapshot_is_taken_again_for_the_home_page(self) -> None:
+        web = make_web()
+        web.client.down = unreachable()
+        self.assertEqual(web.go("/").code, 503)
+        web.client.down = None
+        web.later(1.0)
+        page = web.go("/")
+        self.assertEqual(page.code, 200)
+        self.assertIn('data-state="idle"', page.page)
+
     def test_a_change_is_seen_at_once(self) -> None:
         web = make_web()
         web.go("/")

@@ -344,14 +344,24 @@ class CookieAndHeaderTests(SynchronousTestCase):
     def test_session_cookie_is_secure_httponly_samesite_under_tls(self) -> None:
         [cookie] = make_web().go("/").headers.getRawHeaders("set-cookie")
         self.assertTrue(cookie.startswith("Klein-Secure-Session="), cookie)
-        for attribute in ("Secure", "HttpOnly", "SameSite=Lax", "Path=/"):
+        for attribute in ("Secure", "HttpOnly", "SameSite=lax", "Path=/"):
             self.assertIn(attribute, cookie.split("; "))
+
+    def test_a_returning_browser_keeps_its_session(self) -> None:
+        web = make_web()
+        first = web.go("/")
+        [cookie] = first.headers.getRawHeaders("set-cookie")
+        second = web.go("/")
+        self.assertIsNone(second.headers.getRawHeaders("set-cookie"))
+        token = cookie.split(";")[0].split("=", 1)[1]
+        self.assertIn(f'value="{token}"', second.page)
+        self.assertEqual(web.token(), token)
 
     def test_plain_http_cookie_is_not_secure(self) -> None:
         [cookie] = make_web().go("/", origin=HTTP).headers.getRawHeaders("set-cookie")
         self.assertTrue(cookie.startswith("Klein-INSECURE-Session="), cookie)
         self.assertNotIn("Secure", cookie.split("; "))
-        self.assertIn("SameSite=Lax", cookie.split("; "))
+        self.assertIn("SameSite=lax", cookie.split("; "))
 
     def test_security_headers_and_hsts_only_under_tls(self) -> None:
         web = make_web()

@@ -24,12 +24,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Final
 
 import attr
 from klein import Field, Form, Klein, RequestComponent, Requirer, Response
 from klein.interfaces import EarlyExit, ISession, ValidationError
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
@@ -48,6 +49,7 @@ from htcpcp.web.gateway import (
     PotAnswerError,
     PotGateway,
     PotInfo,
+    Snapshot,
     UnknownPot,
     problem_for,
 )
@@ -278,11 +280,11 @@ class WebApplication:
         """The Klein resource of this application."""
         return self.app.resource()  # type: ignore[no-any-return]
 
-    async def _context(self, request: IRequest) -> PageContext:
+    def _context(self, request: IRequest) -> PageContext:
         mount = _mount(request)
-        session = await procure(request, self._sessions, mount)
+        session = procure(request, self._sessions, mount)
         if request.method != b"GET":
-            mount = replace(mount, here="")
+            mount = mount._replace(here="")
         token = None if session is None else session.identifier
         return PageContext(mount, token, _theme_of(request))
 
@@ -292,7 +294,7 @@ class WebApplication:
         headers = {**_error_headers(error), **(headers or {})}
         if _wants_json(request):
             return _json(api.error_document(error), error.status, headers)
-        context = await self._context(request)
+        context = self._context(request)
         content = error_content(context, error)
         return _html(context, error.title, content, status=error.status, headers=headers)
 
@@ -301,7 +303,7 @@ class WebApplication:
     @requirer.prerequisite([ISession])
     async def _guard(self, request: IRequest) -> None:
         """Procure the session and refuse a form without its CSRF token."""
-        context = await self._context(request)
+        context = self._context(request)
         if not check_csrf(request, context.token):
             log.info("refused a form without a valid CSRF token")
             refusal = ErrorPage(
@@ -392,10 +394,17 @@ class WebApplication:
     # Pages --------------------------------------------------------------
 
     @app.route("/", methods=["GET"])
-    async def home(self, request: IRequest) -> Response:
+    def home(self, request: IRequest) -> Response | Deferred[Response]:
         """Every pot's live status and the brew form."""
-        context = await self._context(request)
-        snapshot = await self._gateway.snapshot()
+        context = self._context(request)
+        snapshot = self._gateway.recent()
+        if snapshot is None:
+            waiting = self._gateway.snapshot()
+            return waiting.addCallback(lambda taken: self._home(request, context, taken))
+        return self._home(request, context, snapshot)
+
+    def _home(self, request: IRequest, context: PageContext, snapshot: Snapshot) -> Response:
+        """The home page for C{snapshot} (right away when one is recent enough)."""
         clocks = countdowns(snapshot, self._gateway.now() - snapshot.taken)
         notice = _query_text(request, b"done")
         error = None if snapshot.problem is None else from_problem(snapshot.problem)
@@ -413,7 +422,7 @@ class WebApplication:
     @app.route("/beans/<int:index>", methods=["GET"])
     async def beans(self, request: IRequest, index: int) -> Response:
         """The bean in a pot, and the pot's properties (PROPFIND)."""
-        context = await self._context(request)
+        context = self._context(request)
         info, answer = await self._gateway.beans(await self._gateway.pot(index))
 
         def make(shared: PageContext) -> Tag:
@@ -433,7 +442,7 @@ class WebApplication:
     @app.route("/history", methods=["GET"])
     async def history(self, request: IRequest) -> Response:
         """The brew history: totals, charts and a page of brews."""
-        context = await self._context(request)
+        context = self._context(request)
         listing, sample, pot = await self._history(request)
         pots = await self._gateway.pots()
 
@@ -447,7 +456,7 @@ class WebApplication:
     @app.route("/inspector", methods=["GET"])
     async def inspector(self, request: IRequest) -> Response:
         """The raw HTCPCP of the recent exchanges."""
-        context = await self._context(request)
+        context = self._context(request)
         changes_only = _query_text(request, b"show") == "changes"
         exchanges = self._inspector.recent(changes_only)
         content = inspector_content(context, exchanges, changes_only)
@@ -456,7 +465,7 @@ class WebApplication:
     @app.route("/diagnostics", methods=["GET"])
     async def diagnostics(self, request: IRequest) -> Response:
         """The list of the lab's diagnostic requests."""
-        context = await self._context(request)
+        context = self._context(request)
         return _html(context, "Diagnostics", diagnostics_content(context), current="diagnostics")
 
     async def _diagnose(self, code: str) -> tuple[Diagnostic, PotResponse]:
@@ -468,7 +477,7 @@ class WebApplication:
     @app.route("/test-<string:code>", methods=["GET"])
     async def diagnostic(self, request: IRequest, code: str) -> Response:
         """Send one of the lab's bad requests and show the pot's answer, with its status."""
-        context = await self._context(request)
+        context = self._context(request)
         diagnostic, answer = await self._diagnose(code)
         content = diagnostic_content(context, diagnostic, answer)
         status = answer.status if 400 <= answer.status < 600 else 200

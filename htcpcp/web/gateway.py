@@ -18,7 +18,7 @@ server is asked once per interval and the front end recovers by itself.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Final, Generic, TypeVar
@@ -158,10 +158,14 @@ class Snapshot:
     generation: int = 0
 
     @cached_property
-    def fingerprint(self) -> Hashable:
-        """What the snapshot says (not when): equal for snapshots that say the same."""
-        statuses = tuple(json.dumps(view.status, sort_keys=True) for view in self.pots)
-        return (self.problem, tuple(view.info for view in self.pots), statuses)
+    def fingerprint(self) -> str:
+        """
+        What the snapshot says (not when): equal for snapshots that say the same.
+
+        A string, made once, so that finding a page kept for it costs little.
+        """
+        statuses = [json.dumps(view.status, sort_keys=True) for view in self.pots]
+        return repr((self.problem, [view.info for view in self.pots], statuses))
 
 
 def problem_for(error: Exception, redact: Callable[[str], str] = str) -> Problem:
@@ -275,10 +279,15 @@ class PotGateway:
 
     def snapshot(self) -> Deferred[Snapshot]:
         """Every pot's status, at most C{interval} old; never fails for the pot's sake."""
+        recent = self.recent()
+        return self._take() if recent is None else succeed(recent)
+
+    def recent(self) -> Snapshot | None:
+        """The last snapshot if it is less than C{interval} old, else C{None}."""
         last = self._last
         if last is not None and self.now() - last.taken < self.interval:
-            return succeed(last)
-        return self._take()
+            return last
+        return None
 
     def changed(self) -> None:
         """

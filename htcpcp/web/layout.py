@@ -12,8 +12,7 @@ without either.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from twisted.web.template import Flattenable, Tag, tags
 
@@ -31,8 +30,7 @@ NAVIGATION: Final = (
 )
 
 
-@dataclass(frozen=True)
-class PageContext:
+class PageContext(NamedTuple):
     """
     What every page needs to know about its request.
 

@@ -14,12 +14,13 @@ proxy that strips a prefix.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 from urllib.parse import quote
 
 from twisted.web.iweb import IRequest
 from zope.interface import Interface
+
+from htcpcp.cache import BoundedCache
 
 __all__ = ["IMount", "Mount", "safe_next"]
 
@@ -30,8 +31,10 @@ class IMount(Interface):
     """Marker interface under which a request carries its L{Mount}."""
 
 
-@dataclass(frozen=True)
-class Mount:
+MAX_REMEMBERED_URI: Final = 256
+
+
+class Mount(NamedTuple):
     """
     A request's place relative to the front end's mount point.
 
@@ -47,16 +50,21 @@ class Mount:
     @classmethod
     def of(cls, request: IRequest) -> Mount:
         """The mount of C{request}, read before anything routes it further."""
-        prepath = [segment.decode("utf-8", "replace") for segment in request.prepath]
-        depth = max(0, len(request.postpath) - 1)
-        raw_path, _, query = request.uri.decode("latin-1").partition("?")
-        segments = raw_path.split("/")[1:]
-        here = "/".join(segments[len(prepath) :])
-        return cls(
-            up="../" * depth or "./",
-            path="/" + "".join(quote(segment) + "/" for segment in prepath),
-            here=here + ("?" + query if query else ""),
-        )
+        key = (tuple(request.prepath), len(request.postpath), request.uri)
+        mount = _MOUNTS.get(key)
+        if mount is None:
+            prepath = [segment.decode("utf-8", "replace") for segment in request.prepath]
+            raw_path, _, query = request.uri.decode("latin-1").partition("?")
+            segments = raw_path.split("/")[1:]
+            here = "/".join(segments[len(prepath) :])
+            mount = cls(
+                up="../" * max(0, len(request.postpath) - 1) or "./",
+                path="/" + "".join(quote(segment) + "/" for segment in prepath),
+                here=here + ("?" + query if query else ""),
+            )
+            if len(request.uri) <= MAX_REMEMBERED_URI:
+                _MOUNTS.remember(key, mount)
+        return mount
 
     def url(self, relative: str = "") -> str:
         """C{relative} (a path below the mount point) as seen from this page."""
@@ -76,3 +84,7 @@ def safe_next(value: str) -> str:
     if any(segment in (".", "..") for segment in path.split("/")) or ":" in path:
         return ""
     return value
+
+
+_MOUNTS: Final = BoundedCache[tuple[tuple[bytes, ...], int, bytes], Mount](256)
+"""Mounts already worked out, by prepath, postpath length and URI: pages are asked for again."""

@@ -22,7 +22,6 @@ from __future__ import annotations
 import secrets
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from dataclasses import replace
 from typing import Final
 
 from twisted.python.failure import Failure
@@ -76,7 +75,9 @@ class PageCache:
             C{context} in its token only.
         """
         token = context.token
-        shared = replace(context, token=None if token is None else self._placeholder)
+        shared = PageContext(
+            context.mount, None if token is None else self._placeholder, context.theme
+        )
         whole = (shared, key)
         body = self._pages.pop(whole, None)
         if body is None:
