@@ -12,9 +12,9 @@ is a session).
 The one part of a page that differs from browser to browser is the CSRF
 token in its forms (the session's identifier).  A cached page is never made
 with a real token: it is flattened with a placeholder, random and made with
-the cache so that no content can hold it, and each view puts its own
-session's token in its place.  A page kept for one session therefore never
-carries its token to another.
+the cache so that no content can hold it, and kept cut at the placeholder;
+each view joins the pieces with its own session's token.  A page kept for
+one session therefore never carries its token to another.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class PageCache:
         self._limit = limit
         self._placeholder = secrets.token_hex(32)
         self._marker = self._placeholder.encode("ascii")
-        self._pages: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._pages: OrderedDict[Hashable, list[bytes]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._pages)
@@ -79,10 +79,10 @@ class PageCache:
             context.mount, None if token is None else self._placeholder, context.theme
         )
         whole = (shared, key)
-        body = self._pages.pop(whole, None)
-        if body is None:
-            body = flatten_page(make(shared))
-        self._pages[whole] = body
+        around = self._pages.pop(whole, None)
+        if around is None:
+            around = flatten_page(make(shared)).split(self._marker)
+        self._pages[whole] = around
         if len(self._pages) > self._limit:
             self._pages.popitem(last=False)
-        return body if token is None else body.replace(self._marker, token.encode("ascii"))
+        return around[0] if token is None else token.encode("ascii").join(around)

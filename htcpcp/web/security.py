@@ -34,13 +34,14 @@ CONTENT_SECURITY_POLICY: Final = (
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 HEADERS: Final = (
-    (b"Content-Security-Policy", CONTENT_SECURITY_POLICY.encode("ascii")),
-    (b"X-Content-Type-Options", b"nosniff"),
-    (b"Referrer-Policy", b"same-origin"),
-    (b"X-Frame-Options", b"DENY"),
-    (b"Cross-Origin-Opener-Policy", b"same-origin"),
+    (b"Content-Security-Policy", (CONTENT_SECURITY_POLICY.encode("ascii"),)),
+    (b"X-Content-Type-Options", (b"nosniff",)),
+    (b"Referrer-Policy", (b"same-origin",)),
+    (b"X-Frame-Options", (b"DENY",)),
+    (b"Cross-Origin-Opener-Policy", (b"same-origin",)),
 )
-HSTS: Final = b"max-age=31536000"
+HSTS: Final = (b"max-age=31536000",)
+VARY: Final = (b"Accept-Encoding",)
 UNCOMPRESSED: Final = (".png", ".ico", ".jpg", ".gif", ".webp")
 STREAMS: Final = frozenset({"events"})
 
@@ -67,14 +68,15 @@ class WebRoot(EncodingResourceWrapper):
         """Gzip text when the client accepts it; never the event stream."""
         if not _compressible(request.postpath):
             return None
-        request.responseHeaders.addRawHeader(b"Vary", b"Accept-Encoding")
+        request.responseHeaders.setRawHeaders(b"Vary", VARY)
         return super().getEncoder(request)
 
     def render(self, request: IRequest) -> bytes | int:
+        headers = request.responseHeaders
         for name, value in HEADERS:
-            request.setHeader(name, value)
+            headers.setRawHeaders(name, value)
         if request.isSecure():
-            request.setHeader(b"Strict-Transport-Security", HSTS)
+            headers.setRawHeaders(b"Strict-Transport-Security", HSTS)
         if not request.postpath and request.prepath:
             return _to_mount_point(request)
         request.setComponent(IMount, Mount.of(request))  # type: ignore[attr-defined]
