@@ -162,7 +162,7 @@ class Settings:
     idle_connections: int
 
 
-FULL = Settings(rounds=5, seconds=4.0, warmup=1.0, idle_connections=10_000)
+FULL = Settings(rounds=11, seconds=1.5, warmup=0.5, idle_connections=10_000)
 QUICK = Settings(rounds=2, seconds=1.5, warmup=0.5, idle_connections=10_000)
 
 
