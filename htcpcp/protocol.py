@@ -22,6 +22,7 @@ from twisted.internet.interfaces import (
     IHalfCloseableProtocol,
     IReactorFDSet,
     IReactorTime,
+    IWriteDescriptor,
 )
 from twisted.internet.protocol import Factory
 from twisted.logger import Logger
@@ -215,11 +216,22 @@ class PotServerProtocol(LineReceiver):
         return None
 
     def _finished(self) -> bool:
-        """Whether everything asked on this connection was answered and sent."""
+        """
+        Whether everything asked on this connection was answered and sent.
+
+        Bytes a transport has not sent show in the reactor's writers only
+        for a transport that is itself a file descriptor (not, say, TLS
+        over one): for any other, the answer is no.
+        """
         if self._waiting or self._output or not self._parser.idle:
             return False
         writers = self.factory.writers
-        return writers is not None and self.transport not in writers()
+        transport = self.transport
+        return (
+            writers is not None
+            and IWriteDescriptor.providedBy(transport)
+            and transport not in writers()
+        )
 
     def connectionMade(self) -> None:
         self.factory.connections += 1

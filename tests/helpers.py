@@ -54,8 +54,8 @@ def memory_server(
 class Connection:
     """One in-memory connection to a pot server."""
 
-    def __init__(self, server: PotServer) -> None:
-        self.transport = StringTransport()
+    def __init__(self, server: PotServer, transport: StringTransport | None = None) -> None:
+        self.transport = transport or StringTransport()
         self.protocol: PotServerProtocol = server.factory.buildProtocol(None)
         self.protocol.makeConnection(self.transport)
         self._parser = ResponseParser()

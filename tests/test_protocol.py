@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from twisted.internet.interfaces import IHalfCloseableProtocol, IProtocol
-from twisted.internet.testing import MemoryReactorClock
+from twisted.internet.interfaces import IHalfCloseableProtocol, IProtocol, IWriteDescriptor
+from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import implementer
 
 from htcpcp.config import load_config
 from htcpcp.pot import CoffeeSupply
@@ -443,6 +444,11 @@ class FramingTests(SynchronousTestCase):
         self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
 
 
+@implementer(IWriteDescriptor)
+class DescriptorTransport(StringTransport):
+    """A transport that is, like a TCP connection, the file descriptor the reactor writes."""
+
+
 class HalfCloseTests(SynchronousTestCase):
     """
     A connection is half-closeable exactly while the client's half-close
@@ -451,12 +457,13 @@ class HalfCloseTests(SynchronousTestCase):
 
     def setUp(self) -> None:
         self.reactor = MemoryReactorClock()
-        server = buildPotServer(fast_config(), None, self.reactor, FirstBean())  # type: ignore[arg-type]
-        self.connection = Connection(server)
+        self.server = buildPotServer(fast_config(), None, self.reactor, FirstBean())  # type: ignore[arg-type]
+        self.connection = Connection(self.server, DescriptorTransport())
         self.protocol = self.connection.protocol
 
-    def half_closeable(self) -> bool:
-        return IHalfCloseableProtocol(self.protocol, None) is self.protocol
+    def half_closeable(self, protocol: object = None) -> bool:
+        protocol = protocol or self.protocol
+        return IHalfCloseableProtocol(protocol, None) is protocol
 
     def test_nothing_asked(self) -> None:
         self.assertFalse(self.half_closeable())
@@ -476,10 +483,16 @@ class HalfCloseTests(SynchronousTestCase):
         self.connection.send(b"BREW /pot-0 HTTP/1.1\r\n" + LAB + b"\r\n")
         self.assertTrue(self.half_closeable())
 
+    def test_transport_over_another(self) -> None:
+        """A transport that is not the descriptor itself (TLS, say) is never taken as sent."""
+        other = Connection(self.server)
+        other.exchange(b"GET /pot-0 HTCPCP/1.1\r\n\r\n")
+        self.assertTrue(self.half_closeable(other.protocol))
+
     def test_clock_without_writers(self) -> None:
         """Without a reactor to ask, the connection is always half-closeable."""
-        protocol = Connection(memory_server()[0]).protocol
-        self.assertIs(IHalfCloseableProtocol(protocol, None), protocol)
+        protocol = Connection(memory_server()[0], DescriptorTransport()).protocol
+        self.assertTrue(self.half_closeable(protocol))
 
     def test_other_interfaces_unchanged(self) -> None:
         self.assertIs(IProtocol(self.protocol, None), self.protocol)
