@@ -289,6 +289,7 @@ class _ChunkedBody:
 
 _LINE_END_BYTES: Final = b"\r\n"
 _REQUEST_LINES: Final = BoundedCache(1024)
+"""Request lines already read, and what they said: clients repeat them."""
 
 
 class _Head(NamedTuple):
@@ -303,7 +304,6 @@ class _Head(NamedTuple):
 MAX_REMEMBERED_HEAD: Final = 1024
 _HEADS: Final = BoundedCache[bytes, _Head](1024)
 """Whole heads already read: a client repeating itself sends the same head each time."""
-"""Request lines already read, and what they said: clients repeat them."""
 
 
 def _find_head_end(buffer: bytearray, start: int = 0) -> tuple[int, int] | None:
