@@ -586,9 +586,7 @@ class Bench:
         assert client.stdin is not None and client.stdout is not None
         try:
             opened: dict[str, Any] = json.loads(client.stdout.readline())
-            deadline = time.monotonic() + 30
-            while server.fd_count() < before_fds + opened["open"] and time.monotonic() < deadline:
-                time.sleep(0.2)
+            settle_fds(server, lambda n: n >= before_fds + opened["open"], 30)
             time.sleep(0.5)
             with_kib, with_fds = server.rss_kib(), server.fd_count()
             client.stdin.close()
