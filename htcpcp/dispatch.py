@@ -60,7 +60,8 @@ SAFE: Final[Mapping[str, str]] = {
 """The RFC 2324 Safe header value for each method."""
 POT_METHODS: Final = ", ".join(METHODS)
 LOG_METHODS: Final = "GET, HEAD, OPTIONS"
-COFFEE_TYPES: Final = frozenset({"message/coffeepot", "application/coffee-pot-command"})
+RFC_COFFEE_TYPE: Final = "message/coffeepot"
+COFFEE_TYPES: Final = frozenset({RFC_COFFEE_TYPE, "application/coffee-pot-command"})
 TEA_TYPE: Final = "message/teapot"
 MEDIA_TYPES: Final = COFFEE_TYPES | {TEA_TYPE}
 CHANGES: Final = frozenset({"BREW", "POST", "WHEN"})
@@ -423,7 +424,7 @@ class Dispatcher:
             return self._stop(pot)
         if media == TEA_TYPE:
             return self._start_tea(request, pot, variety)
-        return self._start_coffee(request, pot)
+        return self._start_coffee(request, pot, media)
 
     def _stop(self, pot: Pot) -> Reply | Deferred[Reply]:
         """Stop a brew; a finished one is taken away, and the pot is empty again."""
@@ -438,7 +439,13 @@ class Dispatcher:
             return _text(409, f"pot {pot.name} is empty: nothing to stop")
         return self._after_write(pot, brew, before)
 
-    def _start_coffee(self, request: Request, pot: Pot) -> Reply | Deferred[Reply]:
+    def _start_coffee(self, request: Request, pot: Pot, media: str) -> Reply | Deferred[Reply]:
+        """
+        Brew coffee.  A C{message/coffeepot} BREW is answered with the teas on
+        offer too (RFC 7168 section 2.1.1, a SHOULD); the lab's
+        C{application/coffee-pot-command} is not, so its answer stays small
+        enough for the lab's one C{recv(1024)}.
+        """
         spec = pot.spec
         if spec.kind is PotKind.TEAPOT:
             if spec.coffee is CoffeeSupply.NEVER:
@@ -446,7 +453,8 @@ class Dispatcher:
             if spec.coffee is CoffeeSupply.OUT:
                 return _text(503, f"{pot.name} is out of coffee for now", ("Retry-After", "3600"))
         additions = self._additions(request, pot, None)
-        return self._start(pot, additions, None, (("Alternates", self.alternates),))
+        alternates = (("Alternates", self.alternates),) if media == RFC_COFFEE_TYPE else ()
+        return self._start(pot, additions, None, alternates)
 
     def _start_tea(
         self, request: Request, pot: Pot, variety_name: str | None
