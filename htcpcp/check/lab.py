@@ -309,7 +309,6 @@ async def say_when(ctx: CaseContext) -> None:
         after.get("pour_milk_stop") is True,
         f"after WHEN, pour_milk_stop is {after.get('pour_milk_stop')!r}, not true",
     )
-    ctx.shared["finished_brew"] = True
 
 
 @cases.case(
