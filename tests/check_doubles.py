@@ -47,6 +47,8 @@ class Defects:
     no_status_line: bool = False
     """200 answers start with the headers (the lab's TODO 1 half done)."""
     no_date: bool = False
+    http_version: bool = False
+    """200 answers say HTTP/1.1 instead of HTCPCP/1.1."""
     ok_instead_of_406: bool = False
     empty_406: bool = False
     close_on_propfind: bool = False
@@ -99,6 +101,8 @@ class LabPotProtocol(Protocol):
             lines.append("Content-Type: message/coffeepot")
             if defects.no_status_line:
                 lines.pop(0)
+            elif defects.http_version:
+                lines[0] = "HTTP/1.1 200 OK"
         if not (defects.no_date and status == 200):
             lines.append(f"Date: {_now()}")
         return ("\r\n".join(lines) + "\r\n\r\n" + body).encode()
@@ -113,12 +117,18 @@ class LabPotProtocol(Protocol):
             if defects.hang_on_milk:
                 return None
             return self.respond(501)
-        if headers.get("content-type", "application/coffee-pot-command") != "application/coffee-pot-command":
+        if (
+            headers.get("content-type", "application/coffee-pot-command")
+            != "application/coffee-pot-command"
+        ):
             return self.respond(415)
         if headers.get("use-pot") == "tea":
             return self.respond(418)
         additions = [a.strip() for a in headers.get("accept-additions", "").split(";") if a.strip()]
-        if any(a.lower() not in ADDITIONS.split(", ") for a in additions) and not defects.ok_instead_of_406:
+        if (
+            any(a.lower() not in ADDITIONS.split(", ") for a in additions)
+            and not defects.ok_instead_of_406
+        ):
             return self.respond(406, "" if defects.empty_406 else ADDITIONS)
         if method == "GET":
             return self.respond(200, json.dumps(pot.brew))
@@ -146,7 +156,8 @@ class LabPotProtocol(Protocol):
         pot.ends = reactor.seconds() + pot.brew_time
         pot.brew = {
             "date": _now(), "beverage_type": "Coffee", "additions": additions,
-            "brew_time_end": _now(pot.brew_time), "pour_milk_start": _now(pot.brew_time) if milk else "",
+            "brew_time_end": _now(pot.brew_time),
+            "pour_milk_start": _now(pot.brew_time) if milk else "",
             "pour_milk_stop": False, "coffee_bean": BEAN,
         }  # fmt: skip
         return self.respond(200)
@@ -194,7 +205,10 @@ class LabDouble:
 
 
 async def start_lab_double(
-    case: Any, defects: Defects = Defects(), brew_time: float = 1.0, restart_after: float | None = None
+    case: Any,
+    defects: Defects = Defects(),
+    brew_time: float = 1.0,
+    restart_after: float | None = None,
 ) -> LabDouble:
     """Start a double, stopped when the test C{case} ends."""
     double = LabDouble(defects, brew_time, restart_after)

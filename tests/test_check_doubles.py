@@ -42,7 +42,9 @@ def outcomes(report: dict[str, Any], outcome: str) -> set[str]:
 class LabDoubleTests(TestCase):
     """The checker's verdicts on lab-style servers, correct and broken."""
 
-    async def assertFails(self, defects: Defects, failing: set[str], **double: Any) -> dict[str, Any]:
+    async def assertFails(
+        self, defects: Defects, failing: set[str], **double: Any
+    ) -> dict[str, Any]:
         served = await start_lab_double(self, defects, **double)
         status, report, out = await check(self, served.port_number)
         self.assertEqual(outcomes(report, "FAIL"), failing, out)
@@ -66,8 +68,16 @@ class LabDoubleTests(TestCase):
     async def test_no_date(self) -> None:
         report = await self.assertFails(Defects(no_date=True), lab_ids(4))
         [case] = [c for c in report["cases"] if c["id"] == "lab/4"]
-        self.assertEqual(case["message"], "no Date header: add 'Date: ' + current_date to"
-                         " headers_to_send (see the lab's TODO 'Create response headers' (headers_to_send))")
+        self.assertEqual(
+            case["message"],
+            "no Date header: add 'Date: ' + current_date to"
+            " headers_to_send (see the lab's TODO 'Create response headers' (headers_to_send))",
+        )
+
+    async def test_wrong_version(self) -> None:
+        report = await self.assertFails(Defects(http_version=True), lab_ids(1))
+        [case] = [c for c in report["cases"] if c["id"] == "lab/1"]
+        self.assertIn("the status line is b'HTTP/1.1 200 OK'", case["message"])
 
     async def test_200_instead_of_406(self) -> None:
         report = await self.assertFails(Defects(ok_instead_of_406=True), lab_ids(7, 8))

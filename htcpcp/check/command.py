@@ -164,7 +164,8 @@ async def run_check(options: argparse.Namespace, reactor: Any, out: TextIO, err:
         err.write(f"htcpcp check: cannot connect to {where}\n")
         return CHECK_EXIT["unreachable"]
     out.write(
-        f"htcpcp check {options.url} ({where}{', TLS' if settings.server.tls else ''}): {len(cases)} cases\n"
+        f"htcpcp check {options.url} ({where}{', TLS' if settings.server.tls else ''}):"
+        f" {len(cases)} cases\n"
     )
     started = reactor.seconds()
 

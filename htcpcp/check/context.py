@@ -105,10 +105,14 @@ class CaseContext:
 
     def coffee_url(self, path: str | None = None) -> str:
         """An absolute coffee URL on the server under test (the coffee pot by default)."""
-        return f"coffee://{self.settings.authority}{self.settings.coffee_path if path is None else path}"
+        return self._url(self.settings.coffee_path if path is None else path)
 
     def tea_url(self, path: str | None = None) -> str:
-        return f"coffee://{self.settings.authority}{self.settings.teapot_path if path is None else path}"
+        """An absolute coffee URL of the teapot (or of C{path})."""
+        return self._url(self.settings.teapot_path if path is None else path)
+
+    def _url(self, path: str) -> str:
+        return f"coffee://{self.settings.authority}{path}"
 
     def build(
         self,

@@ -47,8 +47,12 @@ def _get(
     return ctx.build("GET", target, [_host(ctx), *extra], version=version)
 
 
+def _brew_headers(ctx: CaseContext) -> list[tuple[str, str]]:
+    return [_host(ctx), ("Content-Type", COFFEE_TYPE)]
+
+
 def _brew(ctx: CaseContext, command: bytes = b"start", *extra: tuple[str, str]) -> bytes:
-    headers = [_host(ctx), ("Content-Type", COFFEE_TYPE), *extra]
+    headers = [*_brew_headers(ctx), *extra]
     return ctx.build("BREW", ctx.settings.coffee_path, headers, command)
 
 
@@ -137,9 +141,10 @@ async def chunked(ctx: CaseContext) -> None:
 async def smuggling(ctx: CaseContext) -> None:
     await ctx.empty_pot()
     head = ctx.build(
-        "BREW", ctx.settings.coffee_path,
-        [_host(ctx), ("Content-Type", COFFEE_TYPE), ("Content-Length", "5"), ("Transfer-Encoding", "chunked")],
-    )  # fmt: skip
+        "BREW",
+        ctx.settings.coffee_path,
+        [*_brew_headers(ctx), ("Content-Length", "5"), ("Transfer-Encoding", "chunked")],
+    )
     attempt = await ctx.send(head + b"5\r\nstart\r\n0\r\n\r\n", read_to_close=True)
     await ctx.empty_pot()
     ctx.status(attempt, 400, "both framings at once is how requests are smuggled")
@@ -304,8 +309,9 @@ async def expect_continue(ctx: CaseContext) -> None:
     "RFC 9112 §6.3 (no length: no body)",
 )
 async def lengthless(ctx: CaseContext) -> None:
-    data = f"BREW kafo://{ctx.settings.authority}{ctx.settings.coffee_path} HTCPCP/1.0\r\nContent-Type: {COFFEE_TYPE}\r\n\r\n"
-    attempt = await ctx.send(data.encode(), timeout=LENGTHLESS_ANSWER)
+    target = f"kafo://{ctx.settings.authority}{ctx.settings.coffee_path}"
+    data = ctx.build("BREW", target, [("Content-Type", COFFEE_TYPE)], version="HTCPCP/1.0")
+    attempt = await ctx.send(data, timeout=LENGTHLESS_ANSWER)
     await ctx.empty_pot()
     ctx.answer(attempt, "a request without Content-Length or Transfer-Encoding has an empty body")
 

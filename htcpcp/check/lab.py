@@ -228,7 +228,7 @@ async def brew_shows(ctx: CaseContext) -> None:
     )
     ctx.expect(
         brew.get("additions") == ["whole-milk"],
-        f"additions is {brew.get('additions')!r}: the web app looks up ['whole-milk'], as it sent it",
+        f"additions is {brew.get('additions')!r}: the web app looks up 'whole-milk' as it sent it",
     )
     for key in ("date", "brew_time_end"):
         ctx.expect(
@@ -248,11 +248,12 @@ async def milk_fields(ctx: CaseContext) -> None:
     brew = await _lab_get(ctx)
     ctx.expect(
         lab_time(brew.get("pour_milk_start")) is not None,
-        f"pour_milk_start is {brew.get('pour_milk_start')!r}: with milk it must be the time the milk starts pouring",
+        f"pour_milk_start is {brew.get('pour_milk_start')!r}: with milk it must say when"
+        " the milk starts pouring",
     )
     ctx.expect(
         brew.get("pour_milk_stop") is False,
-        f"pour_milk_stop is {brew.get('pour_milk_stop')!r}: the web app tests it == false (JSON false)",
+        f"pour_milk_stop is {brew.get('pour_milk_stop')!r}: the web app tests it == false",
     )
     await ctx.empty_lab_pot()
 

@@ -9,9 +9,9 @@ Nothing here does I/O; the runner fills these in and the reports read them.
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from htcpcp.message import Response
 
@@ -107,7 +107,7 @@ class CaseSkipped(Exception):
         self.reason = reason
 
 
-CaseBody = Callable[["CaseContext"], Awaitable[None]]
+CaseBody = Callable[["CaseContext"], Coroutine[Any, Any, None]]
 
 
 @dataclass(frozen=True)

@@ -49,9 +49,8 @@ def _transcript(attempt: Attempt, limit: int | None) -> list[str]:
     lines = [f"sent ({len(attempt.sent)} bytes):"]
     lines += [f"  > {line}" for line in escape_bytes(attempt.sent, limit)]
     ending = attempt.ending.value + (f": {attempt.error}" if attempt.error else "")
-    lines.append(
-        f"received ({len(attempt.received)} bytes, connection {ending}, {attempt.elapsed * 1000:.0f} ms):"
-    )
+    took = f"{attempt.elapsed * 1000:.0f} ms"
+    lines.append(f"received ({len(attempt.received)} bytes, connection {ending}, {took}):")
     lines += [f"  < {line}" for line in escape_bytes(attempt.received, limit)]
     if not attempt.received:
         lines.append("  (nothing)")

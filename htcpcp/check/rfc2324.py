@@ -155,7 +155,8 @@ async def grammar(ctx: CaseContext) -> None:
         listed = addition_list(response.body)
         ctx.expect(
             not {"cream", "whisky"} <= listed,
-            "406 although the pot lists Cream and Whisky: ',' separates additions and ';q=0.5' is Cream's parameter",
+            "406 although the pot lists Cream and Whisky: ',' separates additions"
+            " and ';q=0.5' is Cream's parameter",
             attempt,
         )
         return
@@ -173,7 +174,8 @@ async def addition_case(ctx: CaseContext) -> None:
     _, shouted = await _with_additions(ctx, "WHISKY")
     ctx.expect(
         spelled.status == shouted.status,
-        f"Whisky got {spelled.status} but WHISKY got {shouted.status}: compare addition names ignoring case",
+        f"Whisky got {spelled.status} but WHISKY got {shouted.status}:"
+        " compare addition names ignoring case",
     )
 
 

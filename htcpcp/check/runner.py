@@ -71,7 +71,7 @@ async def _run_one(
     context = CaseContext(reactor, settings, shared)
     started = reactor.seconds()
     limit = settings.brew_wait + CASE_CONNECTIONS * settings.timeout
-    running = Deferred.fromCoroutine(case.body(context))
+    running: Deferred[None] = Deferred.fromCoroutine(case.body(context))
     running.addTimeout(limit, reactor)
 
     def result(outcome: Outcome, message: str = "", failing: Any = None) -> CaseResult:
