@@ -185,6 +185,7 @@ class CommandTests(TestCase):
             (status, err),
             (
                 2,
-                "htcpcp check: cannot read the CA file /nonexistent.pem: No such file or directory\n",
+                "htcpcp check: cannot read the CA file /nonexistent.pem:"
+                " No such file or directory\n",
             ),
         )
