@@ -28,6 +28,7 @@ from typing import Any, Final, TextIO
 from twisted.internet.defer import Deferred, succeed
 from twisted.python.failure import Failure
 
+from htcpcp.check import add_check_command, run_check
 from htcpcp.client import (
     ClientError,
     Exchange,
@@ -171,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--per-page", type=_page_number, default=20, help="brews per page (default 20)"
     )
     log.add_argument("--pot", help="only this pot's brews (by name)")
+    add_check_command(commands)
     return parser
 
 
@@ -380,6 +382,8 @@ class _Streams:
 
 
 async def _run(options: argparse.Namespace, reactor: Any, streams: _Streams) -> int:
+    if options.command == "check":
+        return await run_check(options, reactor, streams.out, streams.err)
     exchanges: list[Exchange] = []
     tls = options.tls or options.cafile is not None
     try:
