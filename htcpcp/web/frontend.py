@@ -25,9 +25,10 @@ from htcpcp.client import PotClient
 from htcpcp.web.api import snapshot_document
 from htcpcp.web.app import WebApplication
 from htcpcp.web.endpoints import redactor
-from htcpcp.web.gateway import PotGateway, Snapshot
+from htcpcp.web.gateway import PotGateway
 from htcpcp.web.inspector import Inspector
 from htcpcp.web.live import LiveFeed
+from htcpcp.web.model import Snapshot
 from htcpcp.web.security import WebRoot
 from htcpcp.web.sessions import SessionStore
 
@@ -47,7 +48,8 @@ class FrontEnd:
     @param client: how the pots are reached (owned from now on).
     @param inspector: where the client reports its exchanges, if anywhere.
     @param clock: the clock for status age, sessions and the live loop.
-    @param interval: seconds between two looks at the pots' status.
+    @param heartbeat: the longest the pots' status is reused while none is changing.
+    @param retry: seconds between two tries while the pot server cannot be used.
     @param redact: hides what people should not see in error messages.
     """
 
@@ -57,12 +59,13 @@ class FrontEnd:
         *,
         inspector: Inspector | None = None,
         clock: IReactorTime | None = None,
-        interval: float = 1.0,
+        heartbeat: float = 15.0,
+        retry: float = 5.0,
         redact: Callable[[str], str] = str,
     ) -> None:
         clock = clock or _global_reactor()
         self.inspector = inspector or Inspector(redact=redact)
-        self.gateway = PotGateway(client, clock, interval=interval, redact=redact)
+        self.gateway = PotGateway(client, clock, heartbeat=heartbeat, retry=retry, redact=redact)
         self.feed = LiveFeed(self.gateway, clock, self._document)
         self.sessions = SessionStore(clock)
         self.application = WebApplication(self.gateway, self.feed, self.inspector, self.sessions)
@@ -75,7 +78,8 @@ class FrontEnd:
         *,
         reactor: Any = None,
         timeout: float = 10.0,
-        interval: float = 1.0,
+        heartbeat: float = 15.0,
+        retry: float = 5.0,
     ) -> FrontEnd:
         """
         A front end for the pot server at the client endpoint C{pot_at}
@@ -85,7 +89,14 @@ class FrontEnd:
         redact = redactor(pot_at)
         inspector = Inspector(redact=redact)
         client = PotClient(reactor, endpoint=pot_at, timeout=timeout, on_exchange=inspector.record)
-        return cls(client, inspector=inspector, clock=reactor, interval=interval, redact=redact)
+        return cls(
+            client,
+            inspector=inspector,
+            clock=reactor,
+            heartbeat=heartbeat,
+            retry=retry,
+            redact=redact,
+        )
 
     def _document(self, snapshot: Snapshot) -> dict[str, Any]:
         return snapshot_document(snapshot, self.gateway.now())
