@@ -264,8 +264,8 @@ class ConnectionTests(WebOverPorts):
 
 
 class RecoveryTests(WebOverPorts):
-    retry = 0.1
-    heartbeat = 0.1
+    retry = 0.2
+    heartbeat = 0.2
 
     async def test_pot_server_away_then_back(self) -> None:
         pot = self.start_pot()

@@ -15,6 +15,7 @@ it from then on: L{FrontEnd.close} ends the live streams and closes it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from twisted.internet.defer import Deferred
@@ -30,7 +31,7 @@ from htcpcp.web.inspector import Inspector
 from htcpcp.web.live import LiveFeed
 from htcpcp.web.model import Snapshot
 from htcpcp.web.security import WebRoot
-from htcpcp.web.sessions import SessionStore
+from htcpcp.web.sessions import SESSION_FILE, SessionStore
 
 __all__ = ["FrontEnd"]
 
@@ -51,6 +52,8 @@ class FrontEnd:
     @param heartbeat: the longest the pots' status is reused while none is changing.
     @param retry: seconds between two tries while the pot server cannot be used.
     @param redact: hides what people should not see in error messages.
+    @param data_dir: where the sessions are kept (L{SESSION_FILE}), or
+        C{None} to keep them in memory.
     """
 
     def __init__(
@@ -62,12 +65,16 @@ class FrontEnd:
         heartbeat: float = 15.0,
         retry: float = 5.0,
         redact: Callable[[str], str] = str,
+        data_dir: str | Path | None = None,
     ) -> None:
         clock = clock or _global_reactor()
         self.inspector = inspector or Inspector(redact=redact)
         self.gateway = PotGateway(client, clock, heartbeat=heartbeat, retry=retry, redact=redact)
         self.feed = LiveFeed(self.gateway, clock, self._document)
-        self.sessions = SessionStore(clock)
+        path = None if data_dir is None else Path(data_dir) / SESSION_FILE
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self.sessions = SessionStore(clock, path)
         self.application = WebApplication(self.gateway, self.feed, self.inspector, self.sessions)
         self._resource = WebRoot(self.application.resource())
 
@@ -80,6 +87,7 @@ class FrontEnd:
         timeout: float = 10.0,
         heartbeat: float = 15.0,
         retry: float = 5.0,
+        data_dir: str | Path | None = None,
     ) -> FrontEnd:
         """
         A front end for the pot server at the client endpoint C{pot_at}
@@ -96,6 +104,7 @@ class FrontEnd:
             heartbeat=heartbeat,
             retry=retry,
             redact=redact,
+            data_dir=data_dir,
         )
 
     def _document(self, snapshot: Snapshot) -> dict[str, Any]:
@@ -108,4 +117,5 @@ class FrontEnd:
     def close(self) -> Deferred[None]:
         """End the live streams and close the connections to the pot."""
         self.feed.close()
+        self.sessions.close()
         return self.gateway.client.close()

@@ -64,7 +64,10 @@ def makeWebService(
     """
     endpoint = with_certificate(endpoint, Path(dataDir))
     return WebService(
-        FrontEnd.connect(pot_at, reactor=reactor, heartbeat=heartbeat, retry=retry), endpoint
+        FrontEnd.connect(
+            pot_at, reactor=reactor, heartbeat=heartbeat, retry=retry, data_dir=dataDir
+        ),
+        endpoint,
     )
 
 
