@@ -110,7 +110,12 @@ def history_content(
     brews = listing.get("brews") or []
     table: Flattenable = tags.p(class_="empty")("No brews yet.")
     if brews:
-        table = tags.div(class_="table-wrap")(
+        table = tags.div(
+            class_="table-wrap",
+            tabindex="0",
+            role="region",
+            **{"aria-label": "Brews (scrolls sideways)"},
+        )(
             tags.table(class_="history-table")(
                 tags.caption(f"Page {page} of {pages}, newest first (times in UTC)"),
                 tags.thead(
@@ -155,6 +160,7 @@ def history_content(
                 tags.figcaption("The most popular additions", _latest(sample)),
             ),
         ),
+        tags.p(class_="scroll-hint", **{"aria-hidden": "true"})("Scroll sideways for more →"),
         table,
         tags.nav(class_="pager", **{"aria-label": "History pages"})(*pager),
     ]
