@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import json
 import re
-from urllib.parse import urljoin
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import urljoin
 
 from treq.testing import StubTreq
 from twisted.internet.defer import Deferred, fail, succeed
