@@ -55,14 +55,20 @@ def makeWebService(
     dataDir: str | Path = ".htcpcp",
     *,
     reactor: Any = None,
-    interval: float = 1.0,
+    heartbeat: float = 15.0,
+    retry: float = 5.0,
 ) -> WebService:
     """
     The web front end on the server endpoint C{endpoint}, for the pot server
     at the client endpoint C{pot_at}.
     """
     endpoint = with_certificate(endpoint, Path(dataDir))
-    return WebService(FrontEnd.connect(pot_at, reactor=reactor, interval=interval), endpoint)
+    return WebService(
+        FrontEnd.connect(
+            pot_at, reactor=reactor, heartbeat=heartbeat, retry=retry, data_dir=dataDir
+        ),
+        endpoint,
+    )
 
 
 def pot_client_endpoint(description: str, dataDir: str | Path) -> str:
