@@ -21,6 +21,12 @@ aborts its connection.  A request on a pooled connection that the server
 had closed meanwhile is sent again on a fresh one if it is safe (GET, HEAD,
 PROPFIND, OPTIONS); BREW and WHEN are never sent twice.
 
+Two options serve teaching: C{connections="per-request"} opens a new
+connection for every request and closes it after the response (so each
+exchange shows its own TCP handshake and client port, as the lab's web app
+does), and C{dialect="lab"} writes requests as the lab's app does
+(L{htcpcp.labdialect}).  C{keylog} records the TLS secrets for Wireshark.
+
 TLS verification is on whenever TLS is used.  Twisted lets a certificate
 without subjectAltName through hostname verification (it logs the error and
 goes on), so this client checks that the certificate has one before it
@@ -56,6 +62,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from htcpcp.labdialect import LAB_SERVER_NAME, lab_request
 from htcpcp.message import (
     NEED_DATA,
     PEER_CLOSED,
@@ -64,6 +71,7 @@ from htcpcp.message import (
     ResponseParser,
     serialize_request,
 )
+from htcpcp.tls import KeyLog
 from htcpcp.urls import TargetError, parse_target
 
 if TYPE_CHECKING:
@@ -89,6 +97,10 @@ __all__ = [
 DEFAULT_PORT: Final = 5030
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "PROPFIND", "OPTIONS"})
 """Methods a client may send twice (RFC 2324 section 2.2.1.1: C{Safe: yes})."""
+DIALECTS: Final = ("rfc", "lab")
+"""How requests are written: RFC 2324 as this suite sends it, or as the lab's app does."""
+CONNECTIONS: Final = ("pooled", "per-request")
+"""Keep-alive connections reused from a pool, or a new connection for every request."""
 COFFEE_TYPE: Final = "message/coffeepot"
 TEA_TYPE: Final = "message/teapot"
 
@@ -215,11 +227,15 @@ class HTCPCPClientProtocol(Protocol):
     @ivar where: the peer, for error messages.
     @ivar hostname: the name the server's certificate is checked against.
     @ivar on_idle_lost: called when the connection closes between requests.
+    @ivar keylog: where the TLS secrets of the connection go, if anywhere.
     """
 
-    def __init__(self, where: str = "the pot", hostname: str = "") -> None:
+    def __init__(
+        self, where: str = "the pot", hostname: str = "", keylog: KeyLog | None = None
+    ) -> None:
         self.where = where
         self.hostname = hostname
+        self.keylog = keylog
         self.on_idle_lost: Callable[[HTCPCPClientProtocol], object] | None = None
         self._parser = ResponseParser()
         self._waiting: Deferred[Response] | None = None
@@ -237,6 +253,10 @@ class HTCPCPClientProtocol(Protocol):
 
     def connectionMade(self) -> None:
         self._reusable = True
+        if self.keylog is not None:
+            handle = getattr(self.transport, "getHandle", lambda: None)()
+            if isinstance(handle, SSL.Connection):
+                self.keylog.attach(handle.get_context())
 
     def handshakeCompleted(self) -> None:
         certificate = self.transport.getPeerCertificate()
@@ -345,16 +365,20 @@ class HTCPCPClientFactory(ClientFactory):
 
     @param where: the destination, for error messages.
     @param hostname: the name a TLS certificate must be valid for.
+    @param keylog: where TLS secrets go, if anywhere.
     """
 
     protocol = HTCPCPClientProtocol
 
-    def __init__(self, where: str = "the pot", hostname: str = "") -> None:
+    def __init__(
+        self, where: str = "the pot", hostname: str = "", keylog: KeyLog | None = None
+    ) -> None:
         self.where = where
         self.hostname = hostname
+        self.keylog = keylog
 
     def buildProtocol(self, addr: object) -> HTCPCPClientProtocol:
-        built = HTCPCPClientProtocol(self.where, self.hostname)
+        built = HTCPCPClientProtocol(self.where, self.hostname, self.keylog)
         built.factory = self
         return built
 
@@ -399,11 +423,18 @@ class ConnectionPool:
 
     At most C{max_idle} idle connections are kept per destination (the
     oldest is closed to make room), and each closes after C{idle_timeout}
-    seconds unused.
+    seconds unused.  C{keylog} receives the TLS secrets of its connections.
     """
 
-    def __init__(self, clock: IReactorTime, max_idle: int = 4, idle_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        clock: IReactorTime,
+        max_idle: int = 4,
+        idle_timeout: float = 30.0,
+        keylog: KeyLog | None = None,
+    ) -> None:
         self._clock = clock
+        self._keylog = keylog
         self._max_idle = max_idle
         self._idle_timeout = idle_timeout
         self._idle: dict[str, list[_Idle]] = {}
@@ -426,7 +457,8 @@ class ConnectionPool:
             entry.protocol.on_idle_lost = None
             if entry.protocol.reusable:
                 return succeed((entry.protocol, True))
-        connecting = route.endpoint.connect(HTCPCPClientFactory(route.where, route.hostname))
+        factory = HTCPCPClientFactory(route.where, route.hostname, self._keylog)
+        connecting = route.endpoint.connect(factory)
         connecting.addErrback(_connect_error, route)
         return connecting.addCallback(lambda protocol: (protocol, False))
 
@@ -615,7 +647,13 @@ class PotClient(PotCommands):
     @param max_idle_per_endpoint: idle connections kept per destination.
     @param idle_timeout: seconds an idle connection is kept.
     @param on_exchange: called with an L{Exchange} after every request.
+    @param connections: C{"pooled"} (keep-alive connections reused) or
+        C{"per-request"} (a new connection for every request, closed after it).
+    @param dialect: C{"rfc"}, or C{"lab"} to write requests as the lab's web
+        app does (L{htcpcp.labdialect}; no C{Host}, no C{Content-Length}).
+    @param keylog: records the TLS secrets of every connection.
     @raise PotTLSError: if C{cafile} cannot be read.
+    @raise InvalidRequest: for an unknown C{connections} or C{dialect}.
     """
 
     def __init__(
@@ -629,7 +667,17 @@ class PotClient(PotCommands):
         max_idle_per_endpoint: int = 4,
         idle_timeout: float = 30.0,
         on_exchange: Callable[[Exchange], object] | None = None,
+        connections: str = "pooled",
+        dialect: str = "rfc",
+        keylog: KeyLog | None = None,
     ) -> None:
+        if connections not in CONNECTIONS:
+            raise InvalidRequest(f"connections must be one of {', '.join(CONNECTIONS)}")
+        if dialect not in DIALECTS:
+            raise InvalidRequest(f"dialect must be one of {', '.join(DIALECTS)}")
+        if connections == "per-request":
+            max_idle_per_endpoint = 0
+        self.dialect = dialect
         if reactor is None:
             from twisted.internet import reactor
         self._reactor = reactor
@@ -638,7 +686,7 @@ class PotClient(PotCommands):
         self._tls = tls
         self._trust = load_trust_root(cafile) if cafile else None
         self._on_exchange = on_exchange
-        self.pool = ConnectionPool(reactor, max_idle_per_endpoint, idle_timeout)
+        self.pool = ConnectionPool(reactor, max_idle_per_endpoint, idle_timeout, keylog)
         self._endpoints: dict[str, IStreamClientEndpoint] = {}
         self._base_endpoint: IStreamClientEndpoint | None = None
         self._wrap_endpoint = False
@@ -705,7 +753,8 @@ class PotClient(PotCommands):
 
         C{target} is a coffee URL (any RFC 2324 scheme, or C{tea://}) or, with
         an C{endpoint}, an origin-form path such as C{/pot-1/earl-grey}.  It is
-        sent as given, with C{Host} added unless C{headers} has one.
+        sent as given, with C{Host} added unless C{headers} has one; in the
+        lab dialect it is rewritten as the lab's app writes it.
         """
         try:
             route = self._route(target)
@@ -714,9 +763,12 @@ class PotClient(PotCommands):
                     raise InvalidRequest(f"the header {name!r}: {value!r} cannot be sent")
         except ClientError as error:
             return fail(error)
-        if not any(name.lower() == "host" for name, _ in headers):
-            headers = [("Host", route.host_header), *headers]
-        data = serialize_request(method, target, headers, body)
+        if self.dialect == "lab":
+            data = lab_request(method, target, headers, body, LAB_SERVER_NAME)
+        else:
+            if not any(name.lower() == "host" for name, _ in headers):
+                headers = [("Host", route.host_header), *headers]
+            data = serialize_request(method, target, headers, body)
         return self._send(route, data, method == "HEAD", method in SAFE_METHODS, fresh=False)
 
     def send_raw(self, data: bytes, endpoint_target: str | None = None) -> Deferred[Response]:
