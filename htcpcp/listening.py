@@ -20,6 +20,7 @@ The log says where each one listens, once it does.
 
 from __future__ import annotations
 
+import errno
 import socket
 from typing import Any, Final
 
@@ -40,7 +41,15 @@ from zope.interface import implementer
 
 from htcpcp.tls import KeyLog, server_options
 
-__all__ = ["DualStackServerEndpoint", "endpoint_fields", "listening_service", "server_endpoint"]
+__all__ = [
+    "DualStackServerEndpoint",
+    "cannot_listen",
+    "endpoint_fields",
+    "listening_service",
+    "probe",
+    "server_endpoint",
+    "where",
+]
 
 _TCP_OPTIONS: Final = frozenset({"port", "interface", "backlog"})
 _SSL_OPTIONS: Final = _TCP_OPTIONS | {"privateKey", "certKey", "extraCertChain"}
@@ -216,3 +225,44 @@ def listening_service(
     service = _ListeningService(server_endpoint(reactor, description, keylog), factory, what)
     service.setName(description)
     return service
+
+
+def probe(description: str) -> None:
+    """
+    Check that a C{tcp:} or C{ssl:} server endpoint could listen now, by
+    binding its address for a moment (other kinds are not checked).
+
+    @raise CannotListenError: when the port is taken or the address is not ours.
+    """
+    kind, positional, keywords = endpoint_fields(description)
+    if kind not in ("tcp", "ssl"):
+        return
+    try:
+        port = _port_number(description, positional, keywords)
+    except ValueError:
+        return
+    interface = keywords.get("interface")
+    if interface is None:
+        listener, _, address = DualStackServerEndpoint(None, port)._socket()
+    else:
+        family = socket.AF_INET6 if ":" in interface else socket.AF_INET
+        listener, address = socket.socket(family, socket.SOCK_STREAM), interface
+    with listener:
+        try:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind((address, port))
+        except OSError as error:
+            raise CannotListenError(address, port, error) from error
+
+
+def cannot_listen(error: CannotListenError) -> str:
+    """One line saying why a server could not listen, and what to do."""
+    reason = error.socketError
+    address = "every address" if error.interface in ("", "::", "0.0.0.0") else error.interface
+    strerror = getattr(reason, "strerror", None) or str(reason)
+    advice = ""
+    if getattr(reason, "errno", None) == errno.EADDRINUSE:
+        advice = ": another server is using it (stop it, or choose another port)"
+    elif getattr(reason, "errno", None) == errno.EACCES:
+        advice = ": ports below 1024 need privileges (choose a port above 1024)"
+    return f"cannot listen on port {error.port} of {address}: {strerror}{advice}"

@@ -14,7 +14,7 @@ it from then on: L{FrontEnd.close} ends the live streams and closes it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from twisted.internet.defer import Deferred
@@ -76,15 +76,23 @@ class FrontEnd:
         reactor: Any = None,
         timeout: float = 10.0,
         interval: float = 1.0,
+        client_options: Mapping[str, Any] | None = None,
     ) -> FrontEnd:
         """
         A front end for the pot server at the client endpoint C{pot_at}
-        (C{tcp:127.0.0.1:5030}, C{tls:pots.example:5030:trustRoots=/etc/ca}).
+        (C{tcp:127.0.0.1:5030}, C{tls:pots.example:5030:trustRoots=/etc/ca});
+        C{client_options} are more keyword arguments of its L{PotClient}.
         """
         reactor = reactor or _global_reactor()
         redact = redactor(pot_at)
         inspector = Inspector(redact=redact)
-        client = PotClient(reactor, endpoint=pot_at, timeout=timeout, on_exchange=inspector.record)
+        client = PotClient(
+            reactor,
+            endpoint=pot_at,
+            timeout=timeout,
+            on_exchange=inspector.record,
+            **(client_options or {}),
+        )
         return cls(client, inspector=inspector, clock=reactor, interval=interval, redact=redact)
 
     def _document(self, snapshot: Snapshot) -> dict[str, Any]:
