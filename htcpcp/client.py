@@ -62,7 +62,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from htcpcp.labdialect import LAB_SERVER_NAME, lab_request
+from htcpcp.labdialect import LAB_SERVER_NAME, lab_request, pot_name_of
 from htcpcp.message import (
     NEED_DATA,
     PEER_CLOSED,
@@ -678,6 +678,7 @@ class PotClient(PotCommands):
         if connections == "per-request":
             max_idle_per_endpoint = 0
         self.dialect = dialect
+        self._pot_names: dict[str, str] = {}
         if reactor is None:
             from twisted.internet import reactor
         self._reactor = reactor
@@ -764,7 +765,7 @@ class PotClient(PotCommands):
         except ClientError as error:
             return fail(error)
         if self.dialect == "lab":
-            data = lab_request(method, target, headers, body, LAB_SERVER_NAME)
+            data = lab_request(method, target, headers, body, LAB_SERVER_NAME, self._pot_names)
         else:
             if not any(name.lower() == "host" for name, _ in headers):
                 headers = [("Host", route.host_header), *headers]
@@ -796,6 +797,8 @@ class PotClient(PotCommands):
         started = self._reactor.seconds()
         sending = Deferred.fromCoroutine(self._exchange(route, data, head, safe, fresh))
         sending.addTimeout(self._timeout, self._reactor, self._timed_out(route))
+        if self.dialect == "lab":
+            sending.addCallback(self._learn_name, data)
         if self._on_exchange is not None:
             sending.addBoth(self._report, route, data, started)
         return sending
@@ -823,6 +826,14 @@ class PotClient(PotCommands):
             protocol.transport.loseConnection()
         else:
             self.pool.release(route.key, protocol)
+        return response
+
+    def _learn_name(self, response: Response, data: bytes) -> Response:
+        """Remember the name of the pot a PROPFIND described, for C{Use-Pot}."""
+        if response.status == 200 and data.startswith(b"PROPFIND "):
+            learned = pot_name_of(response.body)
+            if learned is not None:
+                self._pot_names[f"pot-{learned[0]}"] = learned[1]
         return response
 
     def _report(self, result: Any, route: _Route, data: bytes, started: float) -> Any:

@@ -17,17 +17,21 @@ C{application/coffee-pot-command} on every request (C{message/teapot} stays
 for tea, which the lab never brewed); the additions lower-case and
 separated by C{"; "}; no C{Host}; and a body with no C{Content-Length}.
 A target with more than a pot (a tea variety, the C{log}) keeps its path.
+The lab's app names its pots (C{Use-Pot: tea}); a C{pot-N} target is sent
+by name once a PROPFIND has said the pot's name (L{pot_name_of}), as
+C{Use-Pot: pot-N} until then.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from typing import Final
 from urllib.parse import quote
 
 from htcpcp.urls import parse_target
 
-__all__ = ["LAB_CONTENT_TYPE", "LAB_SERVER_NAME", "lab_request"]
+__all__ = ["LAB_CONTENT_TYPE", "LAB_SERVER_NAME", "lab_request", "pot_name_of"]
 
 LAB_CONTENT_TYPE: Final = "application/coffee-pot-command"
 LAB_SERVER_NAME: Final = "ducky"
@@ -46,6 +50,7 @@ def lab_request(
     headers: Sequence[tuple[str, str]] = (),
     body: bytes = b"",
     server_name: str = LAB_SERVER_NAME,
+    pot_names: Mapping[str, str] | None = None,
 ) -> bytes:
     """
     Serialize a request as the lab's web app would send it.
@@ -54,6 +59,7 @@ def lab_request(
         C{/pot-1/earl-grey?Sugar}, C{/log?page=2}).
     @param server_name: the host of the C{coffee://} target when C{target}
         names none.
+    @param pot_names: the names of pots known by number (C{"pot-1": "tea"}).
     @raise urls.TargetError: when C{target} is not a coffee URL or a path.
     """
     parsed = parse_target(target)
@@ -72,6 +78,18 @@ def lab_request(
     if "accept-additions" in given:
         lines.append(f"Accept-Additions: {_additions(given['accept-additions'])}")
     if use_pot:
-        lines.append(f"Use-Pot: {use_pot}")
+        lines.append(f"Use-Pot: {(pot_names or {}).get(use_pot.lower(), use_pot)}")
     lines += [f"{name}: {value}" for name, value in headers if name.lower() not in _REPLACED]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + body
+
+
+def pot_name_of(body: bytes) -> tuple[int, str] | None:
+    """The index and name of the pot a PROPFIND answer describes, if it says."""
+    try:
+        pot = json.loads(body)["pot"]
+        index, name = pot["index"], pot["name"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(index, int) or not isinstance(name, str) or not name.isprintable():
+        return None
+    return index, name
