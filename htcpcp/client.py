@@ -57,7 +57,7 @@ from twisted.internet.interfaces import (
     IStreamClientEndpoint,
 )
 from twisted.internet.protocol import ClientFactory, Protocol, connectionDone
-from twisted.internet.ssl import Certificate, optionsForClientTLS, trustRootFromCertificates
+from twisted.internet.ssl import Certificate, trustRootFromCertificates
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
@@ -71,7 +71,7 @@ from htcpcp.message import (
     ResponseParser,
     serialize_request,
 )
-from htcpcp.tls import KeyLog
+from htcpcp.tls import KeyLog, client_tls_options, tls_client_endpoint
 from htcpcp.urls import TargetError, parse_target
 
 if TYPE_CHECKING:
@@ -227,15 +227,11 @@ class HTCPCPClientProtocol(Protocol):
     @ivar where: the peer, for error messages.
     @ivar hostname: the name the server's certificate is checked against.
     @ivar on_idle_lost: called when the connection closes between requests.
-    @ivar keylog: where the TLS secrets of the connection go, if anywhere.
     """
 
-    def __init__(
-        self, where: str = "the pot", hostname: str = "", keylog: KeyLog | None = None
-    ) -> None:
+    def __init__(self, where: str = "the pot", hostname: str = "") -> None:
         self.where = where
         self.hostname = hostname
-        self.keylog = keylog
         self.on_idle_lost: Callable[[HTCPCPClientProtocol], object] | None = None
         self._parser = ResponseParser()
         self._waiting: Deferred[Response] | None = None
@@ -253,10 +249,6 @@ class HTCPCPClientProtocol(Protocol):
 
     def connectionMade(self) -> None:
         self._reusable = True
-        if self.keylog is not None:
-            handle = getattr(self.transport, "getHandle", lambda: None)()
-            if isinstance(handle, SSL.Connection):
-                self.keylog.attach(handle.get_context())
 
     def handshakeCompleted(self) -> None:
         certificate = self.transport.getPeerCertificate()
@@ -365,20 +357,16 @@ class HTCPCPClientFactory(ClientFactory):
 
     @param where: the destination, for error messages.
     @param hostname: the name a TLS certificate must be valid for.
-    @param keylog: where TLS secrets go, if anywhere.
     """
 
     protocol = HTCPCPClientProtocol
 
-    def __init__(
-        self, where: str = "the pot", hostname: str = "", keylog: KeyLog | None = None
-    ) -> None:
+    def __init__(self, where: str = "the pot", hostname: str = "") -> None:
         self.where = where
         self.hostname = hostname
-        self.keylog = keylog
 
     def buildProtocol(self, addr: object) -> HTCPCPClientProtocol:
-        built = HTCPCPClientProtocol(self.where, self.hostname, self.keylog)
+        built = HTCPCPClientProtocol(self.where, self.hostname)
         built.factory = self
         return built
 
@@ -423,21 +411,15 @@ class ConnectionPool:
 
     At most C{max_idle} idle connections are kept per destination (the
     oldest is closed to make room), and each closes after C{idle_timeout}
-    seconds unused.  C{keylog} receives the TLS secrets of its connections.
+    seconds unused.
     """
 
-    def __init__(
-        self,
-        clock: IReactorTime,
-        max_idle: int = 4,
-        idle_timeout: float = 30.0,
-        keylog: KeyLog | None = None,
-    ) -> None:
+    def __init__(self, clock: IReactorTime, max_idle: int = 4, idle_timeout: float = 30.0) -> None:
         self._clock = clock
-        self._keylog = keylog
         self._max_idle = max_idle
         self._idle_timeout = idle_timeout
         self._idle: dict[str, list[_Idle]] = {}
+        self._shutting: set[HTCPCPClientProtocol] = set()
         self._closing = False
 
     def idle_count(self, key: str | None = None) -> int:
@@ -457,8 +439,7 @@ class ConnectionPool:
             entry.protocol.on_idle_lost = None
             if entry.protocol.reusable:
                 return succeed((entry.protocol, True))
-        factory = HTCPCPClientFactory(route.where, route.hostname, self._keylog)
-        connecting = route.endpoint.connect(factory)
+        connecting = route.endpoint.connect(HTCPCPClientFactory(route.where, route.hostname))
         connecting.addErrback(_connect_error, route)
         return connecting.addCallback(lambda protocol: (protocol, False))
 
@@ -467,6 +448,8 @@ class ConnectionPool:
         if not protocol.reusable:
             return
         if self._closing or self._max_idle <= 0:
+            self._shutting.add(protocol)
+            protocol.when_closed().addCallback(lambda _: self._shutting.discard(protocol))
             protocol.transport.loseConnection()
             return
         entries = self._idle.setdefault(key, [])
@@ -496,7 +479,10 @@ class ConnectionPool:
         protocol.transport.loseConnection()
 
     def close(self) -> Deferred[None]:
-        """Close every idle connection; later releases close theirs too."""
+        """
+        Close every idle connection and wait for those being closed; later
+        releases close theirs too.
+        """
         self._closing = True
         closing = []
         for entries in self._idle.values():
@@ -506,6 +492,7 @@ class ConnectionPool:
                 closing.append(entry.protocol.when_closed())
                 entry.protocol.transport.loseConnection()
         self._idle.clear()
+        closing += [protocol.when_closed() for protocol in self._shutting]
         return gatherResults(closing).addCallback(lambda _: None)
 
 
@@ -678,6 +665,7 @@ class PotClient(PotCommands):
         if connections == "per-request":
             max_idle_per_endpoint = 0
         self.dialect = dialect
+        self._keylog = keylog
         self._pot_names: dict[str, str] = {}
         if reactor is None:
             from twisted.internet import reactor
@@ -687,13 +675,17 @@ class PotClient(PotCommands):
         self._tls = tls
         self._trust = load_trust_root(cafile) if cafile else None
         self._on_exchange = on_exchange
-        self.pool = ConnectionPool(reactor, max_idle_per_endpoint, idle_timeout, keylog)
+        self.pool = ConnectionPool(reactor, max_idle_per_endpoint, idle_timeout)
         self._endpoints: dict[str, IStreamClientEndpoint] = {}
         self._base_endpoint: IStreamClientEndpoint | None = None
         self._wrap_endpoint = False
         if endpoint is not None:
+            kind = endpoint.split(":", 1)[0].strip().lower()
             try:
-                self._base_endpoint = clientFromString(reactor, endpoint)
+                if keylog is not None and kind == "tls":
+                    self._base_endpoint = tls_client_endpoint(reactor, endpoint, keylog)
+                else:
+                    self._base_endpoint = clientFromString(reactor, endpoint)
             except (ValueError, TypeError, KeyError) as error:
                 raise InvalidRequest(f"{endpoint!r} is not a client endpoint: {error}") from error
             self._wrap_endpoint = tls and endpoint.split(":", 1)[0].lower() not in ("tls", "ssl")
@@ -740,7 +732,7 @@ class PotClient(PotCommands):
             endpoint = HostnameEndpoint(self._reactor, hostname, port or DEFAULT_PORT)
             if not self._tls:
                 return endpoint
-        return wrapClientTLS(optionsForClientTLS(hostname, trustRoot=self._trust), endpoint)
+        return wrapClientTLS(client_tls_options(hostname, self._trust, self._keylog), endpoint)
 
     def request(
         self,

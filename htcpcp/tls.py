@@ -33,8 +33,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from OpenSSL import SSL, crypto
-from twisted.internet.endpoints import quoteStringArgument
-from twisted.internet.ssl import AcceptableCiphers, CertificateOptions, TLSVersion
+from twisted.internet.endpoints import HostnameEndpoint, quoteStringArgument, wrapClientTLS
+from twisted.internet.ssl import (
+    AcceptableCiphers,
+    Certificate,
+    CertificateOptions,
+    TLSVersion,
+    optionsForClientTLS,
+    trustRootFromCertificates,
+)
 from twisted.logger import Logger
 
 from htcpcp.addresses import host_names, local_addresses
@@ -44,11 +51,14 @@ __all__ = [
     "KEY_AND_CERTIFICATE_FILE",
     "SERVER_CIPHERS",
     "KeyLog",
+    "client_tls_options",
     "default_names",
     "ensure_certificate",
     "keylog_from",
     "self_signed_pem",
     "server_options",
+    "tls_client_endpoint",
+    "trust_root_from_directory",
     "with_certificate",
 ]
 
@@ -309,3 +319,62 @@ def server_options(
         acceptableCiphers=AcceptableCiphers.fromOpenSSLCipherString(SERVER_CIPHERS),
         raiseMinimumTo=TLSVersion.TLSv1_2,
     )
+
+
+def client_tls_options(hostname: str, trust_root: Any = None, keylog: KeyLog | None = None) -> Any:
+    """
+    Twisted's verifying client TLS options for C{hostname}, whose context
+    also logs its secrets to C{keylog}.
+
+    pyOpenSSL lets a context be changed only before its first connection,
+    so the key log is attached to the context as soon as it is made.
+    """
+    options = optionsForClientTLS(hostname, trustRoot=trust_root)
+    if keylog is not None:
+        create = getattr(options, "_createConnection", None)
+        owner = getattr(create, "__self__", None)
+        context = owner.getContext() if owner is not None else getattr(options, "_ctx", None)
+        if context is None:
+            raise RuntimeError("this Twisted's client TLS options do not show their context")
+        keylog.attach(context)
+    return options
+
+
+def trust_root_from_directory(directory: str | Path) -> Any:
+    """Trust every PEM certificate in the files of C{directory} (as C{trustRoots=})."""
+    certificates = []
+    for path in sorted(Path(directory).iterdir()):
+        try:
+            found = x509.load_pem_x509_certificates(path.read_bytes())
+        except (OSError, ValueError):
+            continue
+        certificates += [
+            Certificate.loadPEM(c.public_bytes(serialization.Encoding.PEM)) for c in found
+        ]
+    if not certificates:
+        raise ValueError(f"{directory} holds no PEM certificate to trust")
+    return trustRootFromCertificates(certificates)
+
+
+def tls_client_endpoint(reactor: Any, description: str, keylog: KeyLog) -> Any:
+    """
+    The C{tls:host:port[:trustRoots=DIR][:timeout=S]} client endpoint, with
+    its secrets logged to C{keylog}.
+
+    @raise ValueError: for other options (give them without a key log).
+    """
+    from htcpcp.listening import endpoint_fields
+
+    _, positional, keywords = endpoint_fields(description)
+    unknown = sorted(set(keywords) - {"host", "port", "timeout", "trustRoots"})
+    if unknown:
+        raise ValueError(f"{description!r}: {', '.join(unknown)} cannot be used with a TLS key log")
+    host = keywords.get("host") or (positional[0] if positional else "")
+    port = keywords.get("port") or (positional[1] if len(positional) > 1 else "")
+    if not host or not port.isdigit():
+        raise ValueError(f"{description!r} names no host and port")
+    roots = keywords.get("trustRoots")
+    trust = trust_root_from_directory(roots) if roots else None
+    timeout = float(keywords.get("timeout", "30"))
+    endpoint = HostnameEndpoint(reactor, host, int(port), timeout)
+    return wrapClientTLS(client_tls_options(host, trust, keylog), endpoint)
