@@ -28,6 +28,7 @@ from typing import Any, Final, TextIO
 from twisted.internet.defer import Deferred, succeed
 from twisted.python.failure import Failure
 
+from htcpcp import diagram
 from htcpcp.client import (
     ClientError,
     Exchange,
@@ -171,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--per-page", type=_page_number, default=20, help="brews per page (default 20)"
     )
     log.add_argument("--pot", help="only this pot's brews (by name)")
+    diagram.add_parser(commands)
     return parser
 
 
@@ -442,6 +444,8 @@ def execute(
 def main(argv: Sequence[str] | None = None) -> int:
     """The console script: run the command on the global reactor and return its status."""
     options = build_parser().parse_args(sys.argv[1:] if argv is None else list(argv))
+    if options.command == "diagram":
+        return diagram.run(options)
     from twisted.internet import reactor
     from twisted.logger import globalLogBeginner
 
