@@ -6,6 +6,7 @@ logging (C{--tls-keylog}, C{SSLKEYLOGFILE}) lets tshark decrypt a capture.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import socket
@@ -164,10 +165,8 @@ class _Relay:
 
 
 def with_shutdown(sock: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_WR)
-    except OSError:
-        pass
 
 
 def tls_exchange(port: int, cafile: Path, request: bytes, **context_options: Any) -> bytes:
@@ -177,12 +176,14 @@ def tls_exchange(port: int, cafile: Path, request: bytes, **context_options: Any
             context.set_ciphers(value)
         else:
             setattr(context, name, value)
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
-        with context.wrap_socket(raw, server_hostname="localhost") as sock:
-            sock.sendall(request)
-            received = b""
-            while chunk := sock.recv(65536):
-                received += chunk
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname="localhost") as sock,
+    ):
+        sock.sendall(request)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
     return received
 
 
@@ -240,10 +241,12 @@ class TLSServerTests(TestCase):
             context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
             context.maximum_version = ssl.TLSVersion.TLSv1_1
             context.set_ciphers("ALL:@SECLEVEL=0")
-            with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
-                with context.wrap_socket(raw, server_hostname="localhost") as sock:
-                    sock.sendall(GET)
-                    return sock.recv(100)
+            with (
+                socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+                context.wrap_socket(raw, server_hostname="localhost") as sock,
+            ):
+                sock.sendall(GET)
+                return sock.recv(100)
 
         with self.assertRaises(ssl.SSLError):
             await threads.deferToThread(old)
