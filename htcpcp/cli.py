@@ -28,6 +28,7 @@ from typing import Any, Final, TextIO
 from twisted.internet.defer import Deferred, succeed
 from twisted.python.failure import Failure
 
+from htcpcp import diagram
 from htcpcp.check import add_check_command, run_check
 from htcpcp.client import (
     ClientError,
@@ -173,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     log.add_argument("--pot", help="only this pot's brews (by name)")
     add_check_command(commands)
+    diagram.add_parser(commands)
     return parser
 
 
@@ -449,6 +451,8 @@ def execute(
 def main(argv: Sequence[str] | None = None) -> int:
     """The console script: run the command on the global reactor and return its status."""
     options = build_parser().parse_args(sys.argv[1:] if argv is None else list(argv))
+    if options.command == "diagram":
+        return diagram.run(options)
     from twisted.internet import reactor
     from twisted.logger import globalLogBeginner
 

@@ -25,11 +25,11 @@ replaces the pots and can add names and change timeouts::
 from __future__ import annotations
 
 import configparser
-import socket
 from dataclasses import dataclass, field, replace
 from typing import Final
 
 from htcpcp.additions import addition_key
+from htcpcp.addresses import LOOPBACK_NAMES, host_names, local_addresses
 from htcpcp.message import DEFAULT_LIMITS, Limits
 from htcpcp.pot import Addition, Bean, CoffeeSupply, PotKind, PotSpec, Variety
 
@@ -117,16 +117,14 @@ class Config:
         return replace(self, pots=pots)
 
     def host_names(self) -> frozenset[str]:
-        """The configured names, localhost, and this machine's names and addresses."""
+        """
+        The configured names, localhost, and this machine's own names and
+        addresses (every interface's, the LAN's included: L{htcpcp.addresses}).
+        """
         names = {n.lower() for n in self.names}
-        names.update({"localhost", "127.0.0.1", "::1", "localhost.localdomain"})
-        for name in (socket.gethostname(), socket.getfqdn()):
-            names.add(name.lower())
-            try:
-                infos = socket.getaddrinfo(name, None)
-            except OSError:
-                continue
-            names.update(str(info[4][0]).lower() for info in infos)
+        names.update(LOOPBACK_NAMES)
+        names.update(host_names())
+        names.update(local_addresses())
         return frozenset(names)
 
 

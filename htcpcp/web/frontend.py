@@ -14,7 +14,7 @@ it from then on: L{FrontEnd.close} ends the live streams and closes it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -88,15 +88,23 @@ class FrontEnd:
         heartbeat: float = 15.0,
         retry: float = 5.0,
         data_dir: str | Path | None = None,
+        client_options: Mapping[str, Any] | None = None,
     ) -> FrontEnd:
         """
         A front end for the pot server at the client endpoint C{pot_at}
-        (C{tcp:127.0.0.1:5030}, C{tls:pots.example:5030:trustRoots=/etc/ca}).
+        (C{tcp:127.0.0.1:5030}, C{tls:pots.example:5030:trustRoots=/etc/ca});
+        C{client_options} are more keyword arguments of its L{PotClient}.
         """
         reactor = reactor or _global_reactor()
         redact = redactor(pot_at)
         inspector = Inspector(redact=redact)
-        client = PotClient(reactor, endpoint=pot_at, timeout=timeout, on_exchange=inspector.record)
+        client = PotClient(
+            reactor,
+            endpoint=pot_at,
+            timeout=timeout,
+            on_exchange=inspector.record,
+            **(client_options or {}),
+        )
         return cls(
             client,
             inspector=inspector,
