@@ -15,8 +15,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import Any, Final, NamedTuple
-from urllib.parse import parse_qs
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
@@ -38,8 +37,11 @@ from htcpcp.pot import (
     State,
     Variety,
 )
-from htcpcp.storage import History, HistoryPage
+from htcpcp.storage import History
 from htcpcp.urls import Target, TargetError, parse_target, split_query
+
+if TYPE_CHECKING:
+    from htcpcp.history_resource import LogResource
 
 __all__ = ["METHODS", "SAFE", "Dispatcher", "Reply", "brew_status"]
 
@@ -55,13 +57,11 @@ SAFE: Final[Mapping[str, str]] = {
 }
 """The RFC 2324 Safe header value for each method."""
 POT_METHODS: Final = ", ".join(METHODS)
-LOG_METHODS: Final = "GET, HEAD, OPTIONS"
 COFFEE_TYPES: Final = frozenset({"message/coffeepot", "application/coffee-pot-command"})
 TEA_TYPE: Final = "message/teapot"
 LAB_TIME: Final = "%a, %d %b %Y %H:%M:%S"
 JSON: Final = "application/json"
 TEXT: Final = "text/plain; charset=utf-8"
-MAX_PAGE_SIZE: Final = 200
 
 
 class Reply(NamedTuple):
@@ -171,6 +171,9 @@ class Dispatcher:
         self._names = names
         self._clock = clock
         self._history = history
+        from htcpcp.history_resource import LogResource  # it answers with this module's Reply
+
+        self._log: LogResource = LogResource(history)
         self._by_name = {p.name.lower(): p for p in self.pots}
         self._catalogues = {
             p.name: {addition_key(a.name): a for a in p.spec.additions} for p in self.pots
@@ -248,7 +251,7 @@ class Dispatcher:
             return resolved
         try:
             if resolved.pot is None:
-                return self._log_resource(request, resolved.target)
+                return self._log.answer(request, resolved.target)
             return handler(request, resolved.pot, resolved.variety)
         except _Refusal as refusal:
             return refusal.reply
@@ -297,29 +300,6 @@ class Dispatcher:
         elif lowered in self._by_name:
             return self._by_name[lowered]
         raise _Refusal(_text(404, f"there is no pot {designator!r} here"))
-
-    def _log_resource(self, request: Request, target: Target) -> Reply | Deferred[Reply]:
-        if request.method == "OPTIONS":
-            return Reply(200, b"", TEXT, (("Allow", LOG_METHODS),))
-        if request.method not in ("GET", "HEAD"):
-            return _text(405, f"the log is read-only: {LOG_METHODS}", ("Allow", LOG_METHODS))
-        if self._history is None:
-            return _text(404, "this server keeps no history")
-        query = parse_qs(target.query, max_num_fields=10)
-        try:
-            page = int(query.get("page", ["1"])[0])
-            per_page = int(query.get("per_page", ["50"])[0])
-        except ValueError:
-            return _text(400, "page and per_page must be whole numbers")
-        if page < 1 or not 1 <= per_page <= MAX_PAGE_SIZE:
-            return _text(400, f"page must be 1 or more, per_page 1 to {MAX_PAGE_SIZE}")
-        pot = query.get("pot", [None])[0]
-        listing = self._history.page(pot, page, per_page)
-        return listing.addCallback(self._log_reply)
-
-    @staticmethod
-    def _log_reply(page: HistoryPage) -> Reply:
-        return _json(page)
 
     def _get(self, request: Request, pot: Pot, variety: str | None) -> Reply:
         if "accept-additions" in request.headers or "?" in request.target:

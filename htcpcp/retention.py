@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["KEEP_ALL", "MAX_DAYS", "MAX_BREWS", "Retention", "parse_retention"]
+__all__ = ["KEEP_ALL", "MAX_BREWS", "MAX_DAYS", "Retention", "parse_retention"]
 
 MAX_DAYS: Final = 36_500
 MAX_BREWS: Final = 10**12

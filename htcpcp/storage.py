@@ -110,9 +110,19 @@ def _row_brew(row: Sequence[Any]) -> Brew:
     )
 
 
+_FIELDS: Final = tuple(name.strip() for name in _COLUMNS.split(","))
+
+
 def _record_of(row: Sequence[Any]) -> dict[str, Any]:
-    """A listed brew: its fields, whether it was resumed, and its sequence number."""
-    record = asdict(_row_brew(row[:14]))
+    """
+    A listed brew: the fields of its L{Brew} (as C{asdict} gives them),
+    whether it was resumed, and its sequence number.  Made straight from
+    the row, since exports make a million of them.
+    """
+    record = dict(zip(_FIELDS, row[:14], strict=True))
+    record["additions"] = json.loads(row[4])
+    record["bean"] = json.loads(row[5]) if row[5] else None
+    record["milk"] = bool(row[8])
     record["resumed"] = bool(row[14])
     record["seq"] = row[15]
     return record
@@ -349,7 +359,7 @@ class History:
         writing.addBoth(self._batch_written, batch)
 
     def _batch_written(
-        self, result: None | Failure, batch: list[tuple[Brew, Deferred[None]]]
+        self, result: Failure | None, batch: list[tuple[Brew, Deferred[None]]]
     ) -> None:
         self._writes.writing = False
         if self._writes.waiting:
