@@ -39,7 +39,7 @@ from htcpcp.history_schema import (
 from htcpcp.pot import Bean, Brew
 from htcpcp.retention import KEEP_ALL, Retention
 
-__all__ = ["CHART_DAYS", "History", "HistoryPage", "HistoryUnusable", "Slice"]
+__all__ = ["CHART_DAYS", "History", "HistoryPage", "HistoryUnusable", "Slice", "verify"]
 
 HistoryPage = dict[str, Any]
 T = TypeVar("T")
@@ -282,6 +282,45 @@ def _reclaim(connection: sqlite3.Connection) -> None:
     connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
+def _take_unfinished(cursor: sqlite3.Cursor) -> list[Brew]:
+    """The brews left in progress (found by index), marked as resumed."""
+    rows = cursor.execute(
+        f"SELECT {_COLUMNS} FROM brews WHERE {IN_PROGRESS_WHERE} ORDER BY seq"
+    ).fetchall()
+    brews = [_row_brew(row) for row in rows]
+    cursor.executemany("UPDATE brews SET resumed = 1 WHERE id = ?", [(b.id,) for b in brews])
+    return brews
+
+
+def _opened(path: str, then: Callable[[sqlite3.Cursor], T]) -> T:
+    """
+    Open the history at C{path}, bring its schema up to date and run
+    C{then} in the same transaction (blocking).
+
+    @raise HistoryUnusable: the file cannot be opened, is not a brew
+        history, is damaged, locked, or newer than this code.
+    """
+    try:
+        with contextlib.closing(sqlite3.connect(path)) as connection:
+            configure(connection)
+            with connection:
+                cursor = connection.cursor()
+                migrate(cursor)
+                return then(cursor)
+    except (sqlite3.Error, HistoryUnusable) as error:
+        raise unusable(path, error) from None
+
+
+def verify(path: str) -> None:
+    """
+    Check that the history at C{path} can be used (making it if it is not
+    there, migrating it if it is old), blocking.
+
+    @raise HistoryUnusable: with a one-line reason and what to do.
+    """
+    _opened(path, lambda cursor: None)
+
+
 @dataclass
 class _Writes:
     """Changes waiting for the next transaction, and whether one is being written."""
@@ -321,22 +360,7 @@ class History:
         @raise HistoryUnusable: the file cannot be opened, is not a brew
             history, is damaged, locked, or newer than this code.
         """
-        try:
-            with contextlib.closing(sqlite3.connect(self.path)) as connection:
-                configure(connection)
-                with connection:
-                    cursor = connection.cursor()
-                    migrate(cursor)
-                    rows = cursor.execute(
-                        f"SELECT {_COLUMNS} FROM brews WHERE {IN_PROGRESS_WHERE} ORDER BY seq"
-                    ).fetchall()
-                    brews = [_row_brew(row) for row in rows]
-                    cursor.executemany(
-                        "UPDATE brews SET resumed = 1 WHERE id = ?", [(b.id,) for b in brews]
-                    )
-        except (sqlite3.Error, HistoryUnusable) as error:
-            raise unusable(self.path, error) from None
-        return brews
+        return _opened(self.path, _take_unfinished)
 
     def record(self, brew: Brew) -> Deferred[None]:
         """

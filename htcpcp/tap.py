@@ -14,7 +14,8 @@ from twisted.application.service import IService, MultiService
 from twisted.python import usage
 
 from htcpcp.config import ConfigError, default_config, load_config
-from htcpcp.service import makePotService
+from htcpcp.service import HISTORY_FILE, makePotService
+from htcpcp.storage import HistoryUnusable, verify
 
 
 class Options(usage.Options):
@@ -93,6 +94,10 @@ def makeService(options: Options) -> IService:
     if options["pot"]:
         pots = makePotService(options["config-object"], options["pot"], options["data-dir"])
         pots.setName("pots")
+        try:
+            verify(str(pots.dataDir / HISTORY_FILE))
+        except HistoryUnusable as error:
+            raise SystemExit(f"twistd htcpcp: {error}") from None
         pots.setServiceParent(top)
     if options["web"]:
         from htcpcp.web.service import makeWebService
