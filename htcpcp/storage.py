@@ -305,6 +305,7 @@ def _opened(path: str, then: Callable[[sqlite3.Cursor], T]) -> T:
             configure(connection)
             with connection:
                 cursor = connection.cursor()
+                cursor.execute("BEGIN IMMEDIATE")
                 migrate(cursor)
                 return then(cursor)
     except (sqlite3.Error, HistoryUnusable) as error:
@@ -345,7 +346,7 @@ class History:
             cp_noisy=False,
         )
         self._writes = _Writes()
-        self._closing = False
+        self._closing = self._pool_closed = False
         self._closed: list[Deferred[None]] = []
 
     def prepare(self) -> list[Brew]:
@@ -386,15 +387,17 @@ class History:
         self, result: Failure | None, batch: list[tuple[Brew, Deferred[None]]]
     ) -> None:
         self._writes.writing = False
-        if self._writes.waiting:
-            self._write_waiting()
-        elif self._closing:
-            self._close_pool()
         for _, written in batch:
             if isinstance(result, Failure):
                 written.errback(result)
             else:
                 written.callback(None)
+        if self._writes.writing:
+            return
+        if self._writes.waiting:
+            self._write_waiting()
+        elif self._closing:
+            self._close_pool()
 
     def page(
         self, pot: str | None, page: int, per_page: int, before: int | None = None
@@ -452,6 +455,9 @@ class History:
         return closed
 
     def _close_pool(self) -> None:
+        if self._pool_closed:
+            return
+        self._pool_closed = True
         self._pool.close()
         waiting, self._closed = self._closed, []
         for closed in waiting:
