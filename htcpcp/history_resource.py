@@ -164,7 +164,7 @@ class LogResource:
             return _text(405, f"the log is read-only: {LOG_METHODS}", ("Allow", LOG_METHODS))
         if self._history is None:
             return _text(404, "this server keeps no history")
-        query = parse_qs(target.query, max_num_fields=10)
+        query = parse_qs(target.query, keep_blank_values=True, max_num_fields=10)
         page = _whole(query, "page", 1, MAX_PAGE)
         per_page = _whole(query, "per_page", 50, MAX_PAGE_SIZE)
         before = _whole(query, "before", 1, MAX_CURSOR) if "before" in query else None

@@ -274,7 +274,7 @@ def _reclaim(connection: sqlite3.Connection) -> None:
     """Give the pages freed by pruning back to the file system, and empty the WAL."""
     (mode,) = connection.execute("PRAGMA auto_vacuum").fetchone()
     if mode == 2:
-        connection.execute("PRAGMA incremental_vacuum")
+        connection.executescript("PRAGMA incremental_vacuum;")  # stepped to the end
     else:
         connection.execute("PRAGMA auto_vacuum = INCREMENTAL")
         connection.execute("VACUUM")
