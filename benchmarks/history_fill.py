@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from htcpcp.history_schema import configure  # noqa: E402
-from htcpcp.storage import History  # noqa: E402
+from htcpcp.history_schema import configure
+from htcpcp.storage import History
 
 SPACING = 60.0
 """Seconds between the generated brews' starts."""

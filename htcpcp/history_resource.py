@@ -180,7 +180,11 @@ class LogResource:
         chosen = Slice(query.get("pot", [None])[0], before)
         if csv_wanted:
             return self._export(chosen)
-        return self._history.page(chosen.pot, page, per_page, before).addCallback(self._page)
+        if before is None:  # the history's interface before cursors, as stand-ins have it
+            listing = self._history.page(chosen.pot, page, per_page)
+        else:
+            listing = self._history.page(chosen.pot, page, per_page, before)
+        return listing.addCallback(self._page)
 
     @staticmethod
     def _page(page: HistoryPage) -> Reply:

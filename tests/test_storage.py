@@ -8,10 +8,10 @@ from pathlib import Path
 
 from twisted.trial.unittest import TestCase
 
-from htcpcp.config import BEANS
-from htcpcp.pot import Brew
 from htcpcp import storage
+from htcpcp.config import BEANS
 from htcpcp.history_schema import MIGRATIONS
+from htcpcp.pot import Brew
 from htcpcp.storage import History
 
 
