@@ -39,6 +39,7 @@ from htcpcp.client import (
     PotTimeout,
     PotTLSError,
 )
+from htcpcp.log_export import export_log
 from htcpcp.message import Response
 
 __all__ = ["EXIT", "build_parser", "describe", "execute", "main"]
@@ -65,6 +66,7 @@ examples:
   htcpcp when coffee://localhost:5030/pot-0        stop the milk pouring
   htcpcp get coffee://localhost:5030/pot-0 --json
   htcpcp log coffee://localhost:5030 --page 2
+  htcpcp log coffee://localhost:5030 --csv > history.csv
   htcpcp propfind coffee://localhost:5443/pot-0 --tls --cafile .htcpcp/server-certificate.pem
   htcpcp stop coffee://localhost:5030/pot-0 -v     show the raw exchange, like curl -v
 
@@ -173,6 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--per-page", type=_page_number, default=20, help="brews per page (default 20)"
     )
     log.add_argument("--pot", help="only this pot's brews (by name)")
+    log.add_argument(
+        "--csv", action="store_true", help="all of the history (or the pot's) as CSV, newest first"
+    )
     add_check_command(commands)
     diagram.add_parser(commands)
     return parser
@@ -401,6 +406,11 @@ async def _run(options: argparse.Namespace, reactor: Any, streams: _Streams) -> 
         streams.err.write(f"htcpcp: {error}\n")
         return EXIT["usage"]
     try:
+        if options.command == "log" and options.csv:
+            problem = await export_log(client, options.url, options.pot, streams.out)
+            if problem is not None:
+                streams.err.write(f"htcpcp: {problem}\n")
+            return EXIT["ok"] if problem is None else EXIT["refused"]
         response = await _send(client, options)
     except ClientError as error:
         if options.verbose:

@@ -39,6 +39,7 @@ from zope.interface.interface import InterfaceClass
 
 from htcpcp.config import Config
 from htcpcp.dispatch import SAFE, TEXT, Dispatcher, Reply
+from htcpcp.history_stream import StreamedReply
 from htcpcp.message import (
     NEED_DATA,
     PEER_CLOSED,
@@ -116,11 +117,11 @@ class _Responses:
         status: int,
         content_type: str,
         safe: str | None,
-        length: int,
+        length: int | None,
         extra: tuple[tuple[str, str], ...] = (),
         close: bool = False,
     ) -> bytes:
-        """Everything of a response before its body, blank line included."""
+        """Everything of a response before its body, blank line included (no length: C{None})."""
         key = (version, status, content_type, safe)
         prefix = self._prefixes.get(key)
         if prefix is None:
@@ -129,7 +130,9 @@ class _Responses:
                 fixed.append(("Safe", safe))
             prefix = serialize_response(version, status, fixed)[:-2]
             self._prefixes[key] = prefix
-        head = b"%s%sContent-Length: %d\r\n" % (prefix, self._date_line(), length)
+        head = prefix + self._date_line()
+        if length is not None:
+            head += b"Content-Length: %d\r\n" % length
         if extra:
             head += "".join(f"{name}: {value}\r\n" for name, value in extra).encode("utf-8")
         if close:
@@ -423,13 +426,61 @@ class PotServerProtocol(LineReceiver):
         )
         return self.factory.internal_error
 
-    def _deferred_reply(self, reply: Reply, request: Request) -> None:
+    def _deferred_reply(self, reply: Reply | StreamedReply, request: Request) -> None:
+        if isinstance(reply, StreamedReply):
+            self._stream(reply, request)
+            return
         self._waiting = False
         if self._closing:
             return
         self._resume_reading()
         self._idle.touch(self)
         self._send(request, reply)
+        self._process()
+
+    def _stream(self, reply: StreamedReply, request: Request) -> None:
+        """
+        Send an answer whose body comes in pieces (the log as CSV), then carry on.
+
+        Chunked for 1.1 (the connection can go on), else ended by closing.
+        The body's writer is the transport's producer while it sends; each
+        piece sent counts as activity, so a client that stops reading is
+        cut off after the idle timeout.
+        """
+        version = request.reply_version
+        chunked = version.endswith("/1.1")
+        close = not (request.keep_alive and chunked)
+        framing = (("Transfer-Encoding", "chunked"),) if chunked else ()
+        self._queue(
+            self.factory.responses.head(
+                version,
+                200,
+                reply.content_type,
+                SAFE.get(request.method),
+                None,
+                reply.headers + framing,
+                close,
+            )
+        )
+        self._flush()
+        self._idle.touch(self)
+        self.transport.unregisterProducer()
+        if request.method == "HEAD":
+            self._streamed(None, close)
+            return
+        sending = reply.send(self.transport, chunked, lambda: self._idle.touch(self))
+        sending.addBoth(self._streamed, close)
+
+    def _streamed(self, result: Failure | None, close: bool) -> None:
+        if isinstance(result, Failure) or self._closing:
+            return
+        self.transport.registerProducer(self, True)
+        self._waiting = False
+        if close:
+            self._close()
+            return
+        self._resume_reading()
+        self._idle.touch(self)
         self._process()
 
     def _send(self, request: Request, reply: Reply) -> None:

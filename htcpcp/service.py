@@ -17,7 +17,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
+from twisted.application.internet import TimerService
 from twisted.application.service import MultiService
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
@@ -32,6 +34,8 @@ from htcpcp.tls import KeyLog, with_certificate
 __all__ = ["HISTORY_FILE", "PotServer", "PotService", "buildPotServer", "makePotService"]
 
 HISTORY_FILE: Final = "history.sqlite3"
+PRUNE_INTERVAL: Final = 3600.0
+"""Seconds between two applications of C{history-keep} (the first is at start-up)."""
 
 log = Logger()
 
@@ -116,12 +120,32 @@ class PotService(MultiService):
     def _build(self) -> None:
         if self.server is not None:
             return
-        history = History(str(self.dataDir / HISTORY_FILE))
+        history = History(str(self.dataDir / HISTORY_FILE), self.config.history_keep)
         self.server = buildPotServer(self.config, history, self._clock)
+        if not history.keep.keeps_all:
+            pruning = TimerService(PRUNE_INTERVAL, self._prune, history)
+            pruning.clock = self._clock or _reactor()
+            pruning.setServiceParent(self)
         for description in self.endpoints:
             listening_service(
                 description, self.server.factory, "the pot server", self._keylog
             ).setServiceParent(self)
+
+    def _prune(self, history: History) -> Deferred[int]:
+        """Remove what C{history-keep} no longer keeps; say how much."""
+        clock = self._clock or _reactor()
+        pruning = Deferred.fromCoroutine(history.prune(clock.seconds()))
+
+        def report(removed: int) -> int:
+            if removed:
+                log.info(
+                    "history-keep {keep}: removed {removed} brews",
+                    keep=history.keep.describe(),
+                    removed=removed,
+                )
+            return removed
+
+        return pruning.addCallback(report)
 
     def privilegedStartService(self) -> None:
         self._build()

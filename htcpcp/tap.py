@@ -31,6 +31,7 @@ from htcpcp.client import CONNECTIONS, DIALECTS
 from htcpcp.config import ConfigError, default_config, load_config
 from htcpcp.listening import cannot_listen, probe
 from htcpcp.service import HISTORY_FILE, makePotService
+from htcpcp.storage import HistoryUnusable, verify
 from htcpcp.tls import keylog_from
 
 __all__ = ["LAB_POT", "LAB_WEB", "Options", "makeService", "reset_history"]
@@ -232,6 +233,10 @@ def _build(options: Options, data_dir: Path) -> IService:
     if options["pot"]:
         pots = makePotService(options["config-object"], options["pot"], data_dir, keylog)
         pots.setName("pots")
+        try:
+            verify(str(pots.dataDir / HISTORY_FILE))
+        except HistoryUnusable as error:
+            raise SystemExit(f"twistd htcpcp: {error}") from None
         pots.setServiceParent(top)
     if options["web"]:
         from htcpcp.web.service import makeWebService
