@@ -438,9 +438,17 @@ class Dispatcher:
     def _start_tea(
         self, request: Request, pot: Pot, variety_name: str | None
     ) -> Reply | Deferred[Reply]:
+        """
+        Brew tea.  At C{/} (no pot named) brewing never starts: the answer is
+        300 with the teas on offer (RFC 7168 section 2.1.1), even where the
+        default pot is a coffee pot.
+        """
         spec = pot.spec
-        if spec.kind is not PotKind.TEAPOT:
+        at_root = not self._resolve(request).target.segments and "use-pot" not in request.headers
+        if spec.kind is not PotKind.TEAPOT and not at_root:
             return _text(415, f"pot {pot.name} is a coffee pot: send message/coffeepot")
+        if spec.kind is not PotKind.TEAPOT:
+            return _text(300, "choose a tea", ("Alternates", self.alternates))
         if variety_name is None:
             names = ", ".join(v.name for v in spec.varieties)
             return _text(

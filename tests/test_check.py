@@ -20,29 +20,7 @@ from htcpcp.cli import execute
 from htcpcp.config import default_config
 from tests.test_client import start_pot
 
-AWAITING_ISSUE_10 = {
-    "lab/12": "GET with application/tea-pot-command gets 200, not 415",
-    "lab/14": "beverage_type 'coffee', additions respelled",
-    "lab/15": "pour_milk_start '' and pour_milk_stop '' while brewing",
-    "lab/16": "PROPFIND nests the bean under 'bean'",
-    "lab/18": "pour_milk_stop is a time after WHEN, not true",
-    "lab/19": "stop on a finished brew is 409, the pot never empties",
-    "lab/20": "answers with 18 additions exceed 1024 bytes",
-    "http/1": "HTTP/1.1 origin-form requests get HTCPCP/1.1",
-    "http/11": "HTTP/1.0 requests get HTCPCP/1.0",
-    "http/20": "two Host fields accepted",
-    "http/21": "no Host accepted",
-    "http/22": "an invalid Host accepted",
-    "http/23": "Expect: 100-continue waits for the body",
-    "http/24": "a length-less BREW waits 2 s",
-    "http/25": "a GET after a length-less BREW is read as its body",
-}
-"""MUST cases today's server fails and issue 10 fixes, with what it does now."""
-
-WARNINGS = {
-    "rfc7168/9": "BREW / with message/teapot gets 415 (/ is the coffee pot)",
-    "http/17": "HTTP/1.2 gets 505 (issue 10)",
-}
+WARNINGS: dict[str, str] = {}
 
 CASE_COUNTS = {"lab": 20, "rfc2324": 50, "rfc7168": 13, "http": 25}
 """How many cases each profile has."""
@@ -71,10 +49,10 @@ class OwnServerTests(TestCase):
     config = default_config().with_brew_time(1.0)
 
     def assertConforms(self, status: int, report: dict[str, Any], out: str) -> None:
-        self.assertEqual(by_outcome(report, "FAIL"), set(AWAITING_ISSUE_10), out)
+        self.assertEqual(by_outcome(report, "FAIL"), set(), out)
         self.assertEqual(by_outcome(report, "WARN"), set(WARNINGS), out)
         self.assertEqual(by_outcome(report, "SKIP"), set(), out)
-        self.assertEqual(status, 1 if AWAITING_ISSUE_10 else 0)
+        self.assertEqual(status, 0)
         counted = {
             p: sum(1 for c in report["cases"] if c["id"].startswith(p + "/")) for p in CASE_COUNTS
         }
@@ -86,17 +64,17 @@ class OwnServerTests(TestCase):
             self, f"coffee://localhost:{pot.port}", "--timeout", "2"
         )
         self.assertConforms(status, report, out)
-        passed = sum(CASE_COUNTS.values()) - len(AWAITING_ISSUE_10) - len(WARNINGS)
+        passed = sum(CASE_COUNTS.values()) - len(WARNINGS)
         self.assertEqual(
             out.splitlines()[-1].split(" (")[0],
-            f"{passed} passed, {len(AWAITING_ISSUE_10)} failed, {len(WARNINGS)} warnings",
+            f"{passed} passed, 0 failed, {len(WARNINGS)} warnings",
         )
         failures = {
             t.get("name", "").split(" ")[0]
             for t in junit.iter("testcase")
             if t.find("failure") is not None
         }
-        self.assertEqual(failures, set(AWAITING_ISSUE_10))
+        self.assertEqual(failures, set())
 
     async def test_tls(self) -> None:
         pot = await start_pot(self, config=self.config, tls_names=["localhost", "ducky"])

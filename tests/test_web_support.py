@@ -10,7 +10,6 @@ L{MemoryHistory} stands in for the SQLite history without its thread.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -127,23 +126,15 @@ class MemoryPotClient(PotCommands):
         return succeed(None)
 
 
-class ListingPotClient(MemoryPotClient):
-    """
-    A pot server that answers C{GET /pots} with every pot and its state,
-    as specified for the pot server: the PROPFIND C{pot} objects, in a
-    C{pots} list.
-    """
+class UnlistedPotClient(MemoryPotClient):
+    """A pot server that does not list its pots (C{GET /pots} is 404), as a peer's might not."""
 
     def answer(self, data: bytes, head: bool) -> Response:
         if not data.startswith(b"GET /pots "):
             return super().answer(data, head)
-        pots = []
-        for index in range(len(self.server.pots)):
-            request = serialize_request("PROPFIND", f"/pot-{index}", [("Host", "ducky")], b"")
-            pots.append(json.loads(super().answer(request, False).body)["pot"])
-        body = json.dumps({"pots": pots}).encode()
-        head_part = b"HTCPCP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body)
-        return Response("HTCPCP/1.1", 200, "OK", {}, body, head_part + body)
+        body = b"no such resource\n"
+        head_part = b"HTCPCP/1.1 404 Not Found\r\nContent-Length: %d\r\n\r\n" % len(body)
+        return Response("HTCPCP/1.1", 404, "Not Found", {}, body, head_part + body)
 
 
 @dataclass
@@ -217,7 +208,7 @@ def make_web(
     history = MemoryHistory()
     server, clock = memory_server(config or fast_config(), history)  # type: ignore[arg-type]
     inspector = Inspector()
-    kind = ListingPotClient if listing else MemoryPotClient
+    kind = MemoryPotClient if listing else UnlistedPotClient
     client = kind(server, clock, inspector.record)
     front = FrontEnd(client, inspector=inspector, clock=clock, heartbeat=heartbeat, retry=retry)  # type: ignore[arg-type]
     return Web(front, client, clock, history, StubTreq(front.resource()))
