@@ -13,8 +13,7 @@
 --  * Every decision (this connection is HTCPCP, this connection is TLS, this request pairs with
 --    that response) is made once, on the first pass, and stored by frame; later passes only read
 --    it, so one pass and two passes (tshark -2, the GUI) show the same packets.
---  * Connections are TCP streams: a tap on "tcp" tells which stream each address/port pair is in
---    (a client reusing its port opens a new stream) and sees segments the capture lost.
+--  * Connections are keyed by their address/port pair, requests and responses paired in order.
 --  * Every string taken from the packet is made valid UTF-8 (invalid bytes and control characters
 --    become U+FFFD) before it becomes a field value, a label, a column or an expert text.
 
@@ -224,13 +223,13 @@ field("code", U16("htcpcp.response.code", "Status code", base.DEC, status_phrase
 field("phrase", S("htcpcp.response.phrase", "Reason phrase", base.ASCII,
     "Reason phrase as sent"))
 field("request_number", U32("htcpcp.request_number", "Request number", base.DEC, nil, nil,
-    "Number of the request in its TCP stream, from 1 (on a response: of its request)"))
+    "Number of the request in its connection, from 1 (on a response: of its request)"))
 field("prev_request_in", ProtoField.framenum("htcpcp.prev_request_in",
     "Previous request in frame", base.NONE, nil, nil,
-    "Frame of the previous request in the same TCP stream"))
+    "Frame of the previous request on the same connection"))
 field("next_request_in", ProtoField.framenum("htcpcp.next_request_in",
     "Next request in frame", base.NONE, nil, nil,
-    "Frame of the next request in the same TCP stream"))
+    "Frame of the next request on the same connection"))
 field("request_in", ProtoField.framenum("htcpcp.request_in", "Request in frame", base.NONE,
     frame_type.REQUEST, nil, "On a response: the frame of its request"))
 field("response_in", ProtoField.framenum("htcpcp.response_in", "Response in frame",
@@ -344,8 +343,6 @@ expert_info("continuation", "htcpcp.expert.continuation",
     E.WARN)
 expert_info("unmatched_response", "htcpcp.expert.unmatched_response",
     "Response without a matching request", G.SEQUENCE, E.WARN)
-expert_info("response_lost", "htcpcp.expert.response_lost",
-    "The response to this request is not in the capture", G.SEQUENCE, E.NOTE)
 expert_info("bad_command", "htcpcp.expert.bad_command",
     "Coffee-pot body is neither \"start\" nor \"stop\"", G.PROTOCOL, E.WARN)
 expert_info("bare_lf", "htcpcp.expert.bare_lf", "Line ends with a bare LF, not CRLF",
@@ -399,7 +396,7 @@ end
 
 local function reset_state()
     st = {
-        conns = {},     -- address/port pair -> current connection (one per TCP stream)
+        conns = {},     -- address/port pair -> connection
         msgs = {},      -- frame * 65536 + index within the frame -> record
         heur = {},      -- frame -> true when the heuristic took it
         tls = {},       -- frame -> true when it went to the TLS dissector
@@ -417,19 +414,22 @@ local function pair_key(src, sport, dst, dport)
     return b .. " " .. a
 end
 
-local function new_conn(stream)
+local function new_conn()
     return {
-        stream = stream, pending = {}, head = 1, tail = 0, requests = 0, last_request = nil,
-        owner = {}, seen = {}, sent = {}, gap = {}, heur_from = nil, tls_from = nil,
-        started = false,
+        pending = {}, head = 1, tail = 0, requests = 0, last_request = nil,
+        owner = {}, seen = {}, heur_from = nil, tls_from = nil,
     }
 end
 
+-- The connection a packet belongs to, by its address/port pair.  (Wireshark 4.0's Lua has no
+-- conversation API, and a field extractor or tap for tcp.stream would make Wireshark build a
+-- tree for every packet, several times slower; so a client reusing its port within one capture
+-- continues the same connection here.)
 local function conn_of(pinfo)
     local key = pair_key(pinfo.src, pinfo.src_port, pinfo.dst, pinfo.dst_port)
     local conn = st.conns[key]
     if not conn then
-        conn = new_conn(nil)
+        conn = new_conn()
         st.conns[key] = conn
     end
     return conn
@@ -439,34 +439,6 @@ end
 local function side_of(src, sport, dport)
     if sport ~= dport then return sport end
     return tostring(src)
-end
-
--- The TCP tap runs after each packet is dissected: it assigns connections to TCP streams (a new
--- stream on the same address/port pair gets a fresh connection) and notes when one side
--- acknowledges bytes of the other that are not in the capture.
-local tcp_tap = Listener.new("tcp", nil, false)
-function tcp_tap.packet(pinfo, _, t)
-    if pinfo.visited then return end
-    local key = pair_key(t.ip_src, t.th_sport, t.ip_dst, t.th_dport)
-    local conn = st.conns[key]
-    if not conn then
-        conn = new_conn(t.th_stream)
-        st.conns[key] = conn
-    elseif conn.stream == nil then
-        conn.stream = t.th_stream
-    elseif conn.stream ~= t.th_stream then
-        conn = new_conn(t.th_stream)
-        st.conns[key] = conn
-    end
-    if not conn.started then return end
-    local me = side_of(t.ip_src, t.th_sport, t.th_dport)
-    local other = side_of(t.ip_dst, t.th_dport, t.th_sport)
-    local flags = t.th_flags
-    local stop = t.th_seq + t.th_seglen
-    if flags % 4 >= 2 or flags % 2 == 1 then stop = stop + 1 end -- SYN or FIN
-    if stop > (conn.sent[me] or 0) then conn.sent[me] = stop end
-    local acked = conn.sent[other]
-    if flags % 32 >= 16 and acked and t.th_ack > acked then conn.gap[other] = true end
 end
 
 -- Key of the next item in this frame, stable across passes; take_key() consumes it.
@@ -1146,7 +1118,6 @@ local function render_links(t, rec)
         if rec.prev then t:add(hf.prev_request_in, rec.prev.frame):set_generated() end
         if rec.next then t:add(hf.next_request_in, rec.next.frame):set_generated() end
         if rec.resp then t:add(hf.response_in, rec.resp.frame):set_generated() end
-        if rec.lost then t:add_proto_expert_info(ef.response_lost) end
     else
         local req = rec.req
         if req then
@@ -1226,21 +1197,10 @@ local function count_response(m, rec)
     end
 end
 
--- Pair a response with a pending request of its connection.  When bytes from the responding
--- side are missing from the capture (the other side acknowledged them), the responses to the
--- older pending requests were in them: those requests are marked lost, and this response
--- answers the newest one.  So a lost response affects only its own pair.
-local function pair_response(conn, side, rec, code)
+-- Pair a response with the oldest pending request of its connection (1xx leave it pending).
+local function pair_response(conn, rec, code)
     local queue = conn.pending
-    local head, tail = conn.head, conn.tail
-    if conn.gap[side] and tail - head >= 1 then
-        for k = head, tail - 1 do
-            queue[k].lost = true
-            queue[k] = nil
-        end
-        head = tail
-    end
-    conn.gap[side] = nil
+    local head = conn.head
     local req = queue[head]
     if req then
         rec.req = req
@@ -1260,7 +1220,6 @@ local function register_message(pinfo, conn, side, m, key)
         is_request = m.start.is_request,
     }
     st.msgs[key] = rec
-    conn.started = true
     if rec.is_request then
         conn.requests = conn.requests + 1
         rec.number = conn.requests
@@ -1272,7 +1231,7 @@ local function register_message(pinfo, conn, side, m, key)
         conn.pending[conn.tail] = rec
         if stats_wanted then count_request(m) end
     else
-        pair_response(conn, side, rec, m.start.code)
+        pair_response(conn, rec, m.start.code)
         if stats_wanted then count_response(m, rec) end
     end
     conn.owner[side] = m.open and rec or nil
@@ -1572,15 +1531,13 @@ local function stats_text()
     return concat(out, "\n") .. "\n"
 end
 
--- The TCP tap's draw() runs when tshark finishes; it prints only when -z htcpcp,tree asked.
-local print_stats = false
-function tcp_tap.draw()
-    if print_stats then io.stdout:write(stats_text()) end
-end
-
+-- -z htcpcp,tree: a tap listener whose draw() prints the statistics when tshark finishes.  It
+-- is only created when asked for, since a Lua listener makes Wireshark build a tree for every
+-- packet.
 register_stat_cmd_arg("htcpcp,tree", function()
     stats_wanted = true
-    print_stats = true
+    local listener = Listener.new("frame", "htcpcp")
+    function listener.draw() io.stdout:write(stats_text()) end
 end)
 
 if gui_enabled() then
