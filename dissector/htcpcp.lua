@@ -193,34 +193,34 @@ field("request", ProtoField.bool("htcpcp.request", "Request", base.NONE, nil, ni
     "The message is a request"))
 field("response", ProtoField.bool("htcpcp.response", "Response", base.NONE, nil, nil,
     "The message is a response"))
-field("request_line", S("htcpcp.request_line", "Request line", base.ASCII,
+field("request_line", S("htcpcp.request_line", "Request line", 
     "The whole request line"))
-field("method", S("htcpcp.request.method", "Method", base.ASCII,
+field("method", S("htcpcp.request.method", "Method", 
     "Request method: BREW, POST, GET, HEAD, PROPFIND, WHEN, ..."))
-field("uri", S("htcpcp.request.uri", "Request URI", base.ASCII, "The request target"))
-field("uri_scheme", S("htcpcp.request.uri.scheme", "URI scheme", base.ASCII,
+field("uri", S("htcpcp.request.uri", "Request URI", "The request target"))
+field("uri_scheme", S("htcpcp.request.uri.scheme", "URI scheme", 
     "Coffee scheme as sent (one of RFC 2324's languages, or tea)"))
-field("uri_host", S("htcpcp.request.uri.host", "URI host", base.ASCII,
+field("uri_host", S("htcpcp.request.uri.host", "URI host", 
     "Host named in the request URI"))
 field("uri_port", U16("htcpcp.request.uri.port", "URI port", base.DEC, nil, nil,
     "Port named in the request URI"))
-field("uri_pot", S("htcpcp.request.uri.pot", "Pot designator", base.ASCII,
+field("uri_pot", S("htcpcp.request.uri.pot", "Pot designator", 
     "Pot named in the URI path, e.g. pot-0"))
-field("uri_variety", S("htcpcp.request.uri.variety", "Tea variety", base.ASCII,
+field("uri_variety", S("htcpcp.request.uri.variety", "Tea variety", 
     "RFC 7168 tea variety named in the URI path"))
-field("uri_query", S("htcpcp.request.uri.query", "URI query", base.ASCII,
+field("uri_query", S("htcpcp.request.uri.query", "URI query", 
     "Query string of the request URI"))
-field("uri_addition", S("htcpcp.request.uri.addition", "Addition in URI", base.ASCII,
+field("uri_addition", S("htcpcp.request.uri.addition", "Addition in URI", 
     "One addition named in the URI query, percent-decoded"))
-field("request_version", S("htcpcp.request.version", "Request version", base.ASCII,
+field("request_version", S("htcpcp.request.version", "Request version", 
     "Protocol version of the request"))
-field("status_line", S("htcpcp.status_line", "Status line", base.ASCII,
+field("status_line", S("htcpcp.status_line", "Status line", 
     "The whole status line"))
-field("response_version", S("htcpcp.response.version", "Response version", base.ASCII,
+field("response_version", S("htcpcp.response.version", "Response version", 
     "Protocol version of the response"))
 field("code", U16("htcpcp.response.code", "Status code", base.DEC, status_phrases, nil,
     "Response status code"))
-field("phrase", S("htcpcp.response.phrase", "Reason phrase", base.ASCII,
+field("phrase", S("htcpcp.response.phrase", "Reason phrase", 
     "Reason phrase as sent"))
 field("request_number", U32("htcpcp.request_number", "Request number", base.DEC, nil, nil,
     "Number of the request in its connection, from 1 (on a response: of its request)"))
@@ -236,48 +236,48 @@ field("response_in", ProtoField.framenum("htcpcp.response_in", "Response in fram
     base.NONE, frame_type.RESPONSE, nil, "On a request: the frame of its response"))
 field("time", ProtoField.relative_time("htcpcp.time", "Time since request",
     "On a response: time since its request, from the frames' absolute timestamps"))
-field("header", S("htcpcp.header", "Header", base.ASCII, "One header line as sent"))
-field("accept_additions", S("htcpcp.accept_additions", "Accept-Additions", base.ASCII,
+field("header", S("htcpcp.header", "Header", "One header line as sent"))
+field("accept_additions", S("htcpcp.accept_additions", "Accept-Additions", 
     "The Accept-Additions header's value (RFC 2324 section 2.2.2.1)"))
-field("addition", S("htcpcp.accept_additions.addition", "Addition", base.ASCII,
+field("addition", S("htcpcp.accept_additions.addition", "Addition", 
     "One addition asked for in Accept-Additions"))
 field("addition_q", ProtoField.double("htcpcp.accept_additions.q", "Quality value (q)",
     "The addition's q value; q=0 excludes it"))
-field("addition_param", S("htcpcp.accept_additions.param", "Addition parameter", base.ASCII,
+field("addition_param", S("htcpcp.accept_additions.param", "Addition parameter", 
     "A parameter of an addition other than q"))
-field("content_type", S("htcpcp.content_type", "Content-Type", base.ASCII,
+field("content_type", S("htcpcp.content_type", "Content-Type", 
     "Content-Type header value"))
 field("content_length", U32("htcpcp.content_length", "Content-Length", base.DEC, nil, nil,
     "Content-Length header value"))
-field("transfer_encoding", S("htcpcp.transfer_encoding", "Transfer-Encoding", base.ASCII,
+field("transfer_encoding", S("htcpcp.transfer_encoding", "Transfer-Encoding", 
     "Transfer-Encoding header value"))
-field("safe", S("htcpcp.safe", "Safe", base.ASCII,
+field("safe", S("htcpcp.safe", "Safe", 
     "Safe header value: yes, no or if-user-awake (RFC 2324 section 2.2.1.1)"))
-field("use_pot", S("htcpcp.use_pot", "Use-Pot", base.ASCII, "The lab's Use-Pot header value"))
-field("alternates", S("htcpcp.alternates", "Alternates", base.ASCII,
+field("use_pot", S("htcpcp.use_pot", "Use-Pot", "The lab's Use-Pot header value"))
+field("alternates", S("htcpcp.alternates", "Alternates", 
     "RFC 7168 Alternates header value"))
-field("alternate", S("htcpcp.alternates.uri", "Alternate URI", base.ASCII,
+field("alternate", S("htcpcp.alternates.uri", "Alternate URI", 
     "One variant URI listed in Alternates"))
-field("retry_after", S("htcpcp.retry_after", "Retry-After", base.ASCII,
+field("retry_after", S("htcpcp.retry_after", "Retry-After", 
     "Retry-After header value"))
-field("allow", S("htcpcp.allow", "Allow", base.ASCII, "Allow header value"))
-field("host", S("htcpcp.host", "Host header", base.ASCII, "Host header value"))
-field("server", S("htcpcp.server", "Server", base.ASCII, "Server header value"))
-field("user_agent", S("htcpcp.user_agent", "User-Agent", base.ASCII,
+field("allow", S("htcpcp.allow", "Allow", "Allow header value"))
+field("host", S("htcpcp.host", "Host header", "Host header value"))
+field("server", S("htcpcp.server", "Server", "Server header value"))
+field("user_agent", S("htcpcp.user_agent", "User-Agent", 
     "User-Agent header value"))
-field("date", S("htcpcp.date", "Date", base.ASCII, "Date header value"))
-field("connection", S("htcpcp.connection", "Connection", base.ASCII,
+field("date", S("htcpcp.date", "Date", "Date header value"))
+field("connection", S("htcpcp.connection", "Connection", 
     "Connection header value"))
-field("expect", S("htcpcp.expect", "Expect", base.ASCII, "Expect header value"))
-field("accept", S("htcpcp.accept", "Accept", base.ASCII, "Accept header value"))
-field("body", S("htcpcp.body", "Body", base.ASCII, "The message body (de-chunked)"))
+field("expect", S("htcpcp.expect", "Expect", "Expect header value"))
+field("accept", S("htcpcp.accept", "Accept", "Accept header value"))
+field("body", S("htcpcp.body", "Body", "The message body (de-chunked)"))
 field("body_length", U32("htcpcp.body.length", "Body length", base.DEC, nil, nil,
     "Length of the body in bytes"))
-field("command", S("htcpcp.command", "Coffee-pot command", base.ASCII,
+field("command", S("htcpcp.command", "Coffee-pot command", 
     "start or stop, when the body is a coffee-message-body (RFC 2324 section 4)"))
 field("chunk_size", U32("htcpcp.chunk_size", "Chunk size", base.DEC, nil, nil,
     "Size of one chunk of a chunked body; the last one is 0"))
-field("chunk_extension", S("htcpcp.chunk_extension", "Chunk extension", base.ASCII,
+field("chunk_extension", S("htcpcp.chunk_extension", "Chunk extension", 
     "A chunk's extension (;name=value)"))
 field("chunk_data", ProtoField.bytes("htcpcp.chunk_data", "Chunk data", base.NONE,
     "The data of one chunk"))
@@ -613,8 +613,9 @@ local function split_items(s, sep)
     return out
 end
 
--- The values of one header (lower-case name) in a lower-cased head, in order.
-local function header_values(head_lower, name)
+-- The values of one header (lower-case name) in a lower-cased head, in order; taken from
+-- `head` (the same text, not lower-cased) when it is given.
+local function header_values(head_lower, name, head)
     local out = {}
     local needle = "\n" .. name .. ":"
     local i = 1
@@ -622,7 +623,7 @@ local function header_values(head_lower, name)
         local s, e = find(head_lower, needle, i, true)
         if not s then return out end
         local lf = find(head_lower, "\n", e + 1, true) or (#head_lower + 1)
-        out[#out + 1] = (trim(sub(head_lower, e + 1, lf - 1)))
+        out[#out + 1] = (trim(sub(head or head_lower, e + 1, lf - 1)))
         i = e + 1
     end
 end
@@ -633,19 +634,33 @@ end
 -- `detailed` asks for the header lines taken apart (to build a tree or statistics).
 ---------------------------------------------------------------------------------------------
 
--- Index of a start line at the beginning of a line in data[b..e], or nil.  Every start line
--- has "HT" in it (HTCPCP, HTTP), so bodies without those letters cost one search.
+-- Index of a start line in data[b..e] (a body that ran into the next message), or nil.  The
+-- next message may follow a short body directly ("startGET coffee://..."), so the search is
+-- not limited to line starts.  Every start line has "HT" in it (HTCPCP, HTTP), so bodies
+-- without those letters cost one search.
+local EMBEDDED_REQUEST = "()(%u+) %S+ " .. VERSION .. "\r?\n"
+local EMBEDDED_STATUS = "()HT[%u%-]*/%d+%.%d+ %d%d%d"
+
 local function embedded_start(data, b, e)
     local ht = find(data, "HT", b, true)
     if not ht or ht > e then return nil end
-    if starts_message(data, b) then return b end
+    local best
     local p = b
-    while true do
-        local lf = find(data, "\n", p, true)
-        if not lf or lf >= e then return nil end
-        p = lf + 1
-        if starts_message(data, p) then return p end
+    while p <= e do
+        local at, word = match(data, EMBEDDED_REQUEST, p)
+        if not at or at > e then break end
+        for k = 1, #word do
+            if known_methods[sub(word, k)] then
+                best = at + k - 1
+                break
+            end
+        end
+        if best then break end
+        p = at + #word
     end
+    local status = match(data, EMBEDDED_STATUS, b)
+    if status and status <= e and (not best or status < best) then best = status end
+    return best
 end
 
 -- The header lines between index `from` and the LF at index `to`, taken apart.
@@ -811,7 +826,8 @@ local function parse_message(data, total, i, start, can_wait, no_body, detailed)
         head_last = p - 1
         body_start = p
     end
-    local head_lower = lower(sub(data, lf, head_last))
+    m.head = sub(data, lf, head_last)
+    local head_lower = lower(m.head)
     m.head_lower = head_lower
     if detailed then parse_header_lines(m, data, lf + 1, head_last) end
     local chunked, clen, bad_length = framing(head_lower)
@@ -837,6 +853,9 @@ local function parse_message(data, total, i, start, can_wait, no_body, detailed)
             m.length_too_long = true
             stop = cut
         elseif stop > total + 1 then
+            -- Segment by segment while the body is small, so that a next message arriving
+            -- before the announced length is seen (a Content-Length that is too long).
+            if can_wait and total - body_start < 65536 then return nil, ONE_MORE end
             if can_wait then return nil, stop - total - 1 end
             m.truncated = true
             stop = total + 1
@@ -1172,7 +1191,7 @@ local function count_request(m)
     local scheme, _, path = uri_parts(m.start.target)
     local pot = match(path or "", "^/*([^/]+)")
     if pot then bump(stats.pots, clean(percent_decode(pot))) end
-    for _, value in ipairs(header_values(m.head_lower, "accept-additions")) do
+    for _, value in ipairs(header_values(m.head_lower, "accept-additions", m.head)) do
         for _, a in ipairs(additions_of(value)) do bump(stats.additions, clean(a.name)) end
     end
     return scheme
