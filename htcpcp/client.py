@@ -38,7 +38,7 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote, urlencode
@@ -48,6 +48,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from OpenSSL import SSL
 from service_identity import VerificationError
 from twisted.internet import error as internet_error
+from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import CancelledError, Deferred, fail, gatherResults, succeed
 from twisted.internet.endpoints import HostnameEndpoint, clientFromString, wrapClientTLS
 from twisted.internet.interfaces import (
@@ -92,6 +93,7 @@ __all__ = [
     "PotTLSError",
     "PotTimeout",
     "PotUnreachable",
+    "Wire",
 ]
 
 DEFAULT_PORT: Final = 5030
@@ -99,6 +101,7 @@ SAFE_METHODS: Final = frozenset({"GET", "HEAD", "PROPFIND", "OPTIONS"})
 """Methods a client may send twice (RFC 2324 section 2.2.1.1: C{Safe: yes})."""
 DIALECTS: Final = ("rfc", "lab")
 """How requests are written: RFC 2324 as this suite sends it, or as the lab's app does."""
+_IP_ADDRESSES: Final = (IPv4Address, IPv6Address)
 CONNECTIONS: Final = ("pooled", "per-request")
 """Keep-alive connections reused from a pool, or a new connection for every request."""
 COFFEE_TYPE: Final = "message/coffeepot"
@@ -147,6 +150,25 @@ class PotClosed(PotUnreachable):
 
 
 @dataclass(frozen=True)
+class Wire:
+    """
+    The TCP connection an exchange travelled on, as the client saw it.
+
+    @ivar local: the client's (address, port).
+    @ivar remote: the server's (address, port).
+    @ivar opened: a new connection was made for this exchange (its handshake).
+    @ivar sent: when the request was written, in the reactor's seconds.
+    @ivar closed: the client closed the connection after this exchange.
+    """
+
+    local: tuple[str, int]
+    remote: tuple[str, int]
+    opened: bool
+    sent: float
+    closed: bool = True
+
+
+@dataclass(frozen=True)
 class Exchange:
     """
     One request and what came back, as reported to C{on_exchange}.
@@ -158,6 +180,7 @@ class Exchange:
     @ivar started: when the request started, in the reactor's seconds.
     @ivar elapsed: seconds until the response or the error.
     @ivar error: the one-line error, or C{None} when a response arrived.
+    @ivar wire: the connection it went on, or C{None} when none was made.
     """
 
     endpoint: str
@@ -167,6 +190,7 @@ class Exchange:
     started: float
     elapsed: float | None
     error: str | None
+    wire: Wire | None = None
 
 
 def _persistent(response: Response) -> bool:
@@ -443,15 +467,15 @@ class ConnectionPool:
         connecting.addErrback(_connect_error, route)
         return connecting.addCallback(lambda protocol: (protocol, False))
 
-    def release(self, key: str, protocol: HTCPCPClientProtocol) -> None:
-        """Keep C{protocol} for the next request, or close it."""
+    def release(self, key: str, protocol: HTCPCPClientProtocol) -> bool:
+        """Keep C{protocol} for the next request, or close it; whether it was kept."""
         if not protocol.reusable:
-            return
+            return False
         if self._closing or self._max_idle <= 0:
             self._shutting.add(protocol)
             protocol.when_closed().addCallback(lambda _: self._shutting.discard(protocol))
             protocol.transport.loseConnection()
-            return
+            return False
         entries = self._idle.setdefault(key, [])
         if len(entries) >= self._max_idle:
             oldest = entries.pop(0)
@@ -461,6 +485,7 @@ class ConnectionPool:
         expiry = self._clock.callLater(self._idle_timeout, self._expire, key, protocol)
         entries.append(_Idle(protocol, expiry))
         protocol.on_idle_lost = lambda lost: self._forget(key, lost, cancel=True)
+        return True
 
     def _forget(self, key: str, protocol: HTCPCPClientProtocol, cancel: bool) -> None:
         entries = self._idle.get(key, [])
@@ -787,12 +812,13 @@ class PotClient(PotCommands):
         self, route: _Route, data: bytes, head: bool, safe: bool, fresh: bool
     ) -> Deferred[Response]:
         started = self._reactor.seconds()
-        sending = Deferred.fromCoroutine(self._exchange(route, data, head, safe, fresh))
+        wires: list[Wire] = []
+        sending = Deferred.fromCoroutine(self._exchange(route, data, head, safe, fresh, wires))
         sending.addTimeout(self._timeout, self._reactor, self._timed_out(route))
         if self.dialect == "lab":
             sending.addCallback(self._learn_name, data)
         if self._on_exchange is not None:
-            sending.addBoth(self._report, route, data, started)
+            sending.addBoth(self._report, route, data, started, wires)
         return sending
 
     def _timed_out(self, route: _Route) -> Callable[[Any, float], Any]:
@@ -804,21 +830,34 @@ class PotClient(PotCommands):
         return translate
 
     async def _exchange(
-        self, route: _Route, data: bytes, head: bool, safe: bool, fresh: bool
+        self, route: _Route, data: bytes, head: bool, safe: bool, fresh: bool, wires: list[Wire]
     ) -> Response:
+        """Send C{data} and read its response, noting each connection used in C{wires}."""
         protocol, reused = await self.pool.acquire(route, fresh)
+        self._note_wire(wires, protocol, reused)
         try:
             response = await protocol.request(data, head)
         except PotClosed:
             if not (reused and safe):
                 raise
             protocol, _ = await self.pool.acquire(route, fresh=True)
+            self._note_wire(wires, protocol, False)
             response = await protocol.request(data, head)
+        kept = False
         if fresh:
             protocol.transport.loseConnection()
         else:
-            self.pool.release(route.key, protocol)
+            kept = self.pool.release(route.key, protocol)
+        if wires:
+            wires[-1] = replace(wires[-1], closed=not kept)
         return response
+
+    def _note_wire(self, wires: list[Wire], protocol: HTCPCPClientProtocol, reused: bool) -> None:
+        """Add the connection C{protocol} is on to C{wires}, when it has IP addresses."""
+        local, remote = protocol.transport.getHost(), protocol.transport.getPeer()
+        if isinstance(local, _IP_ADDRESSES) and isinstance(remote, _IP_ADDRESSES):
+            ends = (local.host, local.port), (remote.host, remote.port)
+            wires.append(Wire(*ends, opened=not reused, sent=self._reactor.seconds()))
 
     def _learn_name(self, response: Response, data: bytes) -> Response:
         """Remember the name of the pot a PROPFIND described, for C{Use-Pot}."""
@@ -828,15 +867,20 @@ class PotClient(PotCommands):
                 self._pot_names[f"pot-{learned[0]}"] = learned[1]
         return response
 
-    def _report(self, result: Any, route: _Route, data: bytes, started: float) -> Any:
+    def _report(
+        self, result: Any, route: _Route, data: bytes, started: float, wires: list[Wire]
+    ) -> Any:
         assert self._on_exchange is not None
         elapsed = self._reactor.seconds() - started
+        wire = wires[-1] if wires else None
         if isinstance(result, Response):
-            exchange = Exchange(route.key, data, result.raw, result.status, started, elapsed, None)
+            exchange = Exchange(
+                route.key, data, result.raw, result.status, started, elapsed, None, wire
+            )
         else:
             received = getattr(result.value, "received", None) or None
             exchange = Exchange(
-                route.key, data, received, None, started, elapsed, str(result.value)
+                route.key, data, received, None, started, elapsed, str(result.value), wire
             )
         try:
             self._on_exchange(exchange)
