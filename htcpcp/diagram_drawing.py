@@ -219,7 +219,9 @@ def draw(diagram: Diagram, title: str, standalone: bool = True, summary: str = "
                 class_="sd-gap",
             )
         )
-        parts.append(_text(width / 2, y + ROW / 2 + 5, f"… {gap:.2f} s later …", "sd-gaptext"))
+        parts.append(
+            _text((LEFT + width) / 2, y + ROW / 2 + 5, f"… {gap:.2f} s later …", "sd-gaptext")
+        )
     for arrow, y in placed:
         parts.extend(_arrow(arrow, y, diagram.start, diagram.unit))
     markers = tuple(

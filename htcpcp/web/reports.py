@@ -201,6 +201,7 @@ def _diagram_section(drawing: Spacetime | None) -> Flattenable:
     return tags.details(class_="spacetime-box", open="")(
         tags.summary(tags.h2("Space-time diagram")),
         tags.figure(
+            tags.p(class_="scroll-hint", **{"aria-hidden": "true"})("Scroll sideways for more →"),
             tags.div(
                 class_="spacetime-scroll",
                 tabindex="0",
