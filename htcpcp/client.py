@@ -63,7 +63,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from htcpcp.labdialect import LAB_SERVER_NAME, lab_request, pot_name_of
+from htcpcp.labdialect import LAB_SERVER_NAME, lab_request, pot_names_of
 from htcpcp.message import (
     NEED_DATA,
     PEER_CLOSED,
@@ -860,11 +860,10 @@ class PotClient(PotCommands):
             wires.append(Wire(*ends, opened=not reused, sent=self._reactor.seconds()))
 
     def _learn_name(self, response: Response, data: bytes) -> Response:
-        """Remember the name of the pot a PROPFIND described, for C{Use-Pot}."""
-        if response.status == 200 and data.startswith(b"PROPFIND "):
-            learned = pot_name_of(response.body)
-            if learned is not None:
-                self._pot_names[f"pot-{learned[0]}"] = learned[1]
+        """Remember the pot names a PROPFIND or the list of pots gave, for C{Use-Pot}."""
+        if response.status == 200 and data.startswith((b"PROPFIND ", b"GET ")):
+            for index, name in pot_names_of(response.body):
+                self._pot_names[f"pot-{index}"] = name
         return response
 
     def _report(

@@ -9,8 +9,8 @@ C{.htcpcp} data directory, no history); the README's C{twistd -n} commands
 start a real server there (stopping the one before, as a reader stops it
 with Ctrl-C before starting the next), and every other command must exit 0
 and print what the README shows: each shown line, in order, matches a line
-of the real output (its standard output, then its standard error), where a run of digits stands for any number and C{…}
-for anything.
+of the real output (its standard output, then its standard error), where
+a number stands for any number and C{…} for anything.
 
 What the test changes, and why:
 
