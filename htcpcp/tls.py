@@ -267,7 +267,13 @@ def keylog_from(option: str | None, environ: Mapping[str, str] = os.environ) -> 
 
 
 class _ServerOptions(CertificateOptions):
-    """L{CertificateOptions} whose context also logs its secrets to a L{KeyLog}."""
+    """
+    L{CertificateOptions} whose context also logs its secrets to a L{KeyLog}.
+
+    The context is made once and used for every connection; the key log is
+    attached to it once, before its first connection (pyOpenSSL refuses to
+    change a context that has made one).
+    """
 
     def __init__(self, keylog: KeyLog | None, **options: Any) -> None:
         super().__init__(**options)
@@ -275,8 +281,9 @@ class _ServerOptions(CertificateOptions):
 
     def getContext(self) -> SSL.Context:
         context: SSL.Context = super().getContext()
-        if self._keylog is not None:
-            self._keylog.attach(context)
+        keylog, self._keylog = self._keylog, None
+        if keylog is not None:
+            keylog.attach(context)
         return context
 
 
