@@ -150,6 +150,7 @@ class DiagramTests(SynchronousTestCase):
             ["GET /pot-0 HTCPCP/1.1", "HTCPCP/1.1 200 OK"],
         )
         self.assertEqual(drawing.opened, 0)
+        self.assertIn("; no new TCP connection (each went on one", drawing.summary())
 
     def test_exchanges_are_drawn_oldest_first_and_numbered_so(self) -> None:
         newest_first = [exchange(GET, 9.0, 41002), exchange(BREW, 3.0, 41001)]
@@ -172,6 +173,11 @@ class DiagramTests(SynchronousTestCase):
             ["SYN", "SYN, ACK", "ACK", "BREW /pot-0 HTCPCP/1.1", "FIN"],
         )
         self.assertEqual((drawing.drawn, drawing.undrawn), (1, 1))
+        self.assertTrue(drawing.summary().startswith("1 exchange between web front end :5031"))
+        self.assertEqual(
+            spacetime([timed_out, exchange(GET, 3.0, 41001)], None).summary().split("; ")[1],  # type: ignore[union-attr]
+            "2 new TCP connections, each drawn as its handshake (SYN, SYN-ACK, ACK).",
+        )
         self.assertIn("1 more never reached a connection", drawing.summary())
         self.assertIsNone(spacetime([refused], 5031))
         self.assertIsNone(spacetime([], 5031))
@@ -231,7 +237,7 @@ class PageTests(SynchronousTestCase):
         self.assertIn("from 00:01:40 UTC", title.text or "")
         self.assertEqual(desc.get("id"), "sd-desc")
         self.assertIn("1 exchange between web front end :443 and the pot server", desc.text or "")
-        self.assertIn("1 new TCP connection,", desc.text or "")
+        self.assertIn("; 1 new TCP connection, drawn as its handshake", desc.text or "")
         labels = [t.text for t in svg.iter(f"{SVG}text") if "sd-label" in (t.get("class") or "")]
         self.assertEqual(
             labels, ["SYN", "SYN, ACK", "ACK", "BREW /pot-0 HTCPCP/1.1", "HTCPCP/1.1 200 OK", "FIN"]

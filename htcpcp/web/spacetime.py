@@ -53,11 +53,19 @@ class Spacetime:
     def summary(self) -> str:
         """The diagram in one paragraph, for the description and the caption."""
         exchanges = f"{self.drawn} exchange{'s' * (self.drawn != 1)}"
-        connections = f"{self.opened} new TCP connection{'s' * (self.opened != 1)}"
+        if self.opened == 0:
+            connections = "no new TCP connection (each went on one already open)"
+        elif self.opened == 1:
+            connections = "1 new TCP connection, drawn as its handshake (SYN, SYN-ACK, ACK)"
+        else:
+            connections = (
+                f"{self.opened} new TCP connections, each drawn as its handshake"
+                " (SYN, SYN-ACK, ACK)"
+            )
         words = (
             f"{exchanges} between {self.diagram.lifelines[0]} and the pot server, oldest at the"
             f" top, each request and response an arrow labelled with its first line and time;"
-            f" {connections}, each drawn as its handshake (SYN, SYN-ACK, ACK)."
+            f" {connections}."
         )
         if self.undrawn:
             words += f" {self.undrawn} more never reached a connection and are not drawn."
