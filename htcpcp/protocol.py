@@ -276,12 +276,11 @@ class PotServerProtocol(LineReceiver):
             return
         self._idle.touch(self)
         self._parser.receive_data(data)
-        if self._parser.buffered > MAX_BUFFERED:
-            self._refuse(ProtocolError(413, "too much unanswered data"))
-            return
         if self._quiet_timer is not None:
             self._quiet_timer.reset(self.factory.config.body_quiet_time)
         self._process()
+        if self._parser.buffered > MAX_BUFFERED:
+            self._refuse(ProtocolError(413, "too much unanswered data"))
 
     def readConnectionLost(self) -> None:
         """The client half-closed: what it sent so far is all there is."""

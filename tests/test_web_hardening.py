@@ -17,7 +17,7 @@ from htcpcp.web import FrontEnd
 from htcpcp.web.inspector import Inspector
 
 from .helpers import fast_config, memory_server
-from .test_web_support import ORIGIN, ListingPotClient, Web, make_web
+from .test_web_support import ORIGIN, MemoryPotClient, Web, make_web
 
 COOKIE = re.compile(r"Klein-Secure-Session=([0-9a-f]+)")
 
@@ -26,7 +26,7 @@ def web_in(directory: Path) -> Web:
     """A front end keeping its sessions in C{directory}, over an in-memory pot server."""
     server, clock = memory_server(fast_config())
     inspector = Inspector()
-    client = ListingPotClient(server, clock, inspector.record)
+    client = MemoryPotClient(server, clock, inspector.record)
     front = FrontEnd(client, inspector=inspector, clock=clock, data_dir=directory)  # type: ignore[arg-type]
     return Web(front, client, clock, None, StubTreq(front.resource()))  # type: ignore[arg-type]
 
