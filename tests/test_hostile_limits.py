@@ -21,6 +21,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twisted.internet import reactor, task, threads
 from twisted.internet.defer import Deferred, fail
 from twisted.internet.endpoints import SSL4ServerEndpoint, TCP4ServerEndpoint
@@ -123,6 +125,40 @@ class NumberTests(SynchronousTestCase):
         self.server.pots[0].shutdown()
         self.assertEqual(self.status(with_q(b"1" + b"0" * 5000)), 400)
         self.assertEqual(self.status(with_q(b"1.001")), 400)
+
+
+BOUNDARY_NUMBERS = st.sampled_from(
+    ["0", "1", "9", "1024", "1025", "1000000000", "1000000001", "1" + "0" * 5000]
+) | st.integers(min_value=0, max_value=10**40).map(str)
+"""0, the limits (a 1 KiB body, the 10**9 pages and pot numbers), one past, 10**5000, and any."""
+
+NUMBER_FIELDS = {
+    "content-length": b"GET /pot-0 HTCPCP/1.1\r\nContent-Length: %s\r\n\r\n",
+    "chunk size": b"BREW /pot-0 HTCPCP/1.1\r\n" + COFFEE + b"Transfer-Encoding: chunked\r\n\r\n"
+    b"%s\r\n",
+    "pot number": b"GET /pot-%s HTCPCP/1.1\r\n\r\n",
+    "use-pot number": b"GET coffee://ducky HTCPCP/1.1\r\nUse-Pot: pot-%s\r\n\r\n",
+    "q value": b"GET /pot-0 HTCPCP/1.1\r\nAccept-Additions: Cream;q=%s\r\n\r\n",
+}
+TYPED_STATUSES = {200, 400, 404, 406, 408, 413}
+
+
+class AnyNumberTests(SynchronousTestCase):
+    """Whatever number a client writes where the server reads one, the answer is a typed status."""
+
+    @settings(max_examples=40, deadline=None)
+    @given(st.sampled_from(sorted(NUMBER_FIELDS)), BOUNDARY_NUMBERS)
+    def test_only_typed_statuses(self, field: str, number: str) -> None:
+        """(A chunk size is read in hexadecimal: decimal digits are hexadecimal ones too.)"""
+        server, clock = memory_server()
+        connection = Connection(server)
+        connection.send(NUMBER_FIELDS[field] % number.encode())
+        clock.advance(REQUEST_DEADLINE + 1)
+        responses = connection.responses()
+        for pot in server.pots:
+            pot.shutdown()
+        self.assertTrue(responses, (field, number[:20]))
+        self.assertLessEqual({r.status for r in responses}, TYPED_STATUSES, (field, number[:20]))
 
 
 class LogNumberTests(TestCase):
