@@ -174,7 +174,7 @@ def slow_reader_table(readers: dict[str, Any]) -> list[str]:
         rows.append(
             [
                 label,
-                f"{run['open']}",
+                f"{run['stalled']}",
                 f"{run['sent_bytes'] / MB:.1f}",
                 f"{run['rss_idle_kib'] * 1024 / MB:.1f}",
                 f"{run['rss_peak_kib'] * 1024 / MB:.1f}",
@@ -185,7 +185,7 @@ def slow_reader_table(readers: dict[str, Any]) -> list[str]:
             ]
         )
     header = ["slow readers", "stalled", "MB sent", "RSS idle MB", "RSS with them MB", "growth MB"]
-    header += ["normal p99 alone ms", "normal p99 during ms", "errors / non-2xx"]
+    header += ["normal p99 alone ms", "while filling ms", "stalled ms", "errors / non-2xx"]
     return [markdown_table(header, rows)] if rows else []
 
 

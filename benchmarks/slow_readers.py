@@ -3,13 +3,16 @@
 Part of the htcpcp benchmark harness (``run.py`` starts it as a process of its own). It opens
 ``--clients`` connections (over TLS with ``--tls``: full handshakes, certificate not checked);
 each pipelines small GETs as fast as the server takes them and never reads an answer, so the
-server's answers pile up until it stops reading. Every ``--interval`` seconds it tries to send
-more on every connection.
+server's answers pile up until it stops reading. Its sockets have small buffers (``BUFFER``
+bytes each way, set before connecting), as a client that wants to cost itself little would, so
+the kernel's buffers fill soon. Every ``--interval`` seconds it tries to send more on every
+connection.
 
-It prints two JSON lines on standard output: once every connection has been refused more bytes at
-least once (it is stalled), ``{"open": ..., "errors": ..., "stalled": ..., "sent_bytes": ...,
-"seconds": ...}``; then, when standard input is closed or after ``--limit`` seconds, how many
-connections the server closed and the bytes sent in all. Then it closes every connection.
+It prints three JSON lines on standard output: once every connection is open, ``{"open": ...,
+"errors": ..., "seconds": ...}``; once no connection has taken a byte for ``--quiet`` seconds
+(the server has stopped reading them all), ``{"stalled": ..., "sent_bytes": ..., "seconds":
+...}``; then, when standard input is closed or after ``--limit`` seconds, how many connections
+the server closed and the bytes sent in all. Then it closes every connection.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ import time
 REQUEST = b"GET /pot-0 HTTP/1.1\r\nHost: localhost\r\n\r\n"
 BATCH = REQUEST * 256
 """What one send offers: 256 pipelined GETs."""
+BUFFER = 4096
+"""SO_RCVBUF and SO_SNDBUF of every connection."""
 
 
 def raise_fd_limit(needed: int) -> None:
@@ -38,7 +43,11 @@ def raise_fd_limit(needed: int) -> None:
 
 def open_one(port: int, context: ssl.SSLContext | None) -> socket.socket:
     """A connection (its TLS handshake done), non-blocking."""
-    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, BUFFER)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, BUFFER)
+    sock.settimeout(10)
+    sock.connect(("127.0.0.1", port))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     if context is not None:
         sock = context.wrap_socket(sock, server_hostname="localhost")
@@ -66,6 +75,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=300)
     parser.add_argument("--tls", action="store_true")
     parser.add_argument("--interval", type=float, default=0.2)
+    parser.add_argument("--quiet", type=float, default=1.0, help="seconds without progress")
     parser.add_argument("--limit", type=float, default=60.0)
     args = parser.parse_args()
     raise_fd_limit(args.clients + 64)
@@ -81,25 +91,32 @@ def main() -> None:
             socks.append(open_one(args.port, context))
         except OSError:
             errors += 1
-    stalled: set[int] = set()
+    print(
+        json.dumps(
+            {"open": len(socks), "errors": errors, "seconds": round(time.monotonic() - began, 3)}
+        ),
+        flush=True,
+    )
     closed: set[int] = set()
     sent = 0
     reported = False
+    progress_at = time.monotonic()
     deadline = began + args.limit
     while time.monotonic() < deadline:
         for index, sock in enumerate(socks):
             if index in closed:
                 continue
-            count, refused, gone = push(sock)
+            count, _, gone = push(sock)
             sent += count
-            if refused:
-                stalled.add(index)
+            if count:
+                progress_at = time.monotonic()
             if gone:
                 closed.add(index)
-        if not reported and len(stalled) == len(socks):
-            opened = {"open": len(socks), "errors": errors, "stalled": len(stalled)}
-            opened |= {"sent_bytes": sent, "seconds": round(time.monotonic() - began, 3)}
-            print(json.dumps(opened), flush=True)
+        if not reported and time.monotonic() - progress_at >= args.quiet:
+            stalled = {"stalled": len(socks) - len(closed), "sent_bytes": sent}
+            print(
+                json.dumps({**stalled, "seconds": round(time.monotonic() - began, 3)}), flush=True
+            )
             reported = True
         if select.select([sys.stdin], [], [], args.interval)[0] and not sys.stdin.read(1):
             break

@@ -136,9 +136,8 @@ def _attach_readers(bench: Bench, server: ServerProcess, tls: bool) -> dict[str,
     assert server.pot_port is not None
     time.sleep(0.3)
     rss_idle = server.rss_kib()
-    alone = bench.load(
-        server, NORMAL_CLIENT, _normal_seconds(bench), NORMAL_WARMUP, port=server.pot_port
-    )
+    seconds = _normal_seconds(bench)
+    alone = bench.load(server, NORMAL_CLIENT, seconds, NORMAL_WARMUP, port=server.pot_port)
     argv = [sys.executable, str(BENCH_DIR / "slow_readers.py"), "--port", str(server.port)]
     argv += ["--clients", str(SLOW_READERS), *(["--tls"] if tls else [])]
     client = bench.client(
@@ -146,14 +145,16 @@ def _attach_readers(bench: Bench, server: ServerProcess, tls: bool) -> dict[str,
     )
     assert client.stdin is not None and client.stdout is not None and client.stderr is not None
     try:
+        opened: dict[str, Any] = json.loads(client.stdout.readline() or "{}")
+        if "open" not in opened:
+            raise ServerError(f"the slow readers did not start: {client.stderr.read()[-300:]}")
+        filling = bench.load(server, NORMAL_CLIENT, seconds, NORMAL_WARMUP, port=server.pot_port)
         stalled: dict[str, Any] = json.loads(client.stdout.readline() or "{}")
-        if "open" not in stalled:
+        if "stalled" not in stalled:
             raise ServerError(f"the slow readers did not stall: {client.stderr.read()[-300:]}")
-        time.sleep(1.0)
+        time.sleep(0.5)
         rss_stalled = server.rss_kib()
-        during = bench.load(
-            server, NORMAL_CLIENT, _normal_seconds(bench), NORMAL_WARMUP, port=server.pot_port
-        )
+        during = bench.load(server, NORMAL_CLIENT, seconds, NORMAL_WARMUP, port=server.pot_port)
         rss_after_normal = server.rss_kib()
         client.stdin.close()
         ended: dict[str, Any] = json.loads(client.stdout.readline() or "{}")
@@ -164,6 +165,7 @@ def _attach_readers(bench: Bench, server: ServerProcess, tls: bool) -> dict[str,
     rss_peak = max(rss_stalled, rss_after_normal)
     return {
         "readers": SLOW_READERS,
+        **opened,
         **stalled,
         **{f"end_{key}": value for key, value in ended.items()},
         "rss_idle_kib": rss_idle,
@@ -171,6 +173,7 @@ def _attach_readers(bench: Bench, server: ServerProcess, tls: bool) -> dict[str,
         "rss_peak_kib": rss_peak,
         "rss_growth_mb": round((rss_peak - rss_idle) * 1024 / 1e6, 1),
         "normal_alone": alone,
+        "normal_filling": filling,
         "normal_during": during,
     }
 
@@ -190,9 +193,10 @@ def measure_slow_readers(bench: Bench, notes: dict[str, str]) -> dict[str, Any]:
                 continue
         results[label] = result
         print(
-            f"slow readers {label}: {result['open']} stalled after {result['sent_bytes']:,} bytes;"
+            f"slow readers {label}: {result['stalled']} stalled, {result['sent_bytes']:,} bytes;"
             f" RSS {result['rss_idle_kib'] / 1024:.1f} -> {result['rss_peak_kib'] / 1024:.1f} MiB;"
-            f" normal p99 {result['normal_alone']['p99_us'] / 1000:.2f} ->"
+            f" normal p99 {result['normal_alone']['p99_us'] / 1000:.2f},"
+            f" filling {result['normal_filling']['p99_us'] / 1000:.2f}, stalled"
             f" {result['normal_during']['p99_us'] / 1000:.2f} ms",
             file=sys.stderr,
         )

@@ -158,6 +158,13 @@ def _memory(results: dict[str, Any]) -> list[Target]:
                 "<=",
                 50.0,
             ),
+            Target(
+                f"normal client's p99 while the slow readers fill the buffers, {label} (ms)",
+                None if run is None else run["normal_filling"]["p99_us"] / 1000,
+                (),
+                "<=",
+                50.0,
+            ),
         ]
     live = results.get("live", {})
     targets += [

@@ -101,7 +101,10 @@ class TargetTests(unittest.TestCase):
 
     def test_slow_readers_and_live_pages_have_absolute_bounds(self) -> None:
         normal = {"p99_us": 51_000.0}
-        readers = {"plain": {"rss_growth_mb": 50.0, "normal_during": normal}}
+        filling = {"p99_us": 49_000.0}
+        readers = {
+            "plain": {"rss_growth_mb": 50.0, "normal_during": normal, "normal_filling": filling}
+        }
         live = {"pages": 1000, "within": 999, "within_s": 1.0, "rss_growth_mb": 30.1}
         rows = target_rows(self._results(slow_readers=readers, live=live))
         self.assertTrue(self._row(rows, "RSS growth with 300 slow readers, plain")["met"])
