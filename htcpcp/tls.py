@@ -13,7 +13,11 @@ names.  A user's own key is used as given: an endpoint with C{privateKey=}
 keeps its certificate.
 
 Servers offer TLS 1.3 as OpenSSL has it and, for TLS 1.2, only ECDHE key
-exchange with AEAD ciphers (AES-GCM, ChaCha20-Poly1305).  L{KeyLog} writes
+exchange with AEAD ciphers (AES-GCM, ChaCha20-Poly1305).  They issue session
+tickets (RFC 8446 and RFC 5077; stateless, sealed with a key OpenSSL makes
+for each listening context and keeps in memory only), so a returning client
+resumes its session with a short handshake instead of a full one; Twisted
+turns tickets off unless asked.  L{KeyLog} writes
 the session secrets in the NSS key log format (C{SSLKEYLOGFILE}) that
 Wireshark reads, so a capture of this suite's own TLS can be decrypted.
 """
@@ -318,6 +322,7 @@ def server_options(
         extraCertChain=[crypto.X509.from_cryptography(c) for c in chain[1:]],
         acceptableCiphers=AcceptableCiphers.fromOpenSSLCipherString(SERVER_CIPHERS),
         raiseMinimumTo=TLSVersion.TLSv1_2,
+        enableSessionTickets=True,
     )
 
 
