@@ -271,7 +271,10 @@ def keylog_from(option: str | None, environ: Mapping[str, str] = os.environ) -> 
 
 
 class _ServerOptions(CertificateOptions):
-    """L{CertificateOptions} whose context also logs its secrets to a L{KeyLog}."""
+    """
+    L{CertificateOptions} whose context also logs its secrets to a L{KeyLog},
+    and holds no buffers for idle connections (thousands may be open).
+    """
 
     def __init__(self, keylog: KeyLog | None, **options: Any) -> None:
         super().__init__(**options)
@@ -281,6 +284,12 @@ class _ServerOptions(CertificateOptions):
         context: SSL.Context = super().getContext()
         if self._keylog is not None:
             self._keylog.attach(context)
+        return context
+
+    def _makeContext(self) -> SSL.Context:
+        """The context, with OpenSSL's buffers released while a connection has nothing in them."""
+        context: SSL.Context = super()._makeContext()
+        context.set_mode(SSL.MODE_RELEASE_BUFFERS)
         return context
 
 
