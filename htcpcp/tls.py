@@ -13,7 +13,11 @@ names.  A user's own key is used as given: an endpoint with C{privateKey=}
 keeps its certificate.
 
 Servers offer TLS 1.3 as OpenSSL has it and, for TLS 1.2, only ECDHE key
-exchange with AEAD ciphers (AES-GCM, ChaCha20-Poly1305).  L{KeyLog} writes
+exchange with AEAD ciphers (AES-GCM, ChaCha20-Poly1305).  They issue session
+tickets (RFC 8446 and RFC 5077; stateless, sealed with a key OpenSSL makes
+for each listening context and keeps in memory only), so a returning client
+resumes its session with a short handshake instead of a full one; Twisted
+turns tickets off unless asked.  L{KeyLog} writes
 the session secrets in the NSS key log format (C{SSLKEYLOGFILE}) that
 Wireshark reads, so a capture of this suite's own TLS can be decrypted.
 """
@@ -268,22 +272,24 @@ def keylog_from(option: str | None, environ: Mapping[str, str] = os.environ) -> 
 
 class _ServerOptions(CertificateOptions):
     """
-    L{CertificateOptions} whose context also logs its secrets to a L{KeyLog}.
+    L{CertificateOptions} whose context also logs its secrets to a L{KeyLog},
+    and holds no buffers for idle connections (thousands may be open).
 
-    The context is made once and used for every connection; the key log is
-    attached to it once, before its first connection (pyOpenSSL refuses to
-    change a context that has made one).
+    The context is made once and used for every connection, so the key log
+    is attached as it is made (pyOpenSSL refuses to change a context that
+    has made a connection).
     """
 
     def __init__(self, keylog: KeyLog | None, **options: Any) -> None:
         super().__init__(**options)
         self._keylog = keylog
 
-    def getContext(self) -> SSL.Context:
-        context: SSL.Context = super().getContext()
-        keylog, self._keylog = self._keylog, None
-        if keylog is not None:
-            keylog.attach(context)
+    def _makeContext(self) -> SSL.Context:
+        """The context, with OpenSSL's buffers released while a connection has nothing in them."""
+        context: SSL.Context = super()._makeContext()
+        context.set_mode(SSL.MODE_RELEASE_BUFFERS)
+        if self._keylog is not None:
+            self._keylog.attach(context)
         return context
 
 
@@ -325,6 +331,7 @@ def server_options(
         extraCertChain=[crypto.X509.from_cryptography(c) for c in chain[1:]],
         acceptableCiphers=AcceptableCiphers.fromOpenSSLCipherString(SERVER_CIPHERS),
         raiseMinimumTo=TLSVersion.TLSv1_2,
+        enableSessionTickets=True,
     )
 
 
