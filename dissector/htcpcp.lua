@@ -389,6 +389,15 @@ htcpcp.prefs.media = Pref.bool("Hand bodies to media-type dissectors", true,
 local st
 local stats_wanted = false -- set by -z htcpcp,tree or in the GUI
 
+-- The preferences, read once per capture (and when they change) instead of once per packet.
+local pref_desegment, pref_until_fin, pref_media = true, false, true
+
+local function read_prefs()
+    pref_desegment = htcpcp.prefs.desegment
+    pref_until_fin = htcpcp.prefs.until_fin
+    pref_media = htcpcp.prefs.media
+end
+
 local function new_stats()
     return { requests = 0, responses = 0, methods = {}, codes = {}, additions = {},
         pots = {}, times = {} }
@@ -398,18 +407,21 @@ local function reset_state()
     st = {
         conns = {},     -- address/port pair -> connection
         msgs = {},      -- frame * 65536 + index within the frame -> record
+        calls = {},     -- the same key -> what one call of the dissector showed (for replays)
         heur = {},      -- frame -> true when the heuristic took it
         tls = {},       -- frame -> true when it went to the TLS dissector
         rejected = {},  -- frame -> true when the heuristic turned it away
         stats = new_stats(),
     }
+    read_prefs()
 end
 reset_state()
 htcpcp.init = reset_state
 
 -- Key of the address/port pair, the same in both directions.
-local function pair_key(src, sport, dst, dport)
-    local a, b = tostring(src) .. ":" .. sport, tostring(dst) .. ":" .. dport
+local function pair_key(pinfo)
+    local a = tostring(pinfo.src) .. ":" .. pinfo.src_port
+    local b = tostring(pinfo.dst) .. ":" .. pinfo.dst_port
     if a < b then return a .. " " .. b end
     return b .. " " .. a
 end
@@ -421,12 +433,9 @@ local function new_conn()
     }
 end
 
--- The connection a packet belongs to, by its address/port pair.  (Wireshark 4.0's Lua has no
--- conversation API, and a field extractor or tap for tcp.stream would make Wireshark build a
--- tree for every packet, several times slower; so a client reusing its port within one capture
--- continues the same connection here.)
+-- The connection a packet belongs to (first pass only), by its address/port pair.
 local function conn_of(pinfo)
-    local key = pair_key(pinfo.src, pinfo.src_port, pinfo.dst, pinfo.dst_port)
+    local key = pair_key(pinfo)
     local conn = st.conns[key]
     if not conn then
         conn = new_conn()
@@ -436,32 +445,94 @@ local function conn_of(pinfo)
 end
 
 -- The side of the connection a packet comes from.
-local function side_of(src, sport, dport)
+local function side_of(pinfo)
+    local sport, dport = pinfo.src_port, pinfo.dst_port
     if sport ~= dport then return sport end
-    return tostring(src)
+    return tostring(pinfo.src)
 end
 
--- Key of the next item in this frame, stable across passes; take_key() consumes it.
-local function peek_key(pinfo)
-    local n = tonumber(pinfo.private.htcpcp_n or "0") + 1
-    return pinfo.number * 65536 + n, n
+-- One call of the dissector: the packet, the data as a string, and the count of items
+-- (messages, pieces of data) this frame has shown so far, kept in pinfo.private across the
+-- several calls TCP makes for one frame and restarted at every dissection of the frame (as
+-- 2 * count + 1 once the Info column has been set).  Every call takes one index for itself,
+-- then one per item: keys stable across passes.
+local function new_call(tvb, pinfo, root, data, visited, conn)
+    local priv = pinfo.private
+    local state = tonumber(priv.htcpcp or "0")
+    local n = floor(state / 2)
+    return {
+        tvb = tvb, pinfo = pinfo, root = root, tree = root.text ~= nil, data = data,
+        total = #data, priv = priv, first = n, n = n + 1, number = pinfo.number,
+        visited = visited,
+        shown = state % 2 == 1, conn = conn, side = conn and side_of(pinfo), info = nil,
+        texts = {}, can_wait = pref_desegment and pinfo.can_desegment > 0,
+    }
 end
 
-local function take_key(pinfo)
-    local key, n = peek_key(pinfo)
-    pinfo.private.htcpcp_n = tostring(n)
-    return key
+local function call_key(cx)
+    return cx.number * 65536 + cx.first + 1
 end
 
-local function set_info(pinfo, text)
-    pinfo.cols.protocol = "HTCPCP"
-    if pinfo.private.htcpcp_info then
-        pinfo.cols.info:append(", " .. text)
-    else
-        pinfo.cols.info:set(text)
-        pinfo.private.htcpcp_info = "1"
+-- Key of the next item in this frame; take_key() consumes it.
+local function peek_key(cx)
+    return cx.number * 65536 + cx.n + 1
+end
+
+local function take_key(cx)
+    cx.n = cx.n + 1
+    return cx.number * 65536 + cx.n
+end
+
+-- The Info column: the first item of a frame replaces TCP's text, later ones are appended;
+-- fenced after each item so that body dissectors (JSON) append to it.
+local function show_info(cx, text)
+    local info = cx.info
+    if not info then
+        local cols = cx.pinfo.cols
+        cols.protocol = "HTCPCP"
+        info = cols.info
+        cx.info = info
     end
-    pinfo.cols.info:fence()
+    if cx.shown then
+        info:append(", " .. text)
+    else
+        info:set(text)
+        cx.shown = true
+    end
+    info:fence()
+end
+
+local function set_info(cx, text)
+    local texts = cx.texts
+    texts[#texts + 1] = text
+    show_info(cx, text)
+end
+
+local function save_count(cx, n)
+    cx.priv.htcpcp = tostring(n * 2 + (cx.shown and 1 or 0))
+end
+
+-- End of a call: the item count goes back into pinfo.private, and on the first pass what the
+-- call showed is kept, so that a later pass without a tree only replays it.
+local function end_call(cx, seg_offset, seg_len)
+    save_count(cx, cx.n)
+    if not cx.visited then
+        st.calls[call_key(cx)] = {
+            info = concat(cx.texts, ", "), used = cx.n - cx.first,
+            seg_offset = seg_offset, seg_len = seg_len,
+        }
+    end
+end
+
+-- A later pass without a tree: the columns and the reassembly requests of the first pass.
+local function replay(cx, call)
+    if call.info ~= "" then show_info(cx, call.info) end
+    save_count(cx, cx.first + call.used)
+    if call.seg_len then
+        cx.pinfo.desegment_offset = call.seg_offset
+        cx.pinfo.desegment_len = call.seg_len
+    end
+    return cx.total
 end
 
 -- Seconds between two frames, from their absolute timestamps.  When both have the same time
@@ -663,6 +734,18 @@ local function embedded_start(data, b, e)
     return best
 end
 
+-- The empty list of a message part not seen (yet): append() replaces it with a list of its own.
+local NONE = setmetatable({}, { __newindex = function() error("NONE is read-only", 2) end })
+
+local function append(m, name, value)
+    local list = m[name]
+    if list == NONE then
+        list = {}
+        m[name] = list
+    end
+    list[#list + 1] = value
+end
+
 -- The header lines between index `from` and the LF at index `to`, taken apart.
 local function parse_header_lines(m, data, from, to)
     local p = from
@@ -673,14 +756,14 @@ local function parse_header_lines(m, data, from, to)
         local eol = pos + #line
         local header = parse_header(line, pos, eol)
         if header then
-            m.headers[#m.headers + 1] = header
+            append(m, "headers", header)
         elseif (byte(line, 1) == 32 or byte(line, 1) == 9) and #m.headers > 0 then
-            m.folded[#m.folded + 1] = { pos, eol }
+            append(m, "folded", { pos, eol })
             local h = m.headers[#m.headers]
             h.value = h.value .. " " .. trim(line)
             h.line_end = eol
         else
-            m.bad_lines[#m.bad_lines + 1] = { pos, eol }
+            append(m, "bad_lines", { pos, eol })
         end
         p = lf + 1
     end
@@ -728,7 +811,7 @@ local function parse_chunks(m, data, total, p, can_wait)
         end
         local chunk = { line_pos = p - 1, line_end = p - 1 + #line, size = size, ext = ext,
             data_pos = lf }
-        m.chunks[#m.chunks + 1] = chunk
+        append(m, "chunks", chunk)
         if size == 0 then
             local q = lf + 1
             while true do
@@ -745,9 +828,9 @@ local function parse_chunks(m, data, total, p, can_wait)
                 end
                 local trailer = parse_header(tline, q - 1, q - 1 + #tline)
                 if trailer then
-                    m.trailers[#m.trailers + 1] = trailer
+                    append(m, "trailers", trailer)
                 else
-                    m.bad_lines[#m.bad_lines + 1] = { q - 1, q - 1 + #tline }
+                    append(m, "bad_lines", { q - 1, q - 1 + #tline })
                 end
                 q = tlf + 1
             end
@@ -786,29 +869,53 @@ end
 -- whether some Content-Length was invalid.
 local function framing(head_lower)
     local chunked = false
-    for _, v in ipairs(header_values(head_lower, "transfer-encoding")) do
-        chunked = find(v, "chunked", 1, true) ~= nil
+    local _, e = find(head_lower, "\ntransfer-encoding:", 1, true)
+    while e do
+        local lf = find(head_lower, "\n", e + 1, true) or (#head_lower + 1)
+        local c = find(head_lower, "chunked", e + 1, true)
+        chunked = c ~= nil and c < lf
+        _, e = find(head_lower, "\ntransfer-encoding:", e + 1, true)
     end
     local clen, bad
-    for _, v in ipairs(header_values(head_lower, "content-length")) do
+    _, e = find(head_lower, "\ncontent-length:", 1, true)
+    while e do
+        local lf = find(head_lower, "\n", e + 1, true) or (#head_lower + 1)
+        local v = trim(sub(head_lower, e + 1, lf - 1))
         local n = #v <= 9 and match(v, "^%d+$") and tonumber(v)
         if n and n <= MAX_LENGTH and (clen == nil or clen == n) then
             clen = n
         else
             bad = true
         end
+        _, e = find(head_lower, "\ncontent-length:", e + 1, true)
     end
     if bad then clen = nil end
     return chunked, clen, bad
 end
 
+-- The first empty line after index lf (the LF ending the start line): the index of the LF
+-- before it and of its own LF, or nil.  Plain searches: "\n\r\n" first, then "\n\n" only
+-- in the head it delimits (or in the rest when there is none), so pipelined messages in a long
+-- segment are not rescanned to its end.
+local function find_blank(data, lf)
+    local crlf = find(data, "\n\r\n", lf, true)
+    if crlf then
+        local bare = find(sub(data, lf, crlf), "\n\n", 1, true)
+        if bare then return lf + bare - 1, lf + bare end
+        return crlf, crlf + 2
+    end
+    local bare = find(data, "\n\n", lf, true)
+    if bare then return bare, bare + 1 end
+    return nil
+end
+
 local function parse_message(data, total, i, start, can_wait, no_body, detailed)
     local m = {
-        offset = i - 1, start = start, headers = {}, chunks = {}, trailers = {},
-        bad_lines = {}, folded = {}, bare_lf = not start.crlf,
+        offset = i - 1, start = start, headers = NONE, chunks = NONE, trailers = NONE,
+        bad_lines = NONE, folded = NONE, bare_lf = not start.crlf,
     }
     local lf = start.lf
-    local blank, blank_end = find(data, "\n\r?\n", lf)
+    local blank, blank_end = find_blank(data, lf)
     local body_start -- index of the body's first byte
     local head_last  -- index of the LF that ends the last header line
     if blank then
@@ -864,7 +971,7 @@ local function parse_message(data, total, i, start, can_wait, no_body, detailed)
     else
         -- Neither Content-Length nor chunked: the body (if any) runs to the next start line or
         -- to the end of the data; responses may instead run until the connection closes.
-        if not start.is_request and htcpcp.prefs.until_fin and can_wait then
+        if not start.is_request and pref_until_fin and can_wait then
             return nil, UNTIL_FIN
         end
         stop = total + 1
@@ -1033,7 +1140,7 @@ local function content_type_of(head_lower)
 end
 
 local function try_media(content_type, body_tvb, pinfo, tree)
-    if not (htcpcp.prefs.media and content_type and content_type ~= "") then return end
+    if not (pref_media and content_type and content_type ~= "") then return end
     if command_types[content_type] then return end
     local media = DissectorTable.get("media_type")
     if media:get_dissector(content_type) then
@@ -1264,26 +1371,27 @@ end
 -- Data that does not start a message: a later piece of a length-less body, a malformed start
 -- line, the start of a message cut short, or a continuation of something not in the capture
 -- (data at the start of a capture or after a gap, as HTTP calls it).  Returns the next index.
-local function dissect_orphan(tvb, pinfo, root, data, total, i, line, cut_short, conn, side)
+local function dissect_orphan(cx, i, line, cut_short)
+    local data, total, tvb = cx.data, cx.total, cx.tvb
     local stop = find_next_start(data, i, total) or (total + 1)
-    local key = take_key(pinfo)
+    local key = take_key(cx)
     local rec = st.msgs[key]
-    if not pinfo.visited and not rec then
-        local owner = conn.owner[side]
-        rec = { frame = pinfo.number, owner = owner and owner.frame }
-        if owner and not owner.body_in then owner.body_in = pinfo.number end
+    if not rec and not cx.visited then
+        local owner = cx.conn.owner[cx.side]
+        rec = { frame = cx.number, owner = owner and owner.frame }
+        if owner and not owner.body_in then owner.body_in = cx.number end
         st.msgs[key] = rec
     end
     rec = rec or {}
-    local tree = root.text ~= nil
-    local range = tvb(i - 1, stop - i)
-    local t = tree and root:add(htcpcp, range)
+    local tree = cx.tree
+    local range = tree and tvb(i - 1, stop - i)
+    local t = tree and cx.root:add(htcpcp, range)
     if rec.owner then
-        set_info(pinfo, "Continuation of frame " .. rec.owner)
+        set_info(cx, "Continuation of frame " .. rec.owner)
         if not tree then return stop end
         t:append_text(", continuation")
         t:add(hf.continuation_of, rec.owner):set_generated()
-        local text = range:raw()
+        local text = sub(data, i, stop - 1)
         local bi = add_text(t, hf.body, range, text)
         bi:add(hf.body_length, #text):set_generated()
         bi:add_proto_expert_info(ef.continuation)
@@ -1291,17 +1399,17 @@ local function dissect_orphan(tvb, pinfo, root, data, total, i, line, cut_short,
             t:add(hf.command, range, lower(match(text, "^%s*(%a+)")))
         end
     elseif cut_short then
-        set_info(pinfo, "Incomplete: " .. clean(range:raw()))
+        set_info(cx, "Incomplete: " .. clean(sub(data, i, stop - 1)))
         if not tree then return stop end
         t:append_text(", incomplete")
         t:add(hf.data, range):add_proto_expert_info(ef.truncated)
     elseif line and #line <= MAX_START_LINE and looks_like_bad_start(line) then
-        set_info(pinfo, "Malformed: " .. clean(line))
+        set_info(cx, "Malformed: " .. clean(line))
         if not tree then return stop end
         t:append_text(", malformed start line")
         t:add(hf.data, range):add_proto_expert_info(ef.bad_start_line)
     else
-        set_info(pinfo, "Continuation")
+        set_info(cx, "Continuation")
         if not tree then return stop end
         t:append_text(", continuation")
         t:add(hf.data, range):add_proto_expert_info(ef.not_htcpcp)
@@ -1310,21 +1418,22 @@ local function dissect_orphan(tvb, pinfo, root, data, total, i, line, cut_short,
 end
 
 -- Is the message at index i a response that cannot have a body (to HEAD, 1xx, 204, 304)?
-local function bodiless_response(pinfo, conn, start)
+local function bodiless_response(cx, start)
     local code = start.code
     if code < 200 or code == 204 or code == 304 then return true end
     local req
-    if pinfo.visited then
-        local rec = st.msgs[peek_key(pinfo)]
+    if cx.visited then
+        local rec = st.msgs[peek_key(cx)]
         req = rec and rec.req
     else
-        req = conn.pending[conn.head]
+        req = cx.conn.pending[cx.conn.head]
     end
     return req ~= nil and req.method == "HEAD"
 end
 
 -- Handle one message (or piece of data) at index i.  Returns the next index, or nil, need.
-local function dissect_one(tvb, pinfo, root, data, total, i, can_wait, conn, side)
+local function dissect_one(cx, i)
+    local data, total, can_wait = cx.data, cx.total, cx.can_wait
     local line, lf, crlf = read_line(data, i)
     local start = line and #line <= MAX_START_LINE and parse_start_line(line, i - 1)
     if not start then
@@ -1333,30 +1442,38 @@ local function dissect_one(tvb, pinfo, root, data, total, i, can_wait, conn, sid
             cut_short = could_be_start(sub(data, i, i + MAX_START_LINE))
             if can_wait and cut_short then return nil, ONE_MORE end
         end
-        return dissect_orphan(tvb, pinfo, root, data, total, i, line, cut_short, conn, side)
+        return dissect_orphan(cx, i, line, cut_short)
     end
     start.line, start.lf, start.crlf = line, lf, crlf
     start.line_end = i - 1 + #line
-    local no_body = not start.is_request and bodiless_response(pinfo, conn, start)
-    local tree = root.text ~= nil
+    local no_body = not start.is_request and bodiless_response(cx, start)
+    local tree = cx.tree
     local m, need = parse_message(data, total, i, start, can_wait, no_body, tree)
     if not m then return nil, need end
-    local key = take_key(pinfo)
+    local key = take_key(cx)
     local rec = st.msgs[key]
-    if not rec and not pinfo.visited then rec = register_message(pinfo, conn, side, m, key) end
-    rec = rec or { frame = pinfo.number, is_request = start.is_request }
-    if tree then render_message(tvb, pinfo, root, m, rec) end
-    set_info(pinfo, clean(line))
+    local pinfo = cx.pinfo
+    if not rec and not cx.visited then
+        rec = register_message(pinfo, cx.conn, cx.side, m, key)
+    end
+    rec = rec or { frame = cx.number, is_request = start.is_request }
+    if tree then render_message(cx.tvb, pinfo, cx.root, m, rec) end
+    set_info(cx, clean(line))
     return m.stop + 1
 end
 
-local function dissect_htcpcp(tvb, pinfo, root)
+-- The dissector proper, for data known to be HTCPCP (conn: its connection on the first pass).
+local function dissect_htcpcp(tvb, pinfo, root, conn)
     local total = tvb:len()
     if total == 0 then return 0 end
-    local data = tvb:raw()
-    local can_wait = htcpcp.prefs.desegment and pinfo.can_desegment > 0
-    local conn = (not pinfo.visited) and conn_of(pinfo) or nil
-    local side = side_of(pinfo.src, pinfo.src_port, pinfo.dst_port)
+    local visited = pinfo.visited
+    if visited then conn = nil end
+    local cx = new_call(tvb, pinfo, root, tvb:raw(), visited, conn)
+    if visited and not cx.tree then
+        local call = st.calls[call_key(cx)]
+        if call then return replay(cx, call) end
+    end
+    local data = cx.data
     local i = 1
     while i <= total do
         -- Empty lines between messages are ignored, as HTTP servers do.
@@ -1364,15 +1481,17 @@ local function dissect_htcpcp(tvb, pinfo, root)
         if after_blank then
             i = after_blank
         else
-            local next_i, need = dissect_one(tvb, pinfo, root, data, total, i, can_wait, conn, side)
+            local next_i, need = dissect_one(cx, i)
             if not next_i then
                 pinfo.desegment_offset = i - 1
                 pinfo.desegment_len = need
+                end_call(cx, i - 1, need)
                 return total -- not 0: TCP asserts if 0 is returned after desegment_len is set
             end
             i = next_i
         end
     end
+    end_call(cx)
     return total
 end
 
@@ -1385,18 +1504,20 @@ local function starts_tls(tvb)
     return byte(head, 1) == 22 and byte(head, 2) == 3 and byte(head, 3) <= 4
 end
 
+local in_tls = false -- true while the TLS dissector runs for us: its data comes back decrypted
+
 -- Entry point for the TCP (and TLS) ports in the preference.  A connection whose first data is
 -- a TLS handshake (an ssl: endpoint on 5030) goes to the TLS dissector from that frame on;
 -- decrypted data comes back here through tls.port (or the TLS heuristic).  The decision is
 -- taken at the connection's first data only, and stored by frame.
 local function dissect_port(tvb, pinfo, root)
-    if pinfo.private.htcpcp_in_tls == "1" then return dissect_htcpcp(tvb, pinfo, root) end
-    local to_tls
+    if in_tls then return dissect_htcpcp(tvb, pinfo, root, not pinfo.visited and conn_of(pinfo)) end
+    local to_tls, conn
     if pinfo.visited then
         if st.rejected[pinfo.number] then return 0 end
         to_tls = st.tls[pinfo.number]
     else
-        local conn = conn_of(pinfo)
+        conn = conn_of(pinfo)
         if not conn.any_data then
             conn.any_data = true
             if starts_tls(tvb) then conn.tls_from = pinfo.number end
@@ -1405,12 +1526,13 @@ local function dissect_port(tvb, pinfo, root)
         if to_tls then st.tls[pinfo.number] = true end
     end
     if to_tls then
-        pinfo.private.htcpcp_in_tls = "1"
-        local consumed = tls_handle:call(tvb, pinfo, root)
-        pinfo.private.htcpcp_in_tls = "0"
+        in_tls = true
+        local ok, consumed = pcall(tls_handle.call, tls_handle, tvb, pinfo, root)
+        in_tls = false
+        if not ok then error(consumed, 0) end
         return consumed
     end
-    return dissect_htcpcp(tvb, pinfo, root)
+    return dissect_htcpcp(tvb, pinfo, root, conn)
 end
 
 htcpcp.dissector = dissect_port
@@ -1455,7 +1577,7 @@ local function heuristic(tvb, pinfo, root, over_tcp)
     if not conn.heur_from then
         -- A first line still cut short is taken tentatively (TCP then reassembles it); the
         -- connection is HTCPCP only once a whole line says so.
-        local side = side_of(pinfo.src, pinfo.src_port, pinfo.dst_port)
+        local side = side_of(pinfo)
         local first = not conn.seen[side] or conn.tentative == side
         conn.seen[side] = true
         conn.tentative = nil
@@ -1478,7 +1600,7 @@ local function heuristic(tvb, pinfo, root, over_tcp)
         end
     end
     st.heur[pinfo.number] = true
-    dissect_htcpcp(tvb, pinfo, root)
+    dissect_htcpcp(tvb, pinfo, root, conn)
     return true
 end
 
@@ -1590,5 +1712,8 @@ local function register_ports()
     registered_ports = htcpcp.prefs.tcp_ports
 end
 
-htcpcp.prefs_changed = register_ports
+htcpcp.prefs_changed = function()
+    read_prefs()
+    register_ports()
+end
 register_ports()
