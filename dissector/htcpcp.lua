@@ -407,7 +407,9 @@ local function reset_state()
     st = {
         conns = {},     -- address/port pair -> connection
         msgs = {},      -- frame * 65536 + index within the frame -> record
-        calls = {},     -- the same key -> what one call of the dissector showed (for replays)
+        call_items = {}, -- the same key -> how many items one call of the dissector showed
+        call_segments = {}, -- the same key -> { offset, length } the call asked TCP for
+        base = nil,     -- absolute minus relative time of the first frame
         heur = {},      -- frame -> true when the heuristic took it
         tls = {},       -- frame -> true when it went to the TLS dissector
         rejected = {},  -- frame -> true when the heuristic turned it away
@@ -465,7 +467,7 @@ local function new_call(tvb, pinfo, root, data, visited, conn)
         total = #data, priv = priv, first = n, n = n + 1, number = pinfo.number,
         visited = visited,
         shown = state % 2 == 1, conn = conn, side = conn and side_of(pinfo), info = nil,
-        texts = {}, can_wait = pref_desegment and pinfo.can_desegment > 0,
+        can_wait = pref_desegment and pinfo.can_desegment > 0,
     }
 end
 
@@ -502,9 +504,9 @@ local function show_info(cx, text)
     info:fence()
 end
 
-local function set_info(cx, text)
-    local texts = cx.texts
-    texts[#texts + 1] = text
+-- The Info text of an item, kept in its record for replays.
+local function set_info(cx, rec, text)
+    rec.info = text
     show_info(cx, text)
 end
 
@@ -517,33 +519,47 @@ end
 local function end_call(cx, seg_offset, seg_len)
     save_count(cx, cx.n)
     if not cx.visited then
-        st.calls[call_key(cx)] = {
-            info = concat(cx.texts, ", "), used = cx.n - cx.first,
-            seg_offset = seg_offset, seg_len = seg_len,
-        }
+        local key = call_key(cx)
+        st.call_items[key] = cx.n - cx.first - 1
+        if seg_len then st.call_segments[key] = { seg_offset, seg_len } end
     end
 end
 
--- A later pass without a tree: the columns and the reassembly requests of the first pass.
-local function replay(cx, call)
-    if call.info ~= "" then show_info(cx, call.info) end
-    save_count(cx, cx.first + call.used)
-    if call.seg_len then
-        cx.pinfo.desegment_offset = call.seg_offset
-        cx.pinfo.desegment_len = call.seg_len
+-- A later pass without a tree: the columns (each item's text, kept in its record) and the
+-- reassembly request of the first pass.
+local function replay(cx, items)
+    local key = call_key(cx)
+    if items > 0 then
+        local texts = {}
+        for k = 1, items do texts[k] = st.msgs[key + k].info end
+        show_info(cx, concat(texts, ", "))
+    end
+    save_count(cx, cx.first + 1 + items)
+    local segment = st.call_segments[key]
+    if segment then
+        cx.pinfo.desegment_offset = segment[1]
+        cx.pinfo.desegment_len = segment[2]
     end
     return cx.total
 end
 
--- Seconds between two frames, from their absolute timestamps.  When both have the same time
--- reference, the difference of their relative times is used: it is exact, while a double
--- holding seconds since 1970 is only good to about 240 ns.
-local function elapsed(from, to)
-    local delta = to.abs - from.abs
-    if math.abs((to.abs - to.rel) - (from.abs - from.rel)) < 1e-3 then
-        delta = to.rel - from.rel
+-- A frame's time in seconds since the first frame, from the absolute timestamps: its
+-- relative time while that has the first frame as reference (exact, while a double holding
+-- seconds since 1970 is only good to about 240 ns), otherwise from its absolute time.
+local function time_of(pinfo)
+    local abs, rel = pinfo.abs_ts, pinfo.rel_ts
+    local base = st.base
+    if not base then
+        base = abs - rel
+        st.base = base
     end
-    return delta
+    if math.abs(abs - rel - base) < 1e-3 then return rel end
+    return abs - base
+end
+
+-- Seconds between two records.
+local function elapsed(from, to)
+    return to.t - from.t
 end
 
 local function seconds_to_nstime(delta)
@@ -564,6 +580,10 @@ end
 
 local TOKEN = "[%w!#%$%%&'%*%+%-%.%^_`|~]"
 local VERSION = "%u[%u%-]*/%d+%.%d+"
+local HEADER_COLON = "^" .. TOKEN .. "+():"
+local HEADER_START = "^" .. TOKEN .. "+:"
+local TOKEN_ONLY = "^" .. TOKEN .. "*$"
+local AT_VERSION = "^" .. VERSION
 local STATUS_PATTERN = "^()(" .. VERSION .. ") +()(%d%d%d)(.*)$"
 local REQUEST_PATTERN = "^()(" .. TOKEN .. "+) +()(%S+) +()(" .. VERSION .. ") *$"
 
@@ -610,7 +630,7 @@ end
 -- Does this complete line look like a start line gone wrong (known method or a version)?
 local function looks_like_bad_start(line)
     local word = match(line, "^(%u+) ")
-    return (word and known_methods[word]) or match(line, "^" .. VERSION) ~= nil
+    return (word and known_methods[word]) or match(line, AT_VERSION) ~= nil
 end
 
 -- Could this incomplete line (no LF yet) still become a request or status line?
@@ -643,7 +663,7 @@ local function find_next_start(data, i, total)
 end
 
 local function looks_like_header_prefix(s)
-    return match(s, "^" .. TOKEN .. "*$") ~= nil or match(s, "^" .. TOKEN .. "+:") ~= nil
+    return match(s, TOKEN_ONLY) ~= nil or match(s, HEADER_START) ~= nil
 end
 
 -- s without the blanks at its ends (linear in #s, whatever the blanks).
@@ -657,18 +677,6 @@ local function trim(s)
         last = last - 1
     end
     return sub(s, first, last), first
-end
-
--- A "Name: value" header line at Tvb offset pos (text `line`, ending at offset eol), or nil.
-local function parse_header(line, pos, eol)
-    local colon = match(line, "^" .. TOKEN .. "+():")
-    if not colon then return nil end
-    local name = sub(line, 1, colon - 1)
-    local value, vstart = trim(sub(line, colon + 1))
-    return {
-        name = name, lname = lower(name), value = value, line_pos = pos, line_end = eol,
-        value_pos = pos + colon + vstart - 1,
-    }
 end
 
 -- Split s on the plain separator sep.  Returns {start (1-based), trimmed text} per non-empty item.
@@ -702,7 +710,6 @@ end
 
 ---------------------------------------------------------------------------------------------
 -- Message parser: returns a description of the message at index i, or nil, bytes_needed.
--- `detailed` asks for the header lines taken apart (to build a tree or statistics).
 ---------------------------------------------------------------------------------------------
 
 -- Index of a start line in data[b..e] (a body that ran into the next message), or nil.  The
@@ -734,41 +741,6 @@ local function embedded_start(data, b, e)
     return best
 end
 
--- The empty list of a message part not seen (yet): append() replaces it with a list of its own.
-local NONE = setmetatable({}, { __newindex = function() error("NONE is read-only", 2) end })
-
-local function append(m, name, value)
-    local list = m[name]
-    if list == NONE then
-        list = {}
-        m[name] = list
-    end
-    list[#list + 1] = value
-end
-
--- The header lines between index `from` and the LF at index `to`, taken apart.
-local function parse_header_lines(m, data, from, to)
-    local p = from
-    while p <= to do
-        local line, lf, crlf = read_line(data, p)
-        if not crlf then m.bare_lf = true end
-        local pos = p - 1
-        local eol = pos + #line
-        local header = parse_header(line, pos, eol)
-        if header then
-            append(m, "headers", header)
-        elseif (byte(line, 1) == 32 or byte(line, 1) == 9) and #m.headers > 0 then
-            append(m, "folded", { pos, eol })
-            local h = m.headers[#m.headers]
-            h.value = h.value .. " " .. trim(line)
-            h.line_end = eol
-        else
-            append(m, "bad_lines", { pos, eol })
-        end
-        p = lf + 1
-    end
-end
-
 -- No empty line in the data after the start line: either the head is not complete yet, or
 -- (the lab's client) the body follows the headers directly.  Returns the index where the body
 -- starts and whether the head is still incomplete.
@@ -782,7 +754,7 @@ local function head_without_empty_line(data, from)
                 or (looks_like_header_prefix(partial) and not is_command_word(partial))
             return p, header_like
         end
-        local is_header = match(line, "^" .. TOKEN .. "+:") ~= nil
+        local is_header = match(line, HEADER_START) ~= nil
             or ((byte(line, 1) == 32 or byte(line, 1) == 9) and p > from)
         if not is_header then return p, false end
         p = lf + 1
@@ -811,9 +783,10 @@ local function parse_chunks(m, data, total, p, can_wait)
         end
         local chunk = { line_pos = p - 1, line_end = p - 1 + #line, size = size, ext = ext,
             data_pos = lf }
-        append(m, "chunks", chunk)
+        m.chunks[#m.chunks + 1] = chunk
         if size == 0 then
             local q = lf + 1
+            m.trailers_from = q
             while true do
                 local tline, tlf = read_line(data, q)
                 if not tline then
@@ -826,12 +799,7 @@ local function parse_chunks(m, data, total, p, can_wait)
                     q = tlf + 1
                     break
                 end
-                local trailer = parse_header(tline, q - 1, q - 1 + #tline)
-                if trailer then
-                    append(m, "trailers", trailer)
-                else
-                    append(m, "bad_lines", { q - 1, q - 1 + #tline })
-                end
+                m.trailers_to = tlf
                 q = tlf + 1
             end
             chunk.stop = q - 1
@@ -909,11 +877,8 @@ local function find_blank(data, lf)
     return nil
 end
 
-local function parse_message(data, total, i, start, can_wait, no_body, detailed)
-    local m = {
-        offset = i - 1, start = start, headers = NONE, chunks = NONE, trailers = NONE,
-        bad_lines = NONE, folded = NONE, bare_lf = not start.crlf,
-    }
+local function parse_message(data, total, i, start, can_wait, no_body)
+    local m = { offset = i - 1, start = start, data = data, bare_lf = not start.crlf }
     local lf = start.lf
     local blank, blank_end = find_blank(data, lf)
     local body_start -- index of the body's first byte
@@ -936,7 +901,7 @@ local function parse_message(data, total, i, start, can_wait, no_body, detailed)
     m.head = sub(data, lf, head_last)
     local head_lower = lower(m.head)
     m.head_lower = head_lower
-    if detailed then parse_header_lines(m, data, lf + 1, head_last) end
+    m.head_from, m.head_to = lf + 1, head_last
     local chunked, clen, bad_length = framing(head_lower)
     m.chunked = chunked
     m.length_and_chunked = chunked and (clen ~= nil or bad_length)
@@ -949,6 +914,7 @@ local function parse_message(data, total, i, start, can_wait, no_body, detailed)
     elseif no_body then
         stop = body_start
     elseif chunked then
+        m.chunks = {}
         local parts
         stop, parts = parse_chunks(m, data, total, body_start, can_wait)
         if not stop then return nil, parts end
@@ -991,6 +957,8 @@ end
 ---------------------------------------------------------------------------------------------
 -- Rendering (only when a tree is built).  Every string value is clean()ed.
 ---------------------------------------------------------------------------------------------
+
+local PROTO_LABEL = "Hyper Text Coffee Pot Control Protocol, "
 
 local function add_text(tree, protofield, range, text)
     return tree:add(protofield, range, clean(text))
@@ -1109,27 +1077,77 @@ local function add_alternates(tree, tvb, h)
     end
 end
 
--- One htcpcp.header item per header, with the header's own field below it when it has one.
-local function add_headers(t, tvb, headers)
-    for _, h in ipairs(headers) do
-        local hrange = tvb(h.line_pos, h.line_end - h.line_pos)
-        local hi = add_text(t, hf.header, hrange, hrange:raw())
-        local protofield = header_fields[h.lname]
-        if protofield then
-            local vrange = tvb(h.value_pos, h.line_end - h.value_pos)
-            if h.lname == "content-length" then
-                local n = #h.value <= 9 and match(h.value, "^%d+$") and tonumber(h.value)
-                if n and n <= MAX_LENGTH then
-                    hi:add(protofield, vrange, n)
-                else
-                    hi:add_proto_expert_info(ef.bad_content_length)
-                end
-            else
-                local fi = add_text(hi, protofield, vrange, h.value)
-                if h.lname == "accept-additions" then add_accept_additions(fi, tvb, h) end
-                if h.lname == "alternates" then add_alternates(fi, tvb, h) end
-            end
+-- Lower-cased header names, looked up by their usual spellings to spare a lower() per line.
+local header_lnames = {}
+for lname in pairs(header_fields) do
+    local usual = lname:gsub("^%l", string.upper):gsub("%-%l", string.upper)
+    header_lnames[usual] = lname
+    header_lnames[lname] = lname
+end
+
+local function is_blank(c)
+    return c == 32 or c == 9
+end
+
+-- One header: its own field where it has one (labelled with the line as sent, like HTTP's
+-- headers), otherwise an htcpcp.header item.  p..stop are the indices of its text (folded lines
+-- included); the value starts at index vs.
+local function render_header(t, tvb, m, p, stop, colon, vs, value)
+    local data = m.data
+    local range = tvb(p - 1, stop - p + 1)
+    local label = clean(sub(data, p, stop))
+    local name = sub(data, p, colon - 1)
+    local lname = header_lnames[name] or lower(name)
+    local protofield = header_fields[lname]
+    if not protofield then
+        t:add(hf.header, range, label)
+    elseif lname == "content-length" then
+        m.length_item = true
+        local n = #value <= 9 and match(value, "^%d+$") and tonumber(value)
+        if n and n <= MAX_LENGTH then
+            t:add(protofield, range, n, label)
+        else
+            t:add(hf.header, range, label):add_proto_expert_info(ef.bad_content_length)
         end
+    else
+        local fi = t:add(protofield, range, clean(value), label)
+        local h = { value = value, value_pos = vs - 1 }
+        if lname == "accept-additions" then add_accept_additions(fi, tvb, h) end
+        if lname == "alternates" then add_alternates(fi, tvb, h) end
+    end
+end
+
+-- The header lines from index `from` to the LF at index `to`, each line read once and in place:
+-- bare LFs, folded lines (joined to their header, each flagged) and lines without a colon.
+local function render_headers(t, tvb, m, from, to)
+    local data = m.data
+    local p = from
+    while p <= to do
+        local lf = find(data, "\n", p, true)
+        local stop = lf - 1
+        if stop >= p and byte(data, stop) == 13 then stop = stop - 1 else m.bare_lf = true end
+        local colon = match(data, HEADER_COLON, p)
+        if colon and colon <= stop then
+            local vs = colon + 1
+            while vs <= stop and is_blank(byte(data, vs)) do vs = vs + 1 end
+            local ve = stop
+            while ve >= vs and is_blank(byte(data, ve)) do ve = ve - 1 end
+            local value = sub(data, vs, ve)
+            -- Obsolete folding: following lines that start with a blank continue the value.
+            while lf < to and is_blank(byte(data, lf + 1)) do
+                local next_lf = find(data, "\n", lf + 1, true)
+                local next_stop = next_lf - 1
+                if byte(data, next_stop) == 13 then next_stop = next_stop - 1 else m.bare_lf = true end
+                t:add_tvb_expert_info(ef.folded_header, tvb(lf, next_stop - lf))
+                value = value .. " " .. trim(sub(data, lf + 1, next_stop))
+                stop, lf = next_stop, next_lf
+            end
+            render_header(t, tvb, m, p, stop, colon, vs, value)
+        else
+            t:add(hf.header, tvb(p - 1, stop - p + 1), clean(sub(data, p, stop)))
+                :add_proto_expert_info(ef.bad_header)
+        end
+        p = lf + 1
     end
 end
 
@@ -1139,21 +1157,32 @@ local function content_type_of(head_lower)
     return v and match(v, "^([^;%s]*)") or nil
 end
 
-local function try_media(content_type, body_tvb, pinfo, tree)
-    if not (pref_media and content_type and content_type ~= "") then return end
-    if command_types[content_type] then return end
-    local media = DissectorTable.get("media_type")
-    if media:get_dissector(content_type) then
-        pcall(media.try, media, content_type, body_tvb, pinfo, tree)
+local media_table -- Wireshark's media_type table, and whether it has a dissector for a type
+local media_known = {}
+
+-- Does a body of this Content-Type go to a media-type dissector (JSON, text)?
+local function has_media(content_type)
+    if not (pref_media and content_type and content_type ~= "") then return false end
+    if command_types[content_type] then return false end
+    local known = media_known[content_type]
+    if known == nil then
+        media_table = media_table or DissectorTable.get("media_type")
+        known = media_table:get_dissector(content_type) ~= nil
+        media_known[content_type] = known
     end
+    return known
+end
+
+local function try_media(content_type, body_tvb, pinfo, tree)
+    pcall(media_table.try, media_table, content_type, body_tvb, pinfo, tree)
 end
 
 -- The message's body as a string (de-chunked), or nil when it has none.
-local function body_bytes(tvb, m)
+local function body_bytes(m)
     if m.chunked and m.dechunked then
         return m.dechunked ~= "" and m.dechunked or nil
     elseif m.body and m.body[2] > m.body[1] then
-        return tvb(m.body[1], m.body[2] - m.body[1]):raw()
+        return sub(m.data, m.body[1] + 1, m.body[2])
     end
     return nil
 end
@@ -1181,7 +1210,7 @@ local function render_start_line(t, tvb, m, content_type)
     if s.code == 418 then
         ci:add_proto_expert_info(ef.teapot)
     elseif s.code == 406 then
-        local available = trim(body_bytes(tvb, m) or "")
+        local available = trim(body_bytes(m) or "")
         if available ~= "" then
             ci:add_tvb_expert_info(ef.not_acceptable, tvb(s.code_pos, 3),
                 "406 Not Acceptable: the pot cannot supply a requested addition; available: "
@@ -1197,8 +1226,9 @@ end
 
 local function render_body(t, tvb, pinfo, root, m, content_type)
     local s = m.start
-    local body_text = body_bytes(tvb, m)
-    local body_tvb
+    local body_text = body_bytes(m)
+    local body_range, body_tvb
+    local media = body_text and has_media(content_type)
     if m.chunked and m.dechunked then
         for _, c in ipairs(m.chunks) do
             local stop = c.stop or c.data_end or c.line_end
@@ -1210,27 +1240,31 @@ local function render_body(t, tvb, pinfo, root, m, content_type)
                 ci:add(hf.chunk_data, tvb(c.data_pos, c.data_end - c.data_pos))
             end
         end
-        add_headers(t, tvb, m.trailers)
-        if body_text then body_tvb = ByteArray.new(body_text, true):tvb("De-chunked body") end
+        if m.trailers_to then render_headers(t, tvb, m, m.trailers_from, m.trailers_to) end
+        if body_text then
+            body_tvb = ByteArray.new(body_text, true):tvb("De-chunked body")
+            body_range = body_tvb()
+        end
     elseif body_text then
-        body_tvb = tvb(m.body[1], m.body[2] - m.body[1]):tvb()
+        body_range = tvb(m.body[1], m.body[2] - m.body[1])
+        if media then body_tvb = body_range:tvb() end
     end
     if m.bad_chunk then
         t:add(hf.data, tvb(m.bad_chunk[1], m.bad_chunk[2] - m.bad_chunk[1]))
             :add_proto_expert_info(ef.bad_chunk)
     end
-    if body_tvb then
-        local bi = add_text(t, hf.body, body_tvb(), body_text)
+    if body_range then
+        local bi = add_text(t, hf.body, body_range, body_text)
         bi:add(hf.body_length, #body_text):set_generated()
         if m.body_without_length then bi:add_proto_expert_info(ef.body_without_length) end
         if m.length_too_long then bi:add_proto_expert_info(ef.length_too_long) end
         if is_command_word(body_text) then
-            t:add(hf.command, body_tvb(), lower(match(body_text, "^%s*(%a+)")))
+            t:add(hf.command, body_range, lower(match(body_text, "^%s*(%a+)")))
         elseif s.is_request and command_types[content_type or ""]
             and (s.method == "BREW" or s.method == "POST") then
             bi:add_proto_expert_info(ef.bad_command)
         end
-        try_media(content_type, body_tvb, pinfo, root)
+        if media then try_media(content_type, body_tvb, pinfo, root) end
     end
     if m.leftover and m.leftover[2] > m.leftover[1] then
         t:add(hf.data, tvb(m.leftover[1], m.leftover[2] - m.leftover[1]))
@@ -1239,8 +1273,9 @@ local function render_body(t, tvb, pinfo, root, m, content_type)
 end
 
 local function render_links(t, rec)
-    if rec.number then t:add(hf.request_number, rec.number):set_generated() end
-    if rec.is_request then
+    local number = rec.number or (rec.req and rec.req.number)
+    if number then t:add(hf.request_number, number):set_generated() end
+    if rec.method then
         if rec.prev then t:add(hf.prev_request_in, rec.prev.frame):set_generated() end
         if rec.next then t:add(hf.next_request_in, rec.next.frame):set_generated() end
         if rec.resp then t:add(hf.response_in, rec.resp.frame):set_generated() end
@@ -1257,23 +1292,11 @@ local function render_links(t, rec)
 end
 
 local function render_message(tvb, pinfo, root, m, rec)
-    local t = root:add(htcpcp, tvb(m.offset, m.stop - m.offset))
-    t:append_text(", " .. clean(m.start.line))
+    local t = root:add(htcpcp, tvb(m.offset, m.stop - m.offset), PROTO_LABEL .. clean(m.start.line))
     local content_type = content_type_of(m.head_lower)
     render_start_line(t, tvb, m, content_type)
-    add_headers(t, tvb, m.headers)
-    for _, r in ipairs(m.bad_lines) do
-        local range = tvb(r[1], r[2] - r[1])
-        add_text(t, hf.header, range, range:raw()):add_proto_expert_info(ef.bad_header)
-    end
-    for _, r in ipairs(m.folded) do
-        t:add_tvb_expert_info(ef.folded_header, tvb(r[1], r[2] - r[1]))
-    end
-    if m.bad_length then
-        local has_item = false
-        for _, h in ipairs(m.headers) do has_item = has_item or h.lname == "content-length" end
-        if not has_item then t:add_proto_expert_info(ef.bad_content_length) end
-    end
+    render_headers(t, tvb, m, m.head_from, m.head_to)
+    if m.bad_length and not m.length_item then t:add_proto_expert_info(ef.bad_content_length) end
     if m.bare_lf then t:add_proto_expert_info(ef.bare_lf) end
     if m.length_and_chunked then t:add_proto_expert_info(ef.length_and_chunked) end
     if m.no_empty_line then
@@ -1330,7 +1353,6 @@ local function pair_response(conn, rec, code)
     local req = queue[head]
     if req then
         rec.req = req
-        rec.number = req.number
         if code >= 200 then
             queue[head] = nil
             head = head + 1
@@ -1341,12 +1363,9 @@ local function pair_response(conn, rec, code)
 end
 
 local function register_message(pinfo, conn, side, m, key)
-    local rec = {
-        frame = pinfo.number, abs = pinfo.abs_ts, rel = pinfo.rel_ts,
-        is_request = m.start.is_request,
-    }
+    local rec = { frame = pinfo.number, t = time_of(pinfo) }
     st.msgs[key] = rec
-    if rec.is_request then
+    if m.start.is_request then
         conn.requests = conn.requests + 1
         rec.number = conn.requests
         rec.method = m.start.method
@@ -1387,7 +1406,7 @@ local function dissect_orphan(cx, i, line, cut_short)
     local range = tree and tvb(i - 1, stop - i)
     local t = tree and cx.root:add(htcpcp, range)
     if rec.owner then
-        set_info(cx, "Continuation of frame " .. rec.owner)
+        set_info(cx, rec, "Continuation of frame " .. rec.owner)
         if not tree then return stop end
         t:append_text(", continuation")
         t:add(hf.continuation_of, rec.owner):set_generated()
@@ -1399,17 +1418,17 @@ local function dissect_orphan(cx, i, line, cut_short)
             t:add(hf.command, range, lower(match(text, "^%s*(%a+)")))
         end
     elseif cut_short then
-        set_info(cx, "Incomplete: " .. clean(sub(data, i, stop - 1)))
+        set_info(cx, rec, "Incomplete: " .. clean(sub(data, i, stop - 1)))
         if not tree then return stop end
         t:append_text(", incomplete")
         t:add(hf.data, range):add_proto_expert_info(ef.truncated)
     elseif line and #line <= MAX_START_LINE and looks_like_bad_start(line) then
-        set_info(cx, "Malformed: " .. clean(line))
+        set_info(cx, rec, "Malformed: " .. clean(line))
         if not tree then return stop end
         t:append_text(", malformed start line")
         t:add(hf.data, range):add_proto_expert_info(ef.bad_start_line)
     else
-        set_info(cx, "Continuation")
+        set_info(cx, rec, "Continuation")
         if not tree then return stop end
         t:append_text(", continuation")
         t:add(hf.data, range):add_proto_expert_info(ef.not_htcpcp)
@@ -1448,7 +1467,7 @@ local function dissect_one(cx, i)
     start.line_end = i - 1 + #line
     local no_body = not start.is_request and bodiless_response(cx, start)
     local tree = cx.tree
-    local m, need = parse_message(data, total, i, start, can_wait, no_body, tree)
+    local m, need = parse_message(data, total, i, start, can_wait, no_body)
     if not m then return nil, need end
     local key = take_key(cx)
     local rec = st.msgs[key]
@@ -1456,9 +1475,9 @@ local function dissect_one(cx, i)
     if not rec and not cx.visited then
         rec = register_message(pinfo, cx.conn, cx.side, m, key)
     end
-    rec = rec or { frame = cx.number, is_request = start.is_request }
+    rec = rec or { frame = cx.number, method = start.method }
     if tree then render_message(cx.tvb, pinfo, cx.root, m, rec) end
-    set_info(cx, clean(line))
+    set_info(cx, rec, rec.info or clean(line))
     return m.stop + 1
 end
 
@@ -1470,8 +1489,8 @@ local function dissect_htcpcp(tvb, pinfo, root, conn)
     if visited then conn = nil end
     local cx = new_call(tvb, pinfo, root, tvb:raw(), visited, conn)
     if visited and not cx.tree then
-        local call = st.calls[call_key(cx)]
-        if call then return replay(cx, call) end
+        local items = st.call_items[call_key(cx)]
+        if items then return replay(cx, items) end
     end
     local data = cx.data
     local i = 1
