@@ -458,17 +458,28 @@ end
 -- several calls TCP makes for one frame and restarted at every dissection of the frame (as
 -- 2 * count + 1 once the Info column has been set).  Every call takes one index for itself,
 -- then one per item: keys stable across passes.
+-- The call's state lives in one table reused from call to call (a fresh one only if a call
+-- were ever nested in another), which spares an allocation per packet.
+local spare_call = {}
+
 local function new_call(tvb, pinfo, root, data, visited, conn)
+    local cx = spare_call
+    if cx.busy then cx = {} else spare_call.busy = true end
     local priv = pinfo.private
     local state = tonumber(priv.htcpcp or "0")
     local n = floor(state / 2)
-    return {
-        tvb = tvb, pinfo = pinfo, root = root, tree = root.text ~= nil, data = data,
-        total = #data, priv = priv, first = n, n = n + 1, number = pinfo.number,
-        visited = visited,
-        shown = state % 2 == 1, conn = conn, side = conn and side_of(pinfo), info = nil,
-        can_wait = pref_desegment and pinfo.can_desegment > 0,
-    }
+    cx.tvb, cx.pinfo, cx.root, cx.tree, cx.data = tvb, pinfo, root, root.text ~= nil, data
+    cx.total, cx.priv, cx.first, cx.n, cx.number = #data, priv, n, n + 1, pinfo.number
+    cx.visited, cx.shown, cx.conn, cx.side, cx.info = visited, state % 2 == 1, conn, nil, nil
+    if conn then cx.side = side_of(pinfo) end
+    cx.can_wait = pref_desegment and pinfo.can_desegment > 0
+    return cx
+end
+
+-- The end of a call: its state table may be reused (and holds on to nothing).
+local function release(cx)
+    cx.tvb, cx.pinfo, cx.root, cx.data, cx.priv, cx.conn, cx.info = nil, nil, nil, nil, nil, nil, nil
+    cx.busy = nil
 end
 
 local function call_key(cx)
@@ -523,6 +534,7 @@ local function end_call(cx, seg_offset, seg_len)
         st.call_items[key] = cx.n - cx.first - 1
         if seg_len then st.call_segments[key] = { seg_offset, seg_len } end
     end
+    release(cx)
 end
 
 -- A later pass without a tree: the columns (each item's text, kept in its record) and the
@@ -540,7 +552,9 @@ local function replay(cx, items)
         cx.pinfo.desegment_offset = segment[1]
         cx.pinfo.desegment_len = segment[2]
     end
-    return cx.total
+    local total = cx.total
+    release(cx)
+    return total
 end
 
 -- A frame's time in seconds since the first frame, from the absolute timestamps: its
@@ -604,25 +618,22 @@ local function is_command_word(s)
     return word == "start" or word == "stop"
 end
 
--- Parse a complete first line that starts at Tvb offset `at`.  Returns a table describing it
--- (with Tvb offsets), or nil.  A request needs a known method.
-local function parse_start_line(line, at)
+-- Parse a complete first line (ending at the LF at index lf, with a CR before it if crlf).
+-- Returns its parts, or nil; with `positions`, the indices in the line where they start instead
+-- (version, code, phrase; or method, target, version).  A request needs a known method.
+local function parse_start_line(line, lf, crlf, positions)
     local vpos, version, cpos, code, rest = match(line, STATUS_PATTERN)
     if vpos and (rest == "" or byte(rest, 1) == 32) then
         local ppos, phrase = match(rest, "^ *()(.-)%s*$")
-        return {
-            is_request = false, version = version, version_pos = at + vpos - 1,
-            code = tonumber(code), code_pos = at + cpos - 1,
-            phrase = phrase, phrase_pos = at + cpos + 2 + ppos - 1,
-        }
+        if positions then return vpos, cpos, cpos + 2 + ppos end
+        return { is_request = false, version = version, code = tonumber(code), phrase = phrase,
+            line = line, lf = lf, crlf = crlf }
     end
     local mpos, method, tpos, target, vpos2, version2 = match(line, REQUEST_PATTERN)
     if mpos and known_methods[method] then
-        return {
-            is_request = true, method = method, method_pos = at + mpos - 1,
-            target = target, target_pos = at + tpos - 1,
-            version = version2, version_pos = at + vpos2 - 1,
-        }
+        if positions then return mpos, tpos, vpos2 end
+        return { is_request = true, method = method, target = target, version = version2,
+            line = line, lf = lf, crlf = crlf }
     end
     return nil
 end
@@ -647,7 +658,7 @@ end
 -- Does a complete start line begin at index i?
 local function starts_message(data, i)
     local line = read_line(data, i)
-    return line ~= nil and parse_start_line(line, 0) ~= nil
+    return line ~= nil and parse_start_line(line) ~= nil
 end
 
 -- Index of the first line after index i (exclusive) that starts a message, or nil.  Each line
@@ -778,7 +789,7 @@ local function parse_chunks(m, data, total, p, can_wait)
         if not size or size > MAX_LENGTH or #line > MAX_START_LINE
             or (ext ~= "" and byte(ext, 1) ~= 59) then
             local stop = find_next_start(data, p, total) or (total + 1)
-            m.bad_chunk = { p - 1, stop - 1 }
+            m.bad_chunk_from, m.bad_chunk_to = p - 1, stop - 1
             return stop, parts
         end
         local chunk = { line_pos = p - 1, line_end = p - 1 + #line, size = size, ext = ext,
@@ -825,7 +836,7 @@ local function parse_chunks(m, data, total, p, can_wait)
         end
         if after ~= "" then
             local stop = find_next_start(data, data_end + 1, total) or (total + 1)
-            m.bad_chunk = { data_end, stop - 1 }
+            m.bad_chunk_from, m.bad_chunk_to = data_end, stop - 1
             return stop, parts
         end
         chunk.stop = after_lf
@@ -868,9 +879,10 @@ end
 local function find_blank(data, lf)
     local crlf = find(data, "\n\r\n", lf, true)
     if crlf then
-        local bare = find(sub(data, lf, crlf), "\n\n", 1, true)
+        local head = sub(data, lf, crlf)
+        local bare = find(head, "\n\n", 1, true)
         if bare then return lf + bare - 1, lf + bare end
-        return crlf, crlf + 2
+        return crlf, crlf + 2, head
     end
     local bare = find(data, "\n\n", lf, true)
     if bare then return bare, bare + 1 end
@@ -878,9 +890,12 @@ local function find_blank(data, lf)
 end
 
 local function parse_message(data, total, i, start, can_wait, no_body)
-    local m = { offset = i - 1, start = start, data = data, bare_lf = not start.crlf }
+    -- (Every field a usual message has is in the constructor: the table is made at its size.)
+    local m = { offset = i - 1, start = start, data = data, head_lower = false, head_to = false,
+        body_from = false, body_to = false, stop = false }
+    if not start.crlf then m.bare_lf = true end
     local lf = start.lf
-    local blank, blank_end = find_blank(data, lf)
+    local blank, blank_end, head = find_blank(data, lf)
     local body_start -- index of the body's first byte
     local head_last  -- index of the LF that ends the last header line
     if blank then
@@ -898,19 +913,17 @@ local function parse_message(data, total, i, start, can_wait, no_body)
         head_last = p - 1
         body_start = p
     end
-    m.head = sub(data, lf, head_last)
-    local head_lower = lower(m.head)
-    m.head_lower = head_lower
-    m.head_from, m.head_to = lf + 1, head_last
+    local head_lower = lower(head or sub(data, lf, head_last))
+    m.head_lower, m.head_to = head_lower, head_last
     local chunked, clen, bad_length = framing(head_lower)
-    m.chunked = chunked
-    m.length_and_chunked = chunked and (clen ~= nil or bad_length)
-    m.bad_length = bad_length
+    if chunked then m.chunked = true end
+    if chunked and (clen ~= nil or bad_length) then m.length_and_chunked = true end
+    if bad_length then m.bad_length = true end
 
     local stop -- index after the message
     if m.truncated then
         stop = total + 1
-        m.leftover = { body_start - 1, total } -- the unfinished header line, if any
+        m.leftover_from = body_start - 1 -- the unfinished header line, if any
     elseif no_body then
         stop = body_start
     elseif chunked then
@@ -933,7 +946,7 @@ local function parse_message(data, total, i, start, can_wait, no_body)
             m.truncated = true
             stop = total + 1
         end
-        m.body = { body_start - 1, stop - 1 }
+        m.body_from, m.body_to = body_start - 1, stop - 1
     else
         -- Neither Content-Length nor chunked: the body (if any) runs to the next start line or
         -- to the end of the data; responses may instead run until the connection closes.
@@ -947,8 +960,8 @@ local function parse_message(data, total, i, start, can_wait, no_body)
             stop = find_next_start(data, body_start, total) or (total + 1)
             if m.no_empty_line == nil then m.body_without_length = true end
         end
-        m.body = { body_start - 1, stop - 1 }
-        m.open = stop == total + 1
+        m.body_from, m.body_to = body_start - 1, stop - 1
+        if stop == total + 1 then m.open = true end
     end
     m.stop = stop - 1
     return m
@@ -1181,21 +1194,23 @@ end
 local function body_bytes(m)
     if m.chunked and m.dechunked then
         return m.dechunked ~= "" and m.dechunked or nil
-    elseif m.body and m.body[2] > m.body[1] then
-        return sub(m.data, m.body[1] + 1, m.body[2])
+    elseif m.body_from and m.body_to > m.body_from then
+        return sub(m.data, m.body_from + 1, m.body_to)
     end
     return nil
 end
 
 local function render_start_line(t, tvb, m, content_type)
     local s = m.start
-    local first_line = tvb(m.offset, s.line_end - m.offset)
+    local at = m.offset - 1 -- Tvb offset of the line's index 0
+    local first_line = tvb(m.offset, #s.line)
+    local p1, p2, p3 = parse_start_line(s.line, nil, nil, true)
     if s.is_request then
         t:add(hf.request, true):set_hidden()
         local lt = add_text(t, hf.request_line, first_line, s.line)
-        local mi = add_text(lt, hf.method, tvb(s.method_pos, #s.method), s.method)
-        add_uri(lt, tvb, s.target_pos, s.target, content_type)
-        local vi = add_text(lt, hf.request_version, tvb(s.version_pos, #s.version), s.version)
+        local mi = add_text(lt, hf.method, tvb(at + p1, #s.method), s.method)
+        add_uri(lt, tvb, at + p2, s.target, content_type)
+        local vi = add_text(lt, hf.request_version, tvb(at + p3, #s.version), s.version)
         if not htcpcp_methods[s.method] then mi:add_proto_expert_info(ef.unknown_method) end
         if s.method == "POST" then mi:add_proto_expert_info(ef.post_deprecated) end
         if not known_versions[s.version] then vi:add_proto_expert_info(ef.unknown_version) end
@@ -1203,23 +1218,24 @@ local function render_start_line(t, tvb, m, content_type)
     end
     t:add(hf.response, true):set_hidden()
     local lt = add_text(t, hf.status_line, first_line, s.line)
-    local vi = add_text(lt, hf.response_version, tvb(s.version_pos, #s.version), s.version)
-    local ci = lt:add(hf.code, tvb(s.code_pos, 3), s.code)
-    add_text(lt, hf.phrase, tvb(s.phrase_pos, #s.phrase), s.phrase)
+    local vi = add_text(lt, hf.response_version, tvb(at + p1, #s.version), s.version)
+    local code_range = tvb(at + p2, 3)
+    local ci = lt:add(hf.code, code_range, s.code)
+    add_text(lt, hf.phrase, tvb(at + p3, #s.phrase), s.phrase)
     if not known_versions[s.version] then vi:add_proto_expert_info(ef.unknown_version) end
     if s.code == 418 then
         ci:add_proto_expert_info(ef.teapot)
     elseif s.code == 406 then
         local available = trim(body_bytes(m) or "")
         if available ~= "" then
-            ci:add_tvb_expert_info(ef.not_acceptable, tvb(s.code_pos, 3),
+            ci:add_tvb_expert_info(ef.not_acceptable, code_range,
                 "406 Not Acceptable: the pot cannot supply a requested addition; available: "
                 .. clean(available))
         else
             ci:add_proto_expert_info(ef.not_acceptable)
         end
     elseif s.code >= 400 then
-        ci:add_tvb_expert_info(ef.error_status, tvb(s.code_pos, 3),
+        ci:add_tvb_expert_info(ef.error_status, code_range,
             "Error status " .. s.code .. " " .. clean(s.phrase))
     end
 end
@@ -1246,11 +1262,11 @@ local function render_body(t, tvb, pinfo, root, m, content_type)
             body_range = body_tvb()
         end
     elseif body_text then
-        body_range = tvb(m.body[1], m.body[2] - m.body[1])
+        body_range = tvb(m.body_from, m.body_to - m.body_from)
         if media then body_tvb = body_range:tvb() end
     end
-    if m.bad_chunk then
-        t:add(hf.data, tvb(m.bad_chunk[1], m.bad_chunk[2] - m.bad_chunk[1]))
+    if m.bad_chunk_from then
+        t:add(hf.data, tvb(m.bad_chunk_from, m.bad_chunk_to - m.bad_chunk_from))
             :add_proto_expert_info(ef.bad_chunk)
     end
     if body_range then
@@ -1266,8 +1282,9 @@ local function render_body(t, tvb, pinfo, root, m, content_type)
         end
         if media then try_media(content_type, body_tvb, pinfo, root) end
     end
-    if m.leftover and m.leftover[2] > m.leftover[1] then
-        t:add(hf.data, tvb(m.leftover[1], m.leftover[2] - m.leftover[1]))
+    local leftover = m.leftover_from
+    if leftover and m.stop > leftover then
+        t:add(hf.data, tvb(leftover, m.stop - leftover))
     end
     if m.truncated then t:add_proto_expert_info(ef.truncated) end
 end
@@ -1295,7 +1312,7 @@ local function render_message(tvb, pinfo, root, m, rec)
     local t = root:add(htcpcp, tvb(m.offset, m.stop - m.offset), PROTO_LABEL .. clean(m.start.line))
     local content_type = content_type_of(m.head_lower)
     render_start_line(t, tvb, m, content_type)
-    render_headers(t, tvb, m, m.head_from, m.head_to)
+    render_headers(t, tvb, m, m.start.lf + 1, m.head_to)
     if m.bad_length and not m.length_item then t:add_proto_expert_info(ef.bad_content_length) end
     if m.bare_lf then t:add_proto_expert_info(ef.bare_lf) end
     if m.length_and_chunked then t:add_proto_expert_info(ef.length_and_chunked) end
@@ -1321,7 +1338,8 @@ local function count_request(m)
     local scheme, _, path = uri_parts(m.start.target)
     local pot = match(path or "", "^/*([^/]+)")
     if pot then bump(stats.pots, clean(percent_decode(pot))) end
-    for _, value in ipairs(header_values(m.head_lower, "accept-additions", m.head)) do
+    local head = sub(m.data, m.start.lf, m.head_to)
+    for _, value in ipairs(header_values(m.head_lower, "accept-additions", head)) do
         for _, a in ipairs(additions_of(value)) do bump(stats.additions, clean(a.name)) end
     end
     return scheme
@@ -1363,7 +1381,13 @@ local function pair_response(conn, rec, code)
 end
 
 local function register_message(pinfo, conn, side, m, key)
-    local rec = { frame = pinfo.number, t = time_of(pinfo) }
+    local rec
+    if m.start.is_request then
+        rec = { frame = pinfo.number, t = time_of(pinfo), number = false, method = false,
+            prev = false, next = false, resp = false, info = false }
+    else
+        rec = { frame = pinfo.number, t = time_of(pinfo), req = false, info = false }
+    end
     st.msgs[key] = rec
     if m.start.is_request then
         conn.requests = conn.requests + 1
@@ -1447,14 +1471,14 @@ local function bodiless_response(cx, start)
     else
         req = cx.conn.pending[cx.conn.head]
     end
-    return req ~= nil and req.method == "HEAD"
+    return req and req.method == "HEAD" or false
 end
 
 -- Handle one message (or piece of data) at index i.  Returns the next index, or nil, need.
 local function dissect_one(cx, i)
     local data, total, can_wait = cx.data, cx.total, cx.can_wait
     local line, lf, crlf = read_line(data, i)
-    local start = line and #line <= MAX_START_LINE and parse_start_line(line, i - 1)
+    local start = line and #line <= MAX_START_LINE and parse_start_line(line, lf, crlf)
     if not start then
         local cut_short = false
         if not line then
@@ -1463,8 +1487,6 @@ local function dissect_one(cx, i)
         end
         return dissect_orphan(cx, i, line, cut_short)
     end
-    start.line, start.lf, start.crlf = line, lf, crlf
-    start.line_end = i - 1 + #line
     local no_body = not start.is_request and bodiless_response(cx, start)
     local tree = cx.tree
     local m, need = parse_message(data, total, i, start, can_wait, no_body)
