@@ -343,6 +343,10 @@ expert_info("continuation", "htcpcp.expert.continuation",
     E.WARN)
 expert_info("unmatched_response", "htcpcp.expert.unmatched_response",
     "Response without a matching request", G.SEQUENCE, E.WARN)
+expert_info("response_not_captured", "htcpcp.expert.response_not_captured",
+    "Response not captured: a later response answers a later request", G.SEQUENCE, E.WARN)
+expert_info("request_not_captured", "htcpcp.expert.request_not_captured",
+    "The request of this response was not captured", G.SEQUENCE, E.WARN)
 expert_info("bad_command", "htcpcp.expert.bad_command",
     "Coffee-pot body is neither \"start\" nor \"stop\"", G.PROTOCOL, E.WARN)
 expert_info("bare_lf", "htcpcp.expert.bare_lf", "Line ends with a bare LF, not CRLF",
@@ -410,6 +414,7 @@ local function reset_state()
         call_items = {}, -- the same key -> how many items one call of the dissector showed
         call_segments = {}, -- the same key -> { offset, length } the call asked TCP for
         base = nil,     -- absolute minus relative time of the first frame
+        tracked = {},   -- source port * 65536 + destination port -> TCP header position (below)
         heur = {},      -- frame -> true when the heuristic took it
         tls = {},       -- frame -> true when it went to the TLS dissector
         rejected = {},  -- frame -> true when the heuristic turned it away
@@ -420,12 +425,26 @@ end
 reset_state()
 htcpcp.init = reset_state
 
--- Key of the address/port pair, the same in both directions.
+-- Key of the address/port pair, the same in both directions; and the two ports.
 local function pair_key(pinfo)
-    local a = tostring(pinfo.src) .. ":" .. pinfo.src_port
-    local b = tostring(pinfo.dst) .. ":" .. pinfo.dst_port
-    if a < b then return a .. " " .. b end
-    return b .. " " .. a
+    local sport, dport = pinfo.src_port, pinfo.dst_port
+    local a = tostring(pinfo.src) .. ":" .. sport
+    local b = tostring(pinfo.dst) .. ":" .. dport
+    if a < b then return a .. " " .. b, sport, dport end
+    return b .. " " .. a, sport, dport
+end
+
+local function port_bytes(from, to)
+    return char(floor(from / 256), from % 256, floor(to / 256), to % 256)
+end
+
+-- Let the TCP tracker (section 7b) watch both directions of a port pair.
+local function track_ports(sport, dport)
+    local tracked = st.tracked
+    for _, p in ipairs({ { sport, dport }, { dport, sport } }) do
+        local key = p[1] * 65536 + p[2]
+        if not tracked[key] then tracked[key] = { ports = port_bytes(p[1], p[2]), at = false } end
+    end
 end
 
 local function new_conn()
@@ -435,13 +454,15 @@ local function new_conn()
     }
 end
 
--- The connection a packet belongs to (first pass only), by its address/port pair.
+-- The connection a packet belongs to (first pass only), by its address/port pair: a TCP
+-- connection, since a SYN on the pair starts a new one (section 7b).
 local function conn_of(pinfo)
-    local key = pair_key(pinfo)
+    local key, sport, dport = pair_key(pinfo)
     local conn = st.conns[key]
     if not conn then
         conn = new_conn()
         st.conns[key] = conn
+        track_ports(sport, dport)
     end
     return conn
 end
@@ -1296,6 +1317,9 @@ local function render_links(t, rec)
         if rec.prev then t:add(hf.prev_request_in, rec.prev.frame):set_generated() end
         if rec.next then t:add(hf.next_request_in, rec.next.frame):set_generated() end
         if rec.resp then t:add(hf.response_in, rec.resp.frame):set_generated() end
+        if rec.lost then t:add_proto_expert_info(ef.response_not_captured) end
+    elseif rec.request_lost then
+        t:add_proto_expert_info(ef.request_not_captured)
     else
         local req = rec.req
         if req then
@@ -1364,11 +1388,39 @@ local function count_response(m, rec)
     end
 end
 
+-- Status codes that only answer an attempt to brew (RFC 2324 2.3.1 and 2.3.2, RFC 7168 2.1.1).
+local brew_answers = { [300] = true, [406] = true, [418] = true }
+local brew_methods = { BREW = true, POST = true }
+local LOOK_AHEAD = 8 -- pending requests searched for the one a brewing answer belongs to
+
 -- Pair a response with the oldest pending request of its connection (1xx leave it pending).
+-- A brewing answer (300, 406, 418) skips pending requests that did not brew when a later one
+-- did: their responses were not captured, and only they lose their pair.
 local function pair_response(conn, rec, code)
     local queue = conn.pending
     local head = conn.head
     local req = queue[head]
+    if req and brew_answers[code] and not brew_methods[req.method] then
+        for k = head + 1, math.min(conn.tail, head + LOOK_AHEAD) do
+            if brew_methods[queue[k].method] then
+                for skipped = head, k - 1 do
+                    queue[skipped].lost = true
+                    queue[skipped] = nil
+                end
+                head = k
+                req = queue[k]
+                break
+            end
+        end
+    end
+    if req and req.lost_request then
+        rec.request_lost = true
+        if code >= 200 then
+            queue[head] = nil
+            head = head + 1
+        end
+        req = nil
+    end
     if req then
         rec.req = req
         if code >= 200 then
@@ -1390,6 +1442,7 @@ local function register_message(pinfo, conn, side, m, key)
     end
     st.msgs[key] = rec
     if m.start.is_request then
+        if not conn.request_port then conn.request_port = pinfo.src_port end
         conn.requests = conn.requests + 1
         rec.number = conn.requests
         rec.method = m.start.method
@@ -1653,6 +1706,102 @@ pcall(function()
         return heuristic(tvb, pinfo, root, false)
     end)
 end)
+
+---------------------------------------------------------------------------------------------
+-- 7b. TCP connections.  TCP hands a payload dissector no SYN, and Wireshark 4.0's Lua has no
+--     conversation API (a tcp.stream field extractor or tap would make Wireshark build a tree
+--     for every packet).  A postdissector sees every frame: for the port pairs of HTCPCP
+--     connections it reads the TCP header's flags from the frame's bytes (found once per
+--     direction by the port numbers, checked on every frame), and a SYN without ACK starts a
+--     new connection on its address/port pair: a client reusing its port gets fresh numbering
+--     and pairing.  --disable-protocol htcpcp_tcp turns it off.
+---------------------------------------------------------------------------------------------
+
+local tracker = Proto("htcpcp_tcp", "HTCPCP TCP connection tracking")
+local FIN, SYN, ACK = 1, 2, 16
+local PT_TCP = 2 -- pinfo.port_type of a TCP frame
+local MAX_TCP_AT = 128 -- the TCP header starts within this many bytes of the frame
+
+-- The TCP header of a frame (14 bytes from its start: ports, numbers, offset, flags) and the
+-- frame's length, or nil.
+local function tcp_header(tvb, entry)
+    local len = tvb:len()
+    local at = entry.at
+    if at and at + 14 <= len then
+        local head = tvb:raw(at, 14)
+        if sub(head, 1, 4) == entry.ports then return head, len end
+    end
+    local first = tvb:raw(0, math.min(len, MAX_TCP_AT + 14))
+    local p = find(first, entry.ports, 1, true)
+    while p and not (p + 13 <= #first and byte(first, p + 12) >= 0x50) do
+        p = find(first, entry.ports, p + 1, true)
+    end
+    if not p then return nil end
+    entry.at = p - 1
+    return sub(first, p, p + 13), len
+end
+
+local function uint32(s, i)
+    local a, b, c, d = byte(s, i, i + 3)
+    return ((a * 256 + b) * 256 + c) * 256 + d
+end
+
+-- Is sequence number a after b (modulo 2^32)?
+local function seq_after(a, b)
+    local d = (a - b) % 4294967296
+    return d > 0 and d < 2147483648
+end
+
+-- Data from one side was not captured: its peer acknowledged bytes the capture never had.  A
+-- lost response leaves its request answered by nothing (the oldest pending one: later pairs
+-- do not shift); a lost request leaves a stand-in that its response pairs with.
+local function data_lost(pinfo, lost_port)
+    local conn = st.conns[pair_key(pinfo)]
+    if not conn or not conn.request_port or pinfo.src_port == pinfo.dst_port then return end
+    if lost_port == conn.request_port then
+        conn.tail = conn.tail + 1
+        conn.pending[conn.tail] = { frame = false, lost_request = true }
+    else
+        local req = conn.pending[conn.head]
+        if req then
+            req.lost = true
+            conn.pending[conn.head] = nil
+            conn.head = conn.head + 1
+        end
+    end
+end
+
+function tracker.dissector(tvb, pinfo)
+    if pinfo.visited then return end
+    local sport, dport = pinfo.src_port, pinfo.dst_port
+    local entry = st.tracked[sport * 65536 + dport]
+    if not entry or pinfo.port_type ~= PT_TCP then return end
+    local head, len = tcp_header(tvb, entry)
+    if not head then return end
+    local flags = byte(head, 14)
+    if flags % (2 * SYN) >= SYN and flags % (2 * ACK) < ACK then
+        st.conns[pair_key(pinfo)] = nil
+        entry.next = nil
+        st.tracked[dport * 65536 + sport].next = nil
+        return
+    end
+    -- The end of this segment's data (its length from the frame's: at most a link-layer
+    -- trailer too many, which can only hide a gap, never invent one).
+    local seq = uint32(head, 5)
+    local stop = (seq + len - entry.at - math.floor(byte(head, 13) / 16) * 4) % 4294967296
+    if flags % 2 == FIN then stop = (stop + 1) % 4294967296 end
+    if not entry.next or seq_after(stop, entry.next) then entry.next = stop end
+    if flags % (2 * ACK) >= ACK then
+        local peer = st.tracked[dport * 65536 + sport]
+        local ack = uint32(head, 9)
+        if peer.next and seq_after(ack, peer.next) then
+            peer.next = ack
+            data_lost(pinfo, dport)
+        end
+    end
+end
+
+register_postdissector(tracker)
 
 ---------------------------------------------------------------------------------------------
 -- 8. Statistics: tshark -z htcpcp,tree, and the GUI's menu entries
