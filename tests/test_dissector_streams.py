@@ -147,7 +147,7 @@ class SummaryLineTests(Streams):
     def summary(self, capture: Path, two_pass: bool) -> list[str]:
         command = [require_tshark(), "-n", *(["-2"] if two_pass else [])]
         command += ["-X", f"lua_script:{DISSECTOR}", "-r", str(capture)]
-        command += ["-o", "gui.column.format:\"No.\",\"%m\",\"Protocol\",\"%p\",\"Info\",\"%i\""]
+        command += ["-o", 'gui.column.format:"No.","%m","Protocol","%p","Info","%i"']
         env = {**os.environ, "WIRESHARK_CONFIG_DIR": config_dir()}
         result = subprocess.run(command, capture_output=True, env=env, timeout=60, check=False)
         stderr = result.stderr.decode("utf-8", "replace")
