@@ -13,7 +13,11 @@
 --  * Every decision (this connection is HTCPCP, this connection is TLS, this request pairs with
 --    that response) is made once, on the first pass, and stored by frame; later passes only read
 --    it, so one pass and two passes (tshark -2, the GUI) show the same packets.
---  * Connections are keyed by their address/port pair, requests and responses paired in order.
+--  * Requests and responses are paired in order per TCP connection: connections are keyed by
+--    their address/port pair, and a postdissector that reads the TCP header (section 7b) starts
+--    a new one at a SYN and notices data the capture lost.
+--  * A later pass without a tree only replays what the first pass showed (columns, reassembly
+--    requests); display work is done only when a tree is built.
 --  * Every string taken from the packet is made valid UTF-8 (invalid bytes and control characters
 --    become U+FFFD) before it becomes a field value, a label, a column or an expert text.
 
