@@ -13,7 +13,11 @@
 --  * Every decision (this connection is HTCPCP, this connection is TLS, this request pairs with
 --    that response) is made once, on the first pass, and stored by frame; later passes only read
 --    it, so one pass and two passes (tshark -2, the GUI) show the same packets.
---  * Connections are keyed by their address/port pair, requests and responses paired in order.
+--  * Requests and responses are paired in order per TCP connection: connections are keyed by
+--    their address/port pair, and a postdissector that reads the TCP header (section 7b) starts
+--    a new one at a SYN and notices data the capture lost.
+--  * A later pass without a tree only replays what the first pass showed (columns, reassembly
+--    requests); display work is done only when a tree is built.
 --  * Every string taken from the packet is made valid UTF-8 (invalid bytes and control characters
 --    become U+FFFD) before it becomes a field value, a label, a column or an expert text.
 
@@ -343,6 +347,10 @@ expert_info("continuation", "htcpcp.expert.continuation",
     E.WARN)
 expert_info("unmatched_response", "htcpcp.expert.unmatched_response",
     "Response without a matching request", G.SEQUENCE, E.WARN)
+expert_info("response_not_captured", "htcpcp.expert.response_not_captured",
+    "Response not captured: a later response answers a later request", G.SEQUENCE, E.WARN)
+expert_info("request_not_captured", "htcpcp.expert.request_not_captured",
+    "The request of this response was not captured", G.SEQUENCE, E.WARN)
 expert_info("bad_command", "htcpcp.expert.bad_command",
     "Coffee-pot body is neither \"start\" nor \"stop\"", G.PROTOCOL, E.WARN)
 expert_info("bare_lf", "htcpcp.expert.bare_lf", "Line ends with a bare LF, not CRLF",
@@ -389,6 +397,15 @@ htcpcp.prefs.media = Pref.bool("Hand bodies to media-type dissectors", true,
 local st
 local stats_wanted = false -- set by -z htcpcp,tree or in the GUI
 
+-- The preferences, read once per capture (and when they change) instead of once per packet.
+local pref_desegment, pref_until_fin, pref_media = true, false, true
+
+local function read_prefs()
+    pref_desegment = htcpcp.prefs.desegment
+    pref_until_fin = htcpcp.prefs.until_fin
+    pref_media = htcpcp.prefs.media
+end
+
 local function new_stats()
     return { requests = 0, responses = 0, methods = {}, codes = {}, additions = {},
         pots = {}, times = {} }
@@ -398,20 +415,40 @@ local function reset_state()
     st = {
         conns = {},     -- address/port pair -> connection
         msgs = {},      -- frame * 65536 + index within the frame -> record
+        call_items = {}, -- the same key -> how many items one call of the dissector showed
+        call_segments = {}, -- the same key -> { offset, length } the call asked TCP for
+        base = nil,     -- absolute minus relative time of the first frame
+        tracked = {},   -- source port * 65536 + destination port -> TCP header position (below)
         heur = {},      -- frame -> true when the heuristic took it
         tls = {},       -- frame -> true when it went to the TLS dissector
         rejected = {},  -- frame -> true when the heuristic turned it away
         stats = new_stats(),
     }
+    read_prefs()
 end
 reset_state()
 htcpcp.init = reset_state
 
--- Key of the address/port pair, the same in both directions.
-local function pair_key(src, sport, dst, dport)
-    local a, b = tostring(src) .. ":" .. sport, tostring(dst) .. ":" .. dport
-    if a < b then return a .. " " .. b end
-    return b .. " " .. a
+-- Key of the address/port pair, the same in both directions; and the two ports.
+local function pair_key(pinfo)
+    local sport, dport = pinfo.src_port, pinfo.dst_port
+    local a = tostring(pinfo.src) .. ":" .. sport
+    local b = tostring(pinfo.dst) .. ":" .. dport
+    if a < b then return a .. " " .. b, sport, dport end
+    return b .. " " .. a, sport, dport
+end
+
+local function port_bytes(from, to)
+    return char(floor(from / 256), from % 256, floor(to / 256), to % 256)
+end
+
+-- Let the TCP tracker (section 7b) watch both directions of a port pair.
+local function track_ports(sport, dport)
+    local tracked = st.tracked
+    for _, p in ipairs({ { sport, dport }, { dport, sport } }) do
+        local key = p[1] * 65536 + p[2]
+        if not tracked[key] then tracked[key] = { ports = port_bytes(p[1], p[2]), at = false } end
+    end
 end
 
 local function new_conn()
@@ -421,58 +458,147 @@ local function new_conn()
     }
 end
 
--- The connection a packet belongs to, by its address/port pair.  (Wireshark 4.0's Lua has no
--- conversation API, and a field extractor or tap for tcp.stream would make Wireshark build a
--- tree for every packet, several times slower; so a client reusing its port within one capture
--- continues the same connection here.)
+-- The connection a packet belongs to (first pass only), by its address/port pair: a TCP
+-- connection, since a SYN on the pair starts a new one (section 7b).
 local function conn_of(pinfo)
-    local key = pair_key(pinfo.src, pinfo.src_port, pinfo.dst, pinfo.dst_port)
+    local key, sport, dport = pair_key(pinfo)
     local conn = st.conns[key]
     if not conn then
         conn = new_conn()
         st.conns[key] = conn
+        track_ports(sport, dport)
     end
     return conn
 end
 
 -- The side of the connection a packet comes from.
-local function side_of(src, sport, dport)
+local function side_of(pinfo)
+    local sport, dport = pinfo.src_port, pinfo.dst_port
     if sport ~= dport then return sport end
-    return tostring(src)
+    return tostring(pinfo.src)
 end
 
--- Key of the next item in this frame, stable across passes; take_key() consumes it.
-local function peek_key(pinfo)
-    local n = tonumber(pinfo.private.htcpcp_n or "0") + 1
-    return pinfo.number * 65536 + n, n
+-- One call of the dissector: the packet, the data as a string, and the count of items
+-- (messages, pieces of data) this frame has shown so far, kept in pinfo.private across the
+-- several calls TCP makes for one frame and restarted at every dissection of the frame (as
+-- 2 * count + 1 once the Info column has been set).  Every call takes one index for itself,
+-- then one per item: keys stable across passes.
+-- The call's state lives in one table reused from call to call (a fresh one only if a call
+-- were ever nested in another), which spares an allocation per packet.
+local spare_call = {}
+
+local function new_call(tvb, pinfo, root, data, visited, conn)
+    local cx = spare_call
+    if cx.busy then cx = {} else spare_call.busy = true end
+    local priv = pinfo.private
+    local state = tonumber(priv.htcpcp or "0")
+    local n = floor(state / 2)
+    cx.tvb, cx.pinfo, cx.root, cx.tree, cx.data = tvb, pinfo, root, root.text ~= nil, data
+    cx.total, cx.priv, cx.first, cx.n, cx.number = #data, priv, n, n + 1, pinfo.number
+    cx.visited, cx.shown, cx.conn, cx.side, cx.info = visited, state % 2 == 1, conn, nil, nil
+    if conn then cx.side = side_of(pinfo) end
+    cx.can_wait = pref_desegment and pinfo.can_desegment > 0
+    return cx
 end
 
-local function take_key(pinfo)
-    local key, n = peek_key(pinfo)
-    pinfo.private.htcpcp_n = tostring(n)
-    return key
+-- The end of a call: its state table may be reused (and holds on to nothing).
+local function release(cx)
+    cx.tvb, cx.pinfo, cx.root, cx.data, cx.priv, cx.conn, cx.info = nil, nil, nil, nil, nil, nil, nil
+    cx.busy = nil
 end
 
-local function set_info(pinfo, text)
-    pinfo.cols.protocol = "HTCPCP"
-    if pinfo.private.htcpcp_info then
-        pinfo.cols.info:append(", " .. text)
+local function call_key(cx)
+    return cx.number * 65536 + cx.first + 1
+end
+
+-- Key of the next item in this frame; take_key() consumes it.
+local function peek_key(cx)
+    return cx.number * 65536 + cx.n + 1
+end
+
+local function take_key(cx)
+    cx.n = cx.n + 1
+    return cx.number * 65536 + cx.n
+end
+
+-- The Info column: the first item of a frame replaces TCP's text, later ones are appended;
+-- fenced after each item so that body dissectors (JSON) append to it.
+local function show_info(cx, text)
+    local info = cx.info
+    if not info then
+        local cols = cx.pinfo.cols
+        cols.protocol = "HTCPCP"
+        info = cols.info
+        cx.info = info
+    end
+    if cx.shown then
+        info:append(", " .. text)
     else
-        pinfo.cols.info:set(text)
-        pinfo.private.htcpcp_info = "1"
+        info:set(text)
+        cx.shown = true
     end
-    pinfo.cols.info:fence()
+    info:fence()
 end
 
--- Seconds between two frames, from their absolute timestamps.  When both have the same time
--- reference, the difference of their relative times is used: it is exact, while a double
--- holding seconds since 1970 is only good to about 240 ns.
-local function elapsed(from, to)
-    local delta = to.abs - from.abs
-    if math.abs((to.abs - to.rel) - (from.abs - from.rel)) < 1e-3 then
-        delta = to.rel - from.rel
+-- The Info text of an item, kept in its record for replays.
+local function set_info(cx, rec, text)
+    rec.info = text
+    show_info(cx, text)
+end
+
+local function save_count(cx, n)
+    cx.priv.htcpcp = tostring(n * 2 + (cx.shown and 1 or 0))
+end
+
+-- End of a call: the item count goes back into pinfo.private, and on the first pass what the
+-- call showed is kept, so that a later pass without a tree only replays it.
+local function end_call(cx, seg_offset, seg_len)
+    save_count(cx, cx.n)
+    if not cx.visited then
+        local key = call_key(cx)
+        st.call_items[key] = cx.n - cx.first - 1
+        if seg_len then st.call_segments[key] = { seg_offset, seg_len } end
     end
-    return delta
+    release(cx)
+end
+
+-- A later pass without a tree: the columns (each item's text, kept in its record) and the
+-- reassembly request of the first pass.
+local function replay(cx, items)
+    local key = call_key(cx)
+    if items > 0 then
+        local texts = {}
+        for k = 1, items do texts[k] = st.msgs[key + k].info end
+        show_info(cx, concat(texts, ", "))
+    end
+    save_count(cx, cx.first + 1 + items)
+    local segment = st.call_segments[key]
+    if segment then
+        cx.pinfo.desegment_offset = segment[1]
+        cx.pinfo.desegment_len = segment[2]
+    end
+    local total = cx.total
+    release(cx)
+    return total
+end
+
+-- A frame's time in seconds since the first frame, from the absolute timestamps: its
+-- relative time while that has the first frame as reference (exact, while a double holding
+-- seconds since 1970 is only good to about 240 ns), otherwise from its absolute time.
+local function time_of(pinfo)
+    local abs, rel = pinfo.abs_ts, pinfo.rel_ts
+    local base = st.base
+    if not base then
+        base = abs - rel
+        st.base = base
+    end
+    if math.abs(abs - rel - base) < 1e-3 then return rel end
+    return abs - base
+end
+
+-- Seconds between two records.
+local function elapsed(from, to)
+    return to.t - from.t
 end
 
 local function seconds_to_nstime(delta)
@@ -493,6 +619,10 @@ end
 
 local TOKEN = "[%w!#%$%%&'%*%+%-%.%^_`|~]"
 local VERSION = "%u[%u%-]*/%d+%.%d+"
+local HEADER_COLON = "^" .. TOKEN .. "+():"
+local HEADER_START = "^" .. TOKEN .. "+:"
+local TOKEN_ONLY = "^" .. TOKEN .. "*$"
+local AT_VERSION = "^" .. VERSION
 local STATUS_PATTERN = "^()(" .. VERSION .. ") +()(%d%d%d)(.*)$"
 local REQUEST_PATTERN = "^()(" .. TOKEN .. "+) +()(%S+) +()(" .. VERSION .. ") *$"
 
@@ -513,25 +643,22 @@ local function is_command_word(s)
     return word == "start" or word == "stop"
 end
 
--- Parse a complete first line that starts at Tvb offset `at`.  Returns a table describing it
--- (with Tvb offsets), or nil.  A request needs a known method.
-local function parse_start_line(line, at)
+-- Parse a complete first line (ending at the LF at index lf, with a CR before it if crlf).
+-- Returns its parts, or nil; with `positions`, the indices in the line where they start instead
+-- (version, code, phrase; or method, target, version).  A request needs a known method.
+local function parse_start_line(line, lf, crlf, positions)
     local vpos, version, cpos, code, rest = match(line, STATUS_PATTERN)
     if vpos and (rest == "" or byte(rest, 1) == 32) then
         local ppos, phrase = match(rest, "^ *()(.-)%s*$")
-        return {
-            is_request = false, version = version, version_pos = at + vpos - 1,
-            code = tonumber(code), code_pos = at + cpos - 1,
-            phrase = phrase, phrase_pos = at + cpos + 2 + ppos - 1,
-        }
+        if positions then return vpos, cpos, cpos + 2 + ppos end
+        return { is_request = false, version = version, code = tonumber(code), phrase = phrase,
+            line = line, lf = lf, crlf = crlf }
     end
     local mpos, method, tpos, target, vpos2, version2 = match(line, REQUEST_PATTERN)
     if mpos and known_methods[method] then
-        return {
-            is_request = true, method = method, method_pos = at + mpos - 1,
-            target = target, target_pos = at + tpos - 1,
-            version = version2, version_pos = at + vpos2 - 1,
-        }
+        if positions then return mpos, tpos, vpos2 end
+        return { is_request = true, method = method, target = target, version = version2,
+            line = line, lf = lf, crlf = crlf }
     end
     return nil
 end
@@ -539,7 +666,7 @@ end
 -- Does this complete line look like a start line gone wrong (known method or a version)?
 local function looks_like_bad_start(line)
     local word = match(line, "^(%u+) ")
-    return (word and known_methods[word]) or match(line, "^" .. VERSION) ~= nil
+    return (word and known_methods[word]) or match(line, AT_VERSION) ~= nil
 end
 
 -- Could this incomplete line (no LF yet) still become a request or status line?
@@ -556,7 +683,7 @@ end
 -- Does a complete start line begin at index i?
 local function starts_message(data, i)
     local line = read_line(data, i)
-    return line ~= nil and parse_start_line(line, 0) ~= nil
+    return line ~= nil and parse_start_line(line) ~= nil
 end
 
 -- Index of the first line after index i (exclusive) that starts a message, or nil.  Each line
@@ -572,7 +699,7 @@ local function find_next_start(data, i, total)
 end
 
 local function looks_like_header_prefix(s)
-    return match(s, "^" .. TOKEN .. "*$") ~= nil or match(s, "^" .. TOKEN .. "+:") ~= nil
+    return match(s, TOKEN_ONLY) ~= nil or match(s, HEADER_START) ~= nil
 end
 
 -- s without the blanks at its ends (linear in #s, whatever the blanks).
@@ -586,18 +713,6 @@ local function trim(s)
         last = last - 1
     end
     return sub(s, first, last), first
-end
-
--- A "Name: value" header line at Tvb offset pos (text `line`, ending at offset eol), or nil.
-local function parse_header(line, pos, eol)
-    local colon = match(line, "^" .. TOKEN .. "+():")
-    if not colon then return nil end
-    local name = sub(line, 1, colon - 1)
-    local value, vstart = trim(sub(line, colon + 1))
-    return {
-        name = name, lname = lower(name), value = value, line_pos = pos, line_end = eol,
-        value_pos = pos + colon + vstart - 1,
-    }
 end
 
 -- Split s on the plain separator sep.  Returns {start (1-based), trimmed text} per non-empty item.
@@ -631,7 +746,6 @@ end
 
 ---------------------------------------------------------------------------------------------
 -- Message parser: returns a description of the message at index i, or nil, bytes_needed.
--- `detailed` asks for the header lines taken apart (to build a tree or statistics).
 ---------------------------------------------------------------------------------------------
 
 -- Index of a start line in data[b..e] (a body that ran into the next message), or nil.  The
@@ -663,29 +777,6 @@ local function embedded_start(data, b, e)
     return best
 end
 
--- The header lines between index `from` and the LF at index `to`, taken apart.
-local function parse_header_lines(m, data, from, to)
-    local p = from
-    while p <= to do
-        local line, lf, crlf = read_line(data, p)
-        if not crlf then m.bare_lf = true end
-        local pos = p - 1
-        local eol = pos + #line
-        local header = parse_header(line, pos, eol)
-        if header then
-            m.headers[#m.headers + 1] = header
-        elseif (byte(line, 1) == 32 or byte(line, 1) == 9) and #m.headers > 0 then
-            m.folded[#m.folded + 1] = { pos, eol }
-            local h = m.headers[#m.headers]
-            h.value = h.value .. " " .. trim(line)
-            h.line_end = eol
-        else
-            m.bad_lines[#m.bad_lines + 1] = { pos, eol }
-        end
-        p = lf + 1
-    end
-end
-
 -- No empty line in the data after the start line: either the head is not complete yet, or
 -- (the lab's client) the body follows the headers directly.  Returns the index where the body
 -- starts and whether the head is still incomplete.
@@ -699,7 +790,7 @@ local function head_without_empty_line(data, from)
                 or (looks_like_header_prefix(partial) and not is_command_word(partial))
             return p, header_like
         end
-        local is_header = match(line, "^" .. TOKEN .. "+:") ~= nil
+        local is_header = match(line, HEADER_START) ~= nil
             or ((byte(line, 1) == 32 or byte(line, 1) == 9) and p > from)
         if not is_header then return p, false end
         p = lf + 1
@@ -723,7 +814,7 @@ local function parse_chunks(m, data, total, p, can_wait)
         if not size or size > MAX_LENGTH or #line > MAX_START_LINE
             or (ext ~= "" and byte(ext, 1) ~= 59) then
             local stop = find_next_start(data, p, total) or (total + 1)
-            m.bad_chunk = { p - 1, stop - 1 }
+            m.bad_chunk_from, m.bad_chunk_to = p - 1, stop - 1
             return stop, parts
         end
         local chunk = { line_pos = p - 1, line_end = p - 1 + #line, size = size, ext = ext,
@@ -731,6 +822,7 @@ local function parse_chunks(m, data, total, p, can_wait)
         m.chunks[#m.chunks + 1] = chunk
         if size == 0 then
             local q = lf + 1
+            m.trailers_from = q
             while true do
                 local tline, tlf = read_line(data, q)
                 if not tline then
@@ -743,12 +835,7 @@ local function parse_chunks(m, data, total, p, can_wait)
                     q = tlf + 1
                     break
                 end
-                local trailer = parse_header(tline, q - 1, q - 1 + #tline)
-                if trailer then
-                    m.trailers[#m.trailers + 1] = trailer
-                else
-                    m.bad_lines[#m.bad_lines + 1] = { q - 1, q - 1 + #tline }
-                end
+                m.trailers_to = tlf
                 q = tlf + 1
             end
             chunk.stop = q - 1
@@ -774,7 +861,7 @@ local function parse_chunks(m, data, total, p, can_wait)
         end
         if after ~= "" then
             local stop = find_next_start(data, data_end + 1, total) or (total + 1)
-            m.bad_chunk = { data_end, stop - 1 }
+            m.bad_chunk_from, m.bad_chunk_to = data_end, stop - 1
             return stop, parts
         end
         chunk.stop = after_lf
@@ -786,29 +873,54 @@ end
 -- whether some Content-Length was invalid.
 local function framing(head_lower)
     local chunked = false
-    for _, v in ipairs(header_values(head_lower, "transfer-encoding")) do
-        chunked = find(v, "chunked", 1, true) ~= nil
+    local _, e = find(head_lower, "\ntransfer-encoding:", 1, true)
+    while e do
+        local lf = find(head_lower, "\n", e + 1, true) or (#head_lower + 1)
+        local c = find(head_lower, "chunked", e + 1, true)
+        chunked = c ~= nil and c < lf
+        _, e = find(head_lower, "\ntransfer-encoding:", e + 1, true)
     end
     local clen, bad
-    for _, v in ipairs(header_values(head_lower, "content-length")) do
+    _, e = find(head_lower, "\ncontent-length:", 1, true)
+    while e do
+        local lf = find(head_lower, "\n", e + 1, true) or (#head_lower + 1)
+        local v = trim(sub(head_lower, e + 1, lf - 1))
         local n = #v <= 9 and match(v, "^%d+$") and tonumber(v)
         if n and n <= MAX_LENGTH and (clen == nil or clen == n) then
             clen = n
         else
             bad = true
         end
+        _, e = find(head_lower, "\ncontent-length:", e + 1, true)
     end
     if bad then clen = nil end
     return chunked, clen, bad
 end
 
-local function parse_message(data, total, i, start, can_wait, no_body, detailed)
-    local m = {
-        offset = i - 1, start = start, headers = {}, chunks = {}, trailers = {},
-        bad_lines = {}, folded = {}, bare_lf = not start.crlf,
-    }
+-- The first empty line after index lf (the LF ending the start line): the index of the LF
+-- before it and of its own LF, or nil.  Plain searches: "\n\r\n" first, then "\n\n" only
+-- in the head it delimits (or in the rest when there is none), so pipelined messages in a long
+-- segment are not rescanned to its end.
+local function find_blank(data, lf)
+    local crlf = find(data, "\n\r\n", lf, true)
+    if crlf then
+        local head = sub(data, lf, crlf)
+        local bare = find(head, "\n\n", 1, true)
+        if bare then return lf + bare - 1, lf + bare end
+        return crlf, crlf + 2, head
+    end
+    local bare = find(data, "\n\n", lf, true)
+    if bare then return bare, bare + 1 end
+    return nil
+end
+
+local function parse_message(data, total, i, start, can_wait, no_body)
+    -- (Every field a usual message has is in the constructor: the table is made at its size.)
+    local m = { offset = i - 1, start = start, data = data, head_lower = false, head_to = false,
+        body_from = false, body_to = false, stop = false }
+    if not start.crlf then m.bare_lf = true end
     local lf = start.lf
-    local blank, blank_end = find(data, "\n\r?\n", lf)
+    local blank, blank_end, head = find_blank(data, lf)
     local body_start -- index of the body's first byte
     local head_last  -- index of the LF that ends the last header line
     if blank then
@@ -826,22 +938,21 @@ local function parse_message(data, total, i, start, can_wait, no_body, detailed)
         head_last = p - 1
         body_start = p
     end
-    m.head = sub(data, lf, head_last)
-    local head_lower = lower(m.head)
-    m.head_lower = head_lower
-    if detailed then parse_header_lines(m, data, lf + 1, head_last) end
+    local head_lower = lower(head or sub(data, lf, head_last))
+    m.head_lower, m.head_to = head_lower, head_last
     local chunked, clen, bad_length = framing(head_lower)
-    m.chunked = chunked
-    m.length_and_chunked = chunked and (clen ~= nil or bad_length)
-    m.bad_length = bad_length
+    if chunked then m.chunked = true end
+    if chunked and (clen ~= nil or bad_length) then m.length_and_chunked = true end
+    if bad_length then m.bad_length = true end
 
     local stop -- index after the message
     if m.truncated then
         stop = total + 1
-        m.leftover = { body_start - 1, total } -- the unfinished header line, if any
+        m.leftover_from = body_start - 1 -- the unfinished header line, if any
     elseif no_body then
         stop = body_start
     elseif chunked then
+        m.chunks = {}
         local parts
         stop, parts = parse_chunks(m, data, total, body_start, can_wait)
         if not stop then return nil, parts end
@@ -860,11 +971,11 @@ local function parse_message(data, total, i, start, can_wait, no_body, detailed)
             m.truncated = true
             stop = total + 1
         end
-        m.body = { body_start - 1, stop - 1 }
+        m.body_from, m.body_to = body_start - 1, stop - 1
     else
         -- Neither Content-Length nor chunked: the body (if any) runs to the next start line or
         -- to the end of the data; responses may instead run until the connection closes.
-        if not start.is_request and htcpcp.prefs.until_fin and can_wait then
+        if not start.is_request and pref_until_fin and can_wait then
             return nil, UNTIL_FIN
         end
         stop = total + 1
@@ -874,8 +985,8 @@ local function parse_message(data, total, i, start, can_wait, no_body, detailed)
             stop = find_next_start(data, body_start, total) or (total + 1)
             if m.no_empty_line == nil then m.body_without_length = true end
         end
-        m.body = { body_start - 1, stop - 1 }
-        m.open = stop == total + 1
+        m.body_from, m.body_to = body_start - 1, stop - 1
+        if stop == total + 1 then m.open = true end
     end
     m.stop = stop - 1
     return m
@@ -884,6 +995,8 @@ end
 ---------------------------------------------------------------------------------------------
 -- Rendering (only when a tree is built).  Every string value is clean()ed.
 ---------------------------------------------------------------------------------------------
+
+local PROTO_LABEL = "Hyper Text Coffee Pot Control Protocol, "
 
 local function add_text(tree, protofield, range, text)
     return tree:add(protofield, range, clean(text))
@@ -1002,27 +1115,77 @@ local function add_alternates(tree, tvb, h)
     end
 end
 
--- One htcpcp.header item per header, with the header's own field below it when it has one.
-local function add_headers(t, tvb, headers)
-    for _, h in ipairs(headers) do
-        local hrange = tvb(h.line_pos, h.line_end - h.line_pos)
-        local hi = add_text(t, hf.header, hrange, hrange:raw())
-        local protofield = header_fields[h.lname]
-        if protofield then
-            local vrange = tvb(h.value_pos, h.line_end - h.value_pos)
-            if h.lname == "content-length" then
-                local n = #h.value <= 9 and match(h.value, "^%d+$") and tonumber(h.value)
-                if n and n <= MAX_LENGTH then
-                    hi:add(protofield, vrange, n)
-                else
-                    hi:add_proto_expert_info(ef.bad_content_length)
-                end
-            else
-                local fi = add_text(hi, protofield, vrange, h.value)
-                if h.lname == "accept-additions" then add_accept_additions(fi, tvb, h) end
-                if h.lname == "alternates" then add_alternates(fi, tvb, h) end
-            end
+-- Lower-cased header names, looked up by their usual spellings to spare a lower() per line.
+local header_lnames = {}
+for lname in pairs(header_fields) do
+    local usual = lname:gsub("^%l", string.upper):gsub("%-%l", string.upper)
+    header_lnames[usual] = lname
+    header_lnames[lname] = lname
+end
+
+local function is_blank(c)
+    return c == 32 or c == 9
+end
+
+-- One header: its own field where it has one (labelled with the line as sent, like HTTP's
+-- headers), otherwise an htcpcp.header item.  p..stop are the indices of its text (folded lines
+-- included); the value starts at index vs.
+local function render_header(t, tvb, m, p, stop, colon, vs, value)
+    local data = m.data
+    local range = tvb(p - 1, stop - p + 1)
+    local label = clean(sub(data, p, stop))
+    local name = sub(data, p, colon - 1)
+    local lname = header_lnames[name] or lower(name)
+    local protofield = header_fields[lname]
+    if not protofield then
+        t:add(hf.header, range, label)
+    elseif lname == "content-length" then
+        m.length_item = true
+        local n = #value <= 9 and match(value, "^%d+$") and tonumber(value)
+        if n and n <= MAX_LENGTH then
+            t:add(protofield, range, n, label)
+        else
+            t:add(hf.header, range, label):add_proto_expert_info(ef.bad_content_length)
         end
+    else
+        local fi = t:add(protofield, range, clean(value), label)
+        local h = { value = value, value_pos = vs - 1 }
+        if lname == "accept-additions" then add_accept_additions(fi, tvb, h) end
+        if lname == "alternates" then add_alternates(fi, tvb, h) end
+    end
+end
+
+-- The header lines from index `from` to the LF at index `to`, each line read once and in place:
+-- bare LFs, folded lines (joined to their header, each flagged) and lines without a colon.
+local function render_headers(t, tvb, m, from, to)
+    local data = m.data
+    local p = from
+    while p <= to do
+        local lf = find(data, "\n", p, true)
+        local stop = lf - 1
+        if stop >= p and byte(data, stop) == 13 then stop = stop - 1 else m.bare_lf = true end
+        local colon = match(data, HEADER_COLON, p)
+        if colon and colon <= stop then
+            local vs = colon + 1
+            while vs <= stop and is_blank(byte(data, vs)) do vs = vs + 1 end
+            local ve = stop
+            while ve >= vs and is_blank(byte(data, ve)) do ve = ve - 1 end
+            local value = sub(data, vs, ve)
+            -- Obsolete folding: following lines that start with a blank continue the value.
+            while lf < to and is_blank(byte(data, lf + 1)) do
+                local next_lf = find(data, "\n", lf + 1, true)
+                local next_stop = next_lf - 1
+                if byte(data, next_stop) == 13 then next_stop = next_stop - 1 else m.bare_lf = true end
+                t:add_tvb_expert_info(ef.folded_header, tvb(lf, next_stop - lf))
+                value = value .. " " .. trim(sub(data, lf + 1, next_stop))
+                stop, lf = next_stop, next_lf
+            end
+            render_header(t, tvb, m, p, stop, colon, vs, value)
+        else
+            t:add(hf.header, tvb(p - 1, stop - p + 1), clean(sub(data, p, stop)))
+                :add_proto_expert_info(ef.bad_header)
+        end
+        p = lf + 1
     end
 end
 
@@ -1032,34 +1195,47 @@ local function content_type_of(head_lower)
     return v and match(v, "^([^;%s]*)") or nil
 end
 
-local function try_media(content_type, body_tvb, pinfo, tree)
-    if not (htcpcp.prefs.media and content_type and content_type ~= "") then return end
-    if command_types[content_type] then return end
-    local media = DissectorTable.get("media_type")
-    if media:get_dissector(content_type) then
-        pcall(media.try, media, content_type, body_tvb, pinfo, tree)
+local media_table -- Wireshark's media_type table, and whether it has a dissector for a type
+local media_known = {}
+
+-- Does a body of this Content-Type go to a media-type dissector (JSON, text)?
+local function has_media(content_type)
+    if not (pref_media and content_type and content_type ~= "") then return false end
+    if command_types[content_type] then return false end
+    local known = media_known[content_type]
+    if known == nil then
+        media_table = media_table or DissectorTable.get("media_type")
+        known = media_table:get_dissector(content_type) ~= nil
+        media_known[content_type] = known
     end
+    return known
+end
+
+local function try_media(content_type, body_tvb, pinfo, tree)
+    pcall(media_table.try, media_table, content_type, body_tvb, pinfo, tree)
 end
 
 -- The message's body as a string (de-chunked), or nil when it has none.
-local function body_bytes(tvb, m)
+local function body_bytes(m)
     if m.chunked and m.dechunked then
         return m.dechunked ~= "" and m.dechunked or nil
-    elseif m.body and m.body[2] > m.body[1] then
-        return tvb(m.body[1], m.body[2] - m.body[1]):raw()
+    elseif m.body_from and m.body_to > m.body_from then
+        return sub(m.data, m.body_from + 1, m.body_to)
     end
     return nil
 end
 
 local function render_start_line(t, tvb, m, content_type)
     local s = m.start
-    local first_line = tvb(m.offset, s.line_end - m.offset)
+    local at = m.offset - 1 -- Tvb offset of the line's index 0
+    local first_line = tvb(m.offset, #s.line)
+    local p1, p2, p3 = parse_start_line(s.line, nil, nil, true)
     if s.is_request then
         t:add(hf.request, true):set_hidden()
         local lt = add_text(t, hf.request_line, first_line, s.line)
-        local mi = add_text(lt, hf.method, tvb(s.method_pos, #s.method), s.method)
-        add_uri(lt, tvb, s.target_pos, s.target, content_type)
-        local vi = add_text(lt, hf.request_version, tvb(s.version_pos, #s.version), s.version)
+        local mi = add_text(lt, hf.method, tvb(at + p1, #s.method), s.method)
+        add_uri(lt, tvb, at + p2, s.target, content_type)
+        local vi = add_text(lt, hf.request_version, tvb(at + p3, #s.version), s.version)
         if not htcpcp_methods[s.method] then mi:add_proto_expert_info(ef.unknown_method) end
         if s.method == "POST" then mi:add_proto_expert_info(ef.post_deprecated) end
         if not known_versions[s.version] then vi:add_proto_expert_info(ef.unknown_version) end
@@ -1067,31 +1243,33 @@ local function render_start_line(t, tvb, m, content_type)
     end
     t:add(hf.response, true):set_hidden()
     local lt = add_text(t, hf.status_line, first_line, s.line)
-    local vi = add_text(lt, hf.response_version, tvb(s.version_pos, #s.version), s.version)
-    local ci = lt:add(hf.code, tvb(s.code_pos, 3), s.code)
-    add_text(lt, hf.phrase, tvb(s.phrase_pos, #s.phrase), s.phrase)
+    local vi = add_text(lt, hf.response_version, tvb(at + p1, #s.version), s.version)
+    local code_range = tvb(at + p2, 3)
+    local ci = lt:add(hf.code, code_range, s.code)
+    add_text(lt, hf.phrase, tvb(at + p3, #s.phrase), s.phrase)
     if not known_versions[s.version] then vi:add_proto_expert_info(ef.unknown_version) end
     if s.code == 418 then
         ci:add_proto_expert_info(ef.teapot)
     elseif s.code == 406 then
-        local available = trim(body_bytes(tvb, m) or "")
+        local available = trim(body_bytes(m) or "")
         if available ~= "" then
-            ci:add_tvb_expert_info(ef.not_acceptable, tvb(s.code_pos, 3),
+            ci:add_tvb_expert_info(ef.not_acceptable, code_range,
                 "406 Not Acceptable: the pot cannot supply a requested addition; available: "
                 .. clean(available))
         else
             ci:add_proto_expert_info(ef.not_acceptable)
         end
     elseif s.code >= 400 then
-        ci:add_tvb_expert_info(ef.error_status, tvb(s.code_pos, 3),
+        ci:add_tvb_expert_info(ef.error_status, code_range,
             "Error status " .. s.code .. " " .. clean(s.phrase))
     end
 end
 
 local function render_body(t, tvb, pinfo, root, m, content_type)
     local s = m.start
-    local body_text = body_bytes(tvb, m)
-    local body_tvb
+    local body_text = body_bytes(m)
+    local body_range, body_tvb
+    local media = body_text and has_media(content_type)
     if m.chunked and m.dechunked then
         for _, c in ipairs(m.chunks) do
             local stop = c.stop or c.data_end or c.line_end
@@ -1103,40 +1281,49 @@ local function render_body(t, tvb, pinfo, root, m, content_type)
                 ci:add(hf.chunk_data, tvb(c.data_pos, c.data_end - c.data_pos))
             end
         end
-        add_headers(t, tvb, m.trailers)
-        if body_text then body_tvb = ByteArray.new(body_text, true):tvb("De-chunked body") end
+        if m.trailers_to then render_headers(t, tvb, m, m.trailers_from, m.trailers_to) end
+        if body_text then
+            body_tvb = ByteArray.new(body_text, true):tvb("De-chunked body")
+            body_range = body_tvb()
+        end
     elseif body_text then
-        body_tvb = tvb(m.body[1], m.body[2] - m.body[1]):tvb()
+        body_range = tvb(m.body_from, m.body_to - m.body_from)
+        if media then body_tvb = body_range:tvb() end
     end
-    if m.bad_chunk then
-        t:add(hf.data, tvb(m.bad_chunk[1], m.bad_chunk[2] - m.bad_chunk[1]))
+    if m.bad_chunk_from then
+        t:add(hf.data, tvb(m.bad_chunk_from, m.bad_chunk_to - m.bad_chunk_from))
             :add_proto_expert_info(ef.bad_chunk)
     end
-    if body_tvb then
-        local bi = add_text(t, hf.body, body_tvb(), body_text)
+    if body_range then
+        local bi = add_text(t, hf.body, body_range, body_text)
         bi:add(hf.body_length, #body_text):set_generated()
         if m.body_without_length then bi:add_proto_expert_info(ef.body_without_length) end
         if m.length_too_long then bi:add_proto_expert_info(ef.length_too_long) end
         if is_command_word(body_text) then
-            t:add(hf.command, body_tvb(), lower(match(body_text, "^%s*(%a+)")))
+            t:add(hf.command, body_range, lower(match(body_text, "^%s*(%a+)")))
         elseif s.is_request and command_types[content_type or ""]
             and (s.method == "BREW" or s.method == "POST") then
             bi:add_proto_expert_info(ef.bad_command)
         end
-        try_media(content_type, body_tvb, pinfo, root)
+        if media then try_media(content_type, body_tvb, pinfo, root) end
     end
-    if m.leftover and m.leftover[2] > m.leftover[1] then
-        t:add(hf.data, tvb(m.leftover[1], m.leftover[2] - m.leftover[1]))
+    local leftover = m.leftover_from
+    if leftover and m.stop > leftover then
+        t:add(hf.data, tvb(leftover, m.stop - leftover))
     end
     if m.truncated then t:add_proto_expert_info(ef.truncated) end
 end
 
 local function render_links(t, rec)
-    if rec.number then t:add(hf.request_number, rec.number):set_generated() end
-    if rec.is_request then
+    local number = rec.number or (rec.req and rec.req.number)
+    if number then t:add(hf.request_number, number):set_generated() end
+    if rec.method then
         if rec.prev then t:add(hf.prev_request_in, rec.prev.frame):set_generated() end
         if rec.next then t:add(hf.next_request_in, rec.next.frame):set_generated() end
         if rec.resp then t:add(hf.response_in, rec.resp.frame):set_generated() end
+        if rec.lost then t:add_proto_expert_info(ef.response_not_captured) end
+    elseif rec.request_lost then
+        t:add_proto_expert_info(ef.request_not_captured)
     else
         local req = rec.req
         if req then
@@ -1150,23 +1337,11 @@ local function render_links(t, rec)
 end
 
 local function render_message(tvb, pinfo, root, m, rec)
-    local t = root:add(htcpcp, tvb(m.offset, m.stop - m.offset))
-    t:append_text(", " .. clean(m.start.line))
+    local t = root:add(htcpcp, tvb(m.offset, m.stop - m.offset), PROTO_LABEL .. clean(m.start.line))
     local content_type = content_type_of(m.head_lower)
     render_start_line(t, tvb, m, content_type)
-    add_headers(t, tvb, m.headers)
-    for _, r in ipairs(m.bad_lines) do
-        local range = tvb(r[1], r[2] - r[1])
-        add_text(t, hf.header, range, range:raw()):add_proto_expert_info(ef.bad_header)
-    end
-    for _, r in ipairs(m.folded) do
-        t:add_tvb_expert_info(ef.folded_header, tvb(r[1], r[2] - r[1]))
-    end
-    if m.bad_length then
-        local has_item = false
-        for _, h in ipairs(m.headers) do has_item = has_item or h.lname == "content-length" end
-        if not has_item then t:add_proto_expert_info(ef.bad_content_length) end
-    end
+    render_headers(t, tvb, m, m.start.lf + 1, m.head_to)
+    if m.bad_length and not m.length_item then t:add_proto_expert_info(ef.bad_content_length) end
     if m.bare_lf then t:add_proto_expert_info(ef.bare_lf) end
     if m.length_and_chunked then t:add_proto_expert_info(ef.length_and_chunked) end
     if m.no_empty_line then
@@ -1191,7 +1366,8 @@ local function count_request(m)
     local scheme, _, path = uri_parts(m.start.target)
     local pot = match(path or "", "^/*([^/]+)")
     if pot then bump(stats.pots, clean(percent_decode(pot))) end
-    for _, value in ipairs(header_values(m.head_lower, "accept-additions", m.head)) do
+    local head = sub(m.data, m.start.lf, m.head_to)
+    for _, value in ipairs(header_values(m.head_lower, "accept-additions", head)) do
         for _, a in ipairs(additions_of(value)) do bump(stats.additions, clean(a.name)) end
     end
     return scheme
@@ -1216,14 +1392,41 @@ local function count_response(m, rec)
     end
 end
 
+-- Status codes that only answer an attempt to brew (RFC 2324 2.3.1 and 2.3.2, RFC 7168 2.1.1).
+local brew_answers = { [300] = true, [406] = true, [418] = true }
+local brew_methods = { BREW = true, POST = true }
+local LOOK_AHEAD = 8 -- pending requests searched for the one a brewing answer belongs to
+
 -- Pair a response with the oldest pending request of its connection (1xx leave it pending).
+-- A brewing answer (300, 406, 418) skips pending requests that did not brew when a later one
+-- did: their responses were not captured, and only they lose their pair.
 local function pair_response(conn, rec, code)
     local queue = conn.pending
     local head = conn.head
     local req = queue[head]
+    if req and brew_answers[code] and not brew_methods[req.method] then
+        for k = head + 1, math.min(conn.tail, head + LOOK_AHEAD) do
+            if brew_methods[queue[k].method] then
+                for skipped = head, k - 1 do
+                    queue[skipped].lost = true
+                    queue[skipped] = nil
+                end
+                head = k
+                req = queue[k]
+                break
+            end
+        end
+    end
+    if req and req.lost_request then
+        rec.request_lost = true
+        if code >= 200 then
+            queue[head] = nil
+            head = head + 1
+        end
+        req = nil
+    end
     if req then
         rec.req = req
-        rec.number = req.number
         if code >= 200 then
             queue[head] = nil
             head = head + 1
@@ -1234,12 +1437,16 @@ local function pair_response(conn, rec, code)
 end
 
 local function register_message(pinfo, conn, side, m, key)
-    local rec = {
-        frame = pinfo.number, abs = pinfo.abs_ts, rel = pinfo.rel_ts,
-        is_request = m.start.is_request,
-    }
+    local rec
+    if m.start.is_request then
+        rec = { frame = pinfo.number, t = time_of(pinfo), number = false, method = false,
+            prev = false, next = false, resp = false, info = false }
+    else
+        rec = { frame = pinfo.number, t = time_of(pinfo), req = false, info = false }
+    end
     st.msgs[key] = rec
-    if rec.is_request then
+    if m.start.is_request then
+        if not conn.request_port then conn.request_port = pinfo.src_port end
         conn.requests = conn.requests + 1
         rec.number = conn.requests
         rec.method = m.start.method
@@ -1264,26 +1471,27 @@ end
 -- Data that does not start a message: a later piece of a length-less body, a malformed start
 -- line, the start of a message cut short, or a continuation of something not in the capture
 -- (data at the start of a capture or after a gap, as HTTP calls it).  Returns the next index.
-local function dissect_orphan(tvb, pinfo, root, data, total, i, line, cut_short, conn, side)
+local function dissect_orphan(cx, i, line, cut_short)
+    local data, total, tvb = cx.data, cx.total, cx.tvb
     local stop = find_next_start(data, i, total) or (total + 1)
-    local key = take_key(pinfo)
+    local key = take_key(cx)
     local rec = st.msgs[key]
-    if not pinfo.visited and not rec then
-        local owner = conn.owner[side]
-        rec = { frame = pinfo.number, owner = owner and owner.frame }
-        if owner and not owner.body_in then owner.body_in = pinfo.number end
+    if not rec and not cx.visited then
+        local owner = cx.conn.owner[cx.side]
+        rec = { frame = cx.number, owner = owner and owner.frame }
+        if owner and not owner.body_in then owner.body_in = cx.number end
         st.msgs[key] = rec
     end
     rec = rec or {}
-    local tree = root.text ~= nil
-    local range = tvb(i - 1, stop - i)
-    local t = tree and root:add(htcpcp, range)
+    local tree = cx.tree
+    local range = tree and tvb(i - 1, stop - i)
+    local t = tree and cx.root:add(htcpcp, range)
     if rec.owner then
-        set_info(pinfo, "Continuation of frame " .. rec.owner)
+        set_info(cx, rec, "Continuation of frame " .. rec.owner)
         if not tree then return stop end
         t:append_text(", continuation")
         t:add(hf.continuation_of, rec.owner):set_generated()
-        local text = range:raw()
+        local text = sub(data, i, stop - 1)
         local bi = add_text(t, hf.body, range, text)
         bi:add(hf.body_length, #text):set_generated()
         bi:add_proto_expert_info(ef.continuation)
@@ -1291,17 +1499,17 @@ local function dissect_orphan(tvb, pinfo, root, data, total, i, line, cut_short,
             t:add(hf.command, range, lower(match(text, "^%s*(%a+)")))
         end
     elseif cut_short then
-        set_info(pinfo, "Incomplete: " .. clean(range:raw()))
+        set_info(cx, rec, "Incomplete: " .. clean(sub(data, i, stop - 1)))
         if not tree then return stop end
         t:append_text(", incomplete")
         t:add(hf.data, range):add_proto_expert_info(ef.truncated)
     elseif line and #line <= MAX_START_LINE and looks_like_bad_start(line) then
-        set_info(pinfo, "Malformed: " .. clean(line))
+        set_info(cx, rec, "Malformed: " .. clean(line))
         if not tree then return stop end
         t:append_text(", malformed start line")
         t:add(hf.data, range):add_proto_expert_info(ef.bad_start_line)
     else
-        set_info(pinfo, "Continuation")
+        set_info(cx, rec, "Continuation")
         if not tree then return stop end
         t:append_text(", continuation")
         t:add(hf.data, range):add_proto_expert_info(ef.not_htcpcp)
@@ -1310,53 +1518,60 @@ local function dissect_orphan(tvb, pinfo, root, data, total, i, line, cut_short,
 end
 
 -- Is the message at index i a response that cannot have a body (to HEAD, 1xx, 204, 304)?
-local function bodiless_response(pinfo, conn, start)
+local function bodiless_response(cx, start)
     local code = start.code
     if code < 200 or code == 204 or code == 304 then return true end
     local req
-    if pinfo.visited then
-        local rec = st.msgs[peek_key(pinfo)]
+    if cx.visited then
+        local rec = st.msgs[peek_key(cx)]
         req = rec and rec.req
     else
-        req = conn.pending[conn.head]
+        req = cx.conn.pending[cx.conn.head]
     end
-    return req ~= nil and req.method == "HEAD"
+    return req and req.method == "HEAD" or false
 end
 
 -- Handle one message (or piece of data) at index i.  Returns the next index, or nil, need.
-local function dissect_one(tvb, pinfo, root, data, total, i, can_wait, conn, side)
+local function dissect_one(cx, i)
+    local data, total, can_wait = cx.data, cx.total, cx.can_wait
     local line, lf, crlf = read_line(data, i)
-    local start = line and #line <= MAX_START_LINE and parse_start_line(line, i - 1)
+    local start = line and #line <= MAX_START_LINE and parse_start_line(line, lf, crlf)
     if not start then
         local cut_short = false
         if not line then
             cut_short = could_be_start(sub(data, i, i + MAX_START_LINE))
             if can_wait and cut_short then return nil, ONE_MORE end
         end
-        return dissect_orphan(tvb, pinfo, root, data, total, i, line, cut_short, conn, side)
+        return dissect_orphan(cx, i, line, cut_short)
     end
-    start.line, start.lf, start.crlf = line, lf, crlf
-    start.line_end = i - 1 + #line
-    local no_body = not start.is_request and bodiless_response(pinfo, conn, start)
-    local tree = root.text ~= nil
-    local m, need = parse_message(data, total, i, start, can_wait, no_body, tree)
+    local no_body = not start.is_request and bodiless_response(cx, start)
+    local tree = cx.tree
+    local m, need = parse_message(data, total, i, start, can_wait, no_body)
     if not m then return nil, need end
-    local key = take_key(pinfo)
+    local key = take_key(cx)
     local rec = st.msgs[key]
-    if not rec and not pinfo.visited then rec = register_message(pinfo, conn, side, m, key) end
-    rec = rec or { frame = pinfo.number, is_request = start.is_request }
-    if tree then render_message(tvb, pinfo, root, m, rec) end
-    set_info(pinfo, clean(line))
+    local pinfo = cx.pinfo
+    if not rec and not cx.visited then
+        rec = register_message(pinfo, cx.conn, cx.side, m, key)
+    end
+    rec = rec or { frame = cx.number, method = start.method }
+    if tree then render_message(cx.tvb, pinfo, cx.root, m, rec) end
+    set_info(cx, rec, rec.info or clean(line))
     return m.stop + 1
 end
 
-local function dissect_htcpcp(tvb, pinfo, root)
+-- The dissector proper, for data known to be HTCPCP (conn: its connection on the first pass).
+local function dissect_htcpcp(tvb, pinfo, root, conn)
     local total = tvb:len()
     if total == 0 then return 0 end
-    local data = tvb:raw()
-    local can_wait = htcpcp.prefs.desegment and pinfo.can_desegment > 0
-    local conn = (not pinfo.visited) and conn_of(pinfo) or nil
-    local side = side_of(pinfo.src, pinfo.src_port, pinfo.dst_port)
+    local visited = pinfo.visited
+    if visited then conn = nil end
+    local cx = new_call(tvb, pinfo, root, tvb:raw(), visited, conn)
+    if visited and not cx.tree then
+        local items = st.call_items[call_key(cx)]
+        if items then return replay(cx, items) end
+    end
+    local data = cx.data
     local i = 1
     while i <= total do
         -- Empty lines between messages are ignored, as HTTP servers do.
@@ -1364,15 +1579,17 @@ local function dissect_htcpcp(tvb, pinfo, root)
         if after_blank then
             i = after_blank
         else
-            local next_i, need = dissect_one(tvb, pinfo, root, data, total, i, can_wait, conn, side)
+            local next_i, need = dissect_one(cx, i)
             if not next_i then
                 pinfo.desegment_offset = i - 1
                 pinfo.desegment_len = need
+                end_call(cx, i - 1, need)
                 return total -- not 0: TCP asserts if 0 is returned after desegment_len is set
             end
             i = next_i
         end
     end
+    end_call(cx)
     return total
 end
 
@@ -1385,18 +1602,20 @@ local function starts_tls(tvb)
     return byte(head, 1) == 22 and byte(head, 2) == 3 and byte(head, 3) <= 4
 end
 
+local in_tls = false -- true while the TLS dissector runs for us: its data comes back decrypted
+
 -- Entry point for the TCP (and TLS) ports in the preference.  A connection whose first data is
 -- a TLS handshake (an ssl: endpoint on 5030) goes to the TLS dissector from that frame on;
 -- decrypted data comes back here through tls.port (or the TLS heuristic).  The decision is
 -- taken at the connection's first data only, and stored by frame.
 local function dissect_port(tvb, pinfo, root)
-    if pinfo.private.htcpcp_in_tls == "1" then return dissect_htcpcp(tvb, pinfo, root) end
-    local to_tls
+    if in_tls then return dissect_htcpcp(tvb, pinfo, root, not pinfo.visited and conn_of(pinfo)) end
+    local to_tls, conn
     if pinfo.visited then
         if st.rejected[pinfo.number] then return 0 end
         to_tls = st.tls[pinfo.number]
     else
-        local conn = conn_of(pinfo)
+        conn = conn_of(pinfo)
         if not conn.any_data then
             conn.any_data = true
             if starts_tls(tvb) then conn.tls_from = pinfo.number end
@@ -1405,12 +1624,13 @@ local function dissect_port(tvb, pinfo, root)
         if to_tls then st.tls[pinfo.number] = true end
     end
     if to_tls then
-        pinfo.private.htcpcp_in_tls = "1"
-        local consumed = tls_handle:call(tvb, pinfo, root)
-        pinfo.private.htcpcp_in_tls = "0"
+        in_tls = true
+        local ok, consumed = pcall(tls_handle.call, tls_handle, tvb, pinfo, root)
+        in_tls = false
+        if not ok then error(consumed, 0) end
         return consumed
     end
-    return dissect_htcpcp(tvb, pinfo, root)
+    return dissect_htcpcp(tvb, pinfo, root, conn)
 end
 
 htcpcp.dissector = dissect_port
@@ -1455,7 +1675,7 @@ local function heuristic(tvb, pinfo, root, over_tcp)
     if not conn.heur_from then
         -- A first line still cut short is taken tentatively (TCP then reassembles it); the
         -- connection is HTCPCP only once a whole line says so.
-        local side = side_of(pinfo.src, pinfo.src_port, pinfo.dst_port)
+        local side = side_of(pinfo)
         local first = not conn.seen[side] or conn.tentative == side
         conn.seen[side] = true
         conn.tentative = nil
@@ -1478,7 +1698,7 @@ local function heuristic(tvb, pinfo, root, over_tcp)
         end
     end
     st.heur[pinfo.number] = true
-    dissect_htcpcp(tvb, pinfo, root)
+    dissect_htcpcp(tvb, pinfo, root, conn)
     return true
 end
 
@@ -1490,6 +1710,102 @@ pcall(function()
         return heuristic(tvb, pinfo, root, false)
     end)
 end)
+
+---------------------------------------------------------------------------------------------
+-- 7b. TCP connections.  TCP hands a payload dissector no SYN, and Wireshark 4.0's Lua has no
+--     conversation API (a tcp.stream field extractor or tap would make Wireshark build a tree
+--     for every packet).  A postdissector sees every frame: for the port pairs of HTCPCP
+--     connections it reads the TCP header's flags from the frame's bytes (found once per
+--     direction by the port numbers, checked on every frame), and a SYN without ACK starts a
+--     new connection on its address/port pair: a client reusing its port gets fresh numbering
+--     and pairing.  --disable-protocol htcpcp_tcp turns it off.
+---------------------------------------------------------------------------------------------
+
+local tracker = Proto("htcpcp_tcp", "HTCPCP TCP connection tracking")
+local FIN, SYN, ACK = 1, 2, 16
+local PT_TCP = 2 -- pinfo.port_type of a TCP frame
+local MAX_TCP_AT = 128 -- the TCP header starts within this many bytes of the frame
+
+-- The TCP header of a frame (14 bytes from its start: ports, numbers, offset, flags) and the
+-- frame's length, or nil.
+local function tcp_header(tvb, entry)
+    local len = tvb:len()
+    local at = entry.at
+    if at and at + 14 <= len then
+        local head = tvb:raw(at, 14)
+        if sub(head, 1, 4) == entry.ports then return head, len end
+    end
+    local first = tvb:raw(0, math.min(len, MAX_TCP_AT + 14))
+    local p = find(first, entry.ports, 1, true)
+    while p and not (p + 13 <= #first and byte(first, p + 12) >= 0x50) do
+        p = find(first, entry.ports, p + 1, true)
+    end
+    if not p then return nil end
+    entry.at = p - 1
+    return sub(first, p, p + 13), len
+end
+
+local function uint32(s, i)
+    local a, b, c, d = byte(s, i, i + 3)
+    return ((a * 256 + b) * 256 + c) * 256 + d
+end
+
+-- Is sequence number a after b (modulo 2^32)?
+local function seq_after(a, b)
+    local d = (a - b) % 4294967296
+    return d > 0 and d < 2147483648
+end
+
+-- Data from one side was not captured: its peer acknowledged bytes the capture never had.  A
+-- lost response leaves its request answered by nothing (the oldest pending one: later pairs
+-- do not shift); a lost request leaves a stand-in that its response pairs with.
+local function data_lost(pinfo, lost_port)
+    local conn = st.conns[pair_key(pinfo)]
+    if not conn or not conn.request_port or pinfo.src_port == pinfo.dst_port then return end
+    if lost_port == conn.request_port then
+        conn.tail = conn.tail + 1
+        conn.pending[conn.tail] = { frame = false, lost_request = true }
+    else
+        local req = conn.pending[conn.head]
+        if req then
+            req.lost = true
+            conn.pending[conn.head] = nil
+            conn.head = conn.head + 1
+        end
+    end
+end
+
+function tracker.dissector(tvb, pinfo)
+    if pinfo.visited then return end
+    local sport, dport = pinfo.src_port, pinfo.dst_port
+    local entry = st.tracked[sport * 65536 + dport]
+    if not entry or pinfo.port_type ~= PT_TCP then return end
+    local head, len = tcp_header(tvb, entry)
+    if not head then return end
+    local flags = byte(head, 14)
+    if flags % (2 * SYN) >= SYN and flags % (2 * ACK) < ACK then
+        st.conns[pair_key(pinfo)] = nil
+        entry.next = nil
+        st.tracked[dport * 65536 + sport].next = nil
+        return
+    end
+    -- The end of this segment's data (its length from the frame's: at most a link-layer
+    -- trailer too many, which can only hide a gap, never invent one).
+    local seq = uint32(head, 5)
+    local stop = (seq + len - entry.at - math.floor(byte(head, 13) / 16) * 4) % 4294967296
+    if flags % 2 == FIN then stop = (stop + 1) % 4294967296 end
+    if not entry.next or seq_after(stop, entry.next) then entry.next = stop end
+    if flags % (2 * ACK) >= ACK then
+        local peer = st.tracked[dport * 65536 + sport]
+        local ack = uint32(head, 9)
+        if peer.next and seq_after(ack, peer.next) then
+            peer.next = ack
+            data_lost(pinfo, dport)
+        end
+    end
+end
+
+register_postdissector(tracker)
 
 ---------------------------------------------------------------------------------------------
 -- 8. Statistics: tshark -z htcpcp,tree, and the GUI's menu entries
@@ -1590,5 +1906,8 @@ local function register_ports()
     registered_ports = htcpcp.prefs.tcp_ports
 end
 
-htcpcp.prefs_changed = register_ports
+htcpcp.prefs_changed = function()
+    read_prefs()
+    register_ports()
+end
 register_ports()

@@ -56,6 +56,7 @@ class Capture:
         self._now_us = start * 1_000_000
         self._step_us = step_us
         self._ip_id = 0
+        self._connections: dict[tuple[str, int, str, int], int] = {}
         self.packets: list[tuple[int, bytes]] = []
 
     def wait(self, seconds: float) -> None:
@@ -69,8 +70,17 @@ class Capture:
         client_ip: str = "127.0.0.1",
         server_ip: str = "127.0.0.1",
     ) -> TcpConversation:
-        """Open a TCP connection (three-way handshake) and return it."""
-        return TcpConversation(self, (client_ip, client_port), (server_ip, server_port))
+        """Open a TCP connection (three-way handshake) and return it.
+
+        Opening the same address/port pair again (a client reusing its port) starts a new
+        connection with other initial sequence numbers, as a real stack would.
+        """
+        pair = (client_ip, client_port, server_ip, server_port)
+        again = self._connections.get(pair, 0)
+        self._connections[pair] = again + 1
+        return TcpConversation(
+            self, (client_ip, client_port), (server_ip, server_port), isn_offset=again * 1_000_000
+        )
 
     def add(self, frame: bytes) -> int:
         """Append one raw IPv4 frame at the current time; return its frame number."""
@@ -99,11 +109,17 @@ class Capture:
 class TcpConversation:
     """One TCP connection inside a :class:`Capture`; each send is exactly one segment."""
 
-    def __init__(self, capture: Capture, client: tuple[str, int], server: tuple[str, int]) -> None:
+    def __init__(
+        self,
+        capture: Capture,
+        client: tuple[str, int],
+        server: tuple[str, int],
+        isn_offset: int = 0,
+    ) -> None:
         self._capture = capture
         self._ends = {"c": client, "s": server}
         # Fixed initial sequence numbers keep the output deterministic.
-        self._seq = {"c": 1000 + client[1], "s": 500000 + server[1]}
+        self._seq = {"c": 1000 + client[1] + isn_offset, "s": 500000 + server[1] + isn_offset}
         self._segment("c", _SYN, b"", ack=False)
         self._seq["c"] += 1
         self._segment("s", _SYN | _ACK, b"")
@@ -117,6 +133,21 @@ class TcpConversation:
     def server(self, data: bytes, ack: bool = True) -> int:
         """Send ``data`` from server to client as one segment; return its frame number."""
         return self._send("s", data, ack)
+
+    def lost_server(self, data: bytes) -> None:
+        """Send ``data`` from the server without capturing it (a capture that dropped it).
+
+        The sequence numbers move on, and the client's acknowledgement is captured.
+        """
+        self._lost("s", data)
+
+    def lost_client(self, data: bytes) -> None:
+        """Send ``data`` from the client without capturing it; the server's ACK is captured."""
+        self._lost("c", data)
+
+    def _lost(self, side: str, data: bytes) -> None:
+        self._seq[side] += len(data)
+        self._segment("s" if side == "c" else "c", _ACK, b"")
 
     def close(self, first: str = "c") -> None:
         """Close with FIN/ACK from ``first`` ("c" or "s") and then from the other side."""
