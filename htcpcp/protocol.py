@@ -43,6 +43,7 @@ from htcpcp.history_stream import StreamedReply
 from htcpcp.message import (
     NEED_DATA,
     PEER_CLOSED,
+    ParseMemo,
     ProtocolError,
     Request,
     RequestParser,
@@ -204,7 +205,7 @@ class PotServerProtocol(LineReceiver):
     def __init__(self, factory: PotServerFactory) -> None:
         self.factory = factory
         self._idle = factory.idle
-        self._parser = RequestParser(factory.config.limits)
+        self._parser = RequestParser(factory.config.limits, memo=factory.memo)
         self._output: list[bytes] = []
         self._output_bytes = 0
 
@@ -550,6 +551,8 @@ class PotServerFactory(Factory):
         self.config = config
         self.clock = clock
         self.responses = _Responses(clock)
+        self.memo = ParseMemo()
+        """What this server's connections have read, shared among their parsers."""
         self.idle = IdleConnections(clock, config.idle_timeout)
         self.connections = 0
         fd_set = IReactorFDSet(clock, None)
