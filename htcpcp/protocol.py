@@ -18,7 +18,7 @@ length-less body ends after C{body_quiet_time} of silence.
 from __future__ import annotations
 
 from email.utils import formatdate
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import (
@@ -38,7 +38,6 @@ from zope.interface import implementer
 from zope.interface.interface import InterfaceClass
 
 from htcpcp.config import Config
-from htcpcp.dispatch import SAFE, TEXT, Dispatcher, Reply
 from htcpcp.history_stream import StreamedReply
 from htcpcp.message import (
     NEED_DATA,
@@ -49,6 +48,10 @@ from htcpcp.message import (
     RequestParser,
     serialize_response,
 )
+from htcpcp.reply import TEXT, Reply
+
+if TYPE_CHECKING:
+    from htcpcp.dispatch import Dispatcher
 
 __all__ = ["PotServerFactory", "PotServerProtocol"]
 
@@ -91,7 +94,7 @@ class _Responses:
                 version,
                 reply.status,
                 reply.content_type,
-                SAFE.get(method),
+                reply.safe,
                 len(reply.body),
                 reply.headers,
                 close,
@@ -406,7 +409,7 @@ class PotServerProtocol(LineReceiver):
             self.log.failure(
                 "error answering {method} {target}", method=request.method, target=request.target
             )
-            reply = self.factory.internal_error
+            reply = self.factory.internal_error.answering(request.method)
         if type(reply) is not Reply:
             assert isinstance(reply, Deferred)
             self._waiting = True
@@ -424,7 +427,7 @@ class PotServerProtocol(LineReceiver):
             method=request.method,
             target=request.target,
         )
-        return self.factory.internal_error
+        return self.factory.internal_error.answering(request.method)
 
     def _deferred_reply(self, reply: Reply | StreamedReply, request: Request) -> None:
         if isinstance(reply, StreamedReply):
@@ -456,7 +459,7 @@ class PotServerProtocol(LineReceiver):
                 version,
                 200,
                 reply.content_type,
-                SAFE.get(request.method),
+                reply.safe,
                 None,
                 reply.headers + framing,
                 close,
