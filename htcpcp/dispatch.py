@@ -71,7 +71,8 @@ class Dispatcher:
         history: History | None = None,
     ) -> None:
         self.pots = tuple(pots)
-        self._names = names
+        self.names = names
+        """The host names this server answers to."""
         self._clock = clock
         self.alternates = alternates(self.pots)
         recorder = ChangeRecorder(self.pots, history)
@@ -129,7 +130,7 @@ class Dispatcher:
             target = parse_target(raw_target, http=True)
         except TargetError as error:
             raise Refusal(text_reply(error.status, error.detail)) from error
-        if target.host is not None and target.host not in self._names:
+        if target.host is not None and target.host not in self.names:
             raise Refusal(text_reply(404, f"this server does not answer to {target.host!r}"))
         segments = target.segments
         if segments in (("log",), ("pots",)):
