@@ -363,7 +363,7 @@ class LoopbackLimitTests(TestCase):
     async def listen(self, history: Any = None, tls: bool = False) -> int:
         config = replace(default_config().with_brew_time(30), request_timeout=1.0)
         server = buildPotServer(config, history)
-        self.addCleanup(lambda: [pot.shutdown() for pot in server.pots])
+        self.addCleanup(server.close)
         self.server = server
         if tls:
             key, certificate = self_signed_pem(["localhost"])
