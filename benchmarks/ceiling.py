@@ -6,12 +6,17 @@ by ``Content-Length`` (so BREW requests stay framed), and writes the same bytes 
 server built on ``LineReceiver`` can approach its throughput but not pass it. The harness gives it
 the pot server's own GET body (``--body``), so both put the same bytes on the wire.
 
-Usage: ``python benchmarks/ceiling.py --port PORT [--body FILE]``
+With ``--tls PEM`` (a key and certificate, such as the pot server's generated ``server.pem``) it
+listens behind the same TLS context the pot server makes (``htcpcp.tls.server_options``: its
+versions, ciphers and session tickets), so it is the ceiling of the pot server over TLS.
+
+Usage: ``python benchmarks/ceiling.py --port PORT [--body FILE] [--tls PEM]``
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from twisted.internet import reactor
@@ -67,11 +72,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--body", type=Path, help="answer with this file's bytes (default: {})")
+    parser.add_argument(
+        "--tls", type=Path, help="listen over TLS with this PEM key and certificate"
+    )
     args = parser.parse_args()
     body = args.body.read_bytes() if args.body else b"{}"
-    reactor.listenTCP(  # type: ignore[attr-defined]
-        args.port, CannedFactory(canned_response(body)), backlog=1024, interface="127.0.0.1"
-    )
+    factory = CannedFactory(canned_response(body))
+    if args.tls is None:
+        reactor.listenTCP(args.port, factory, backlog=1024, interface="127.0.0.1")  # type: ignore[attr-defined]
+    else:
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+        from htcpcp.tls import server_options
+
+        options = server_options(str(args.tls))
+        reactor.listenSSL(  # type: ignore[attr-defined]
+            args.port, factory, options, backlog=1024, interface="127.0.0.1"
+        )
     reactor.run()  # type: ignore[attr-defined]
 
 

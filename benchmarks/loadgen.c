@@ -8,7 +8,8 @@
  * Run mode (default): keep -c connections busy for -t seconds (or until -n responses), after a
  * -w second warm-up that is not counted, and print one JSON line:
  *   {"mode":"run","rps":...,"p50_us":...,"p99_us":...,"errors":...,"non2xx":...,"cpu":...}
- * "cpu" is the fraction of one core the load generator itself used. After the measured time it
+ * "cpu" is the fraction of one core the load generator itself used; "ok_total" counts every 2xx
+ * answer, warm-up and drain included (what the server acknowledged). After the measured time it
  * stops counting, waits for the answers in flight and finishes every request sequence it started
  * (so a BREW start is always followed by its stop); "undrained" counts connections still busy 5 s
  * later.
@@ -21,6 +22,8 @@
  *                  includes the TCP handshake
  *   -r REQUEST     request bytes with C escapes (\r \n \t \\ \xHH); repeat -r to send a sequence
  *                  (each connection cycles through it in order, e.g. BREW start, BREW stop)
+ *   -g GROUPS      split the -r sequence into GROUPS equal parts; connection i cycles through part
+ *                  i % GROUPS only (e.g. each connection brewing on a pot of its own)
  *   -i             hold mode: open -c connections (sending the first -r request once on each, if
  *                  given, and reading its response), print {"mode":"hold","open":...}, keep them
  *                  idle until standard input is closed, then print {"closed_by_server":...}
@@ -64,6 +67,7 @@ typedef struct {
     int want_out;       /* EPOLLOUT is in the interest set */
     int ready;          /* hold mode: set up and idle */
     size_t seq;         /* index of the next request of the sequence */
+    size_t first;       /* the connection's part of the sequence: its first request */
     unsigned sent_here; /* requests sent on this connection */
     unsigned inflight;  /* requests sent and not yet answered */
     unsigned head;      /* ring index of the oldest in-flight request */
@@ -81,14 +85,14 @@ typedef struct {
 
 static struct sockaddr_in server_addr;
 static request_t *requests;
-static size_t nrequests;
+static size_t nrequests, groups = 1, per_group; /* per_group = nrequests / groups */
 static unsigned depth = 1;
 static int fresh, hold;
 static int epfd;
 
 static uint64_t *samples;
 static size_t nsamples, samples_cap;
-static uint64_t counted, errors, non2xx, reconnects;
+static uint64_t counted, errors, non2xx, reconnects, ok_total;
 static uint64_t measure_from; /* responses completing before this time (ns) are not counted */
 static int measuring_over;    /* set when the run is over: finish sequences, count nothing */
 
@@ -179,8 +183,8 @@ static void conn_close(conn_t *c) {
 static void fill(conn_t *c, uint64_t now) {
     if (nrequests == 0) return;
     while (c->inflight < depth && !((fresh || hold) && c->sent_here >= 1) &&
-           !(measuring_over && c->seq % nrequests == 0)) {
-        request_t *r = &requests[c->seq % nrequests];
+           !(measuring_over && c->seq % per_group == 0)) {
+        request_t *r = &requests[c->first + c->seq % per_group];
         if (c->wlen + r->len > c->wcap) {
             c->wcap = (c->wlen + r->len) * 2;
             c->wbuf = xrealloc(c->wbuf, c->wcap);
@@ -218,6 +222,7 @@ static void complete(conn_t *c, uint64_t now) {
     uint64_t started = c->sent_at[c->head];
     c->head = (c->head + 1) % depth;
     c->inflight--;
+    if (c->status >= 200 && c->status <= 299) ok_total++;
     if (now >= measure_from && !measuring_over) {
         counted++;
         record(now - started);
@@ -326,7 +331,7 @@ static void conn_restart(conn_t *c, int failed) {
     if (failed) errors++;
     else if (!fresh) reconnects++;
     conn_close(c);
-    if (!measuring_over || c->seq % nrequests != 0) conn_open(c);
+    if (!measuring_over || c->seq % per_group != 0) conn_open(c);
 }
 
 /* Read what is available; returns 1 at end of stream, -1 on error, 0 otherwise. */
@@ -441,7 +446,7 @@ static void run(conn_t *conns, unsigned nconns, double seconds, uint64_t total, 
     for (;;) {
         undrained = 0;
         for (unsigned i = 0; i < nconns; i++)
-            if (conns[i].fd >= 0 && (conns[i].inflight > 0 || conns[i].seq % nrequests != 0)) undrained++;
+            if (conns[i].fd >= 0 && (conns[i].inflight > 0 || conns[i].seq % per_group != 0)) undrained++;
         if (undrained == 0 || now >= drain_deadline) break;
         int n = epoll_wait(epfd, events, 256, 100);
         if (n < 0 && errno != EINTR) die("epoll_wait");
@@ -452,11 +457,12 @@ static void run(conn_t *conns, unsigned nconns, double seconds, uint64_t total, 
     printf("{\"mode\":\"run\",\"connections\":%u,\"depth\":%u,\"fresh\":%s,\"seconds\":%.3f,"
            "\"requests\":%llu,\"rps\":%.1f,\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,"
            "\"max_us\":%.1f,\"errors\":%llu,\"non2xx\":%llu,\"reconnects\":%llu,\"cpu\":%.3f,"
-           "\"undrained\":%u}\n",
+           "\"undrained\":%u,\"ok_total\":%llu}\n",
            nconns, depth, fresh ? "true" : "false", measured, (unsigned long long)counted,
            measured > 0 ? (double)counted / measured : 0.0, percentile_us(0.50), percentile_us(0.90),
            percentile_us(0.99), percentile_us(1.0), (unsigned long long)counted_errors,
-           (unsigned long long)non2xx, (unsigned long long)reconnects, cpu, undrained);
+           (unsigned long long)non2xx, (unsigned long long)reconnects, cpu, undrained,
+           (unsigned long long)ok_total);
 }
 
 /* Hold mode: one epoll event for connection c while setting up or holding. */
@@ -530,7 +536,7 @@ static void hold_mode(conn_t *conns, unsigned nconns, double seconds) {
 
 static void usage(void) {
     fprintf(stderr, "usage: loadgen -p PORT [-a ADDR] [-c CONNS] (-t SECONDS | -n TOTAL) [-w WARMUP]\n"
-                    "               [-d DEPTH] [-f] [-i] -r REQUEST [-r REQUEST ...]\n");
+                    "               [-d DEPTH] [-f] [-i] [-g GROUPS] -r REQUEST [-r REQUEST ...]\n");
     exit(2);
 }
 
@@ -541,7 +547,7 @@ int main(int argc, char **argv) {
     double seconds = 0, warmup = 0;
     uint64_t total = 0;
     int opt;
-    while ((opt = getopt(argc, argv, "p:a:c:t:n:w:d:r:fi")) != -1) {
+    while ((opt = getopt(argc, argv, "p:a:c:t:n:w:d:r:g:fi")) != -1) {
         switch (opt) {
         case 'p': port = atoi(optarg); break;
         case 'a': addr = optarg; break;
@@ -552,6 +558,7 @@ int main(int argc, char **argv) {
         case 'd': depth = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'f': fresh = 1; break;
         case 'i': hold = 1; break;
+        case 'g': groups = (size_t)strtoul(optarg, NULL, 10); break;
         case 'r':
             requests = xrealloc(requests, (nrequests + 1) * sizeof *requests);
             requests[nrequests++] = unescape(optarg);
@@ -561,6 +568,8 @@ int main(int argc, char **argv) {
     }
     if (port <= 0 || nconns == 0 || depth == 0 || (!hold && (nrequests == 0 || (seconds <= 0 && total == 0))))
         usage();
+    if (groups == 0 || (nrequests && nrequests % groups != 0)) usage();
+    per_group = nrequests ? nrequests / groups : 1;
     if (fresh) depth = 1;
     signal(SIGPIPE, SIG_IGN);
     struct rlimit rl;
@@ -578,6 +587,7 @@ int main(int argc, char **argv) {
     for (unsigned i = 0; i < nconns; i++) {
         conns[i].fd = -1;
         conns[i].sent_at = xrealloc(NULL, depth * sizeof(uint64_t));
+        conns[i].first = (i % groups) * per_group;
     }
     if (hold) hold_mode(conns, nconns, seconds);
     else run(conns, nconns, seconds, total, warmup);

@@ -17,6 +17,7 @@ length-less body ends after C{body_quiet_time} of silence.
 
 from __future__ import annotations
 
+import socket
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Final
 
@@ -58,7 +59,9 @@ __all__ = ["PotServerFactory", "PotServerProtocol"]
 SERVER: Final = "htcpcp/0.1 (Twisted)"
 MAX_BUFFERED: Final = 64 * 1024
 """Unanswered bytes a connection may hold; answers unread by the client, likewise."""
-ANSWERS_PER_TURN: Final = 64
+ANSWERS_PER_TURN: Final = 16
+"""Pipelined requests answered at once before other connections get their turn."""
+KERNEL_SEND_BUFFER: Final = 64 * 1024
 """Pipelined requests answered at once before other connections get their turn."""
 
 
@@ -249,6 +252,7 @@ class PotServerProtocol(LineReceiver):
         self.factory.connections += 1
         self.transport.registerProducer(self, True)
         self._idle.touch(self)
+        _limit_kernel_send_buffer(self.transport)
         if ISSLTransport.providedBy(self.transport):
             self._request_deadline = self.factory.clock.callLater(
                 self.factory.config.request_timeout, self._handshake_too_slow
@@ -338,7 +342,7 @@ class PotServerProtocol(LineReceiver):
         parser = self._parser
         answered = 0
         while self._may_read():
-            if answered == ANSWERS_PER_TURN:
+            if answered == ANSWERS_PER_TURN and not parser.idle:
                 self.transport.pauseProducing()
                 self._next_turn = self.factory.clock.callLater(0, self._take_turn)
                 return
@@ -541,6 +545,24 @@ class PotServerProtocol(LineReceiver):
         )
         self._queue(head + body)
         self._close()
+
+
+def _limit_kernel_send_buffer(transport: object) -> None:
+    """
+    Keep the kernel's buffer of unsent answers small, as this server's are.
+
+    Left to itself, the kernel grows a connection's send buffer to megabytes
+    (loopback, Linux), and a client that never reads makes the server answer
+    until that is full too.  With C{KERNEL_SEND_BUFFER}, such a client stops
+    costing the server anything within a few answers' worth of bytes.  (TLS
+    runs over a transport of its own: the socket is under it.)
+    """
+    for _ in range(3):
+        handle = getattr(transport, "getHandle", lambda: None)()
+        if isinstance(handle, socket.socket):
+            handle.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, KERNEL_SEND_BUFFER)
+            return
+        transport = getattr(transport, "transport", None)
 
 
 class PotServerFactory(Factory):

@@ -13,7 +13,11 @@ names.  A user's own key is used as given: an endpoint with C{privateKey=}
 keeps its certificate.
 
 Servers offer TLS 1.3 as OpenSSL has it and, for TLS 1.2, only ECDHE key
-exchange with AEAD ciphers (AES-GCM, ChaCha20-Poly1305).  L{KeyLog} writes
+exchange with AEAD ciphers (AES-GCM, ChaCha20-Poly1305).  They issue session
+tickets (RFC 8446 and RFC 5077; stateless, sealed with a key OpenSSL makes
+for each listening context and keeps in memory only), so a returning client
+resumes its session with a short handshake instead of a full one; Twisted
+turns tickets off unless asked.  L{KeyLog} writes
 the session secrets in the NSS key log format (C{SSLKEYLOGFILE}) that
 Wireshark reads, so a capture of this suite's own TLS can be decrypted.
 """
@@ -267,7 +271,10 @@ def keylog_from(option: str | None, environ: Mapping[str, str] = os.environ) -> 
 
 
 class _ServerOptions(CertificateOptions):
-    """L{CertificateOptions} whose context also logs its secrets to a L{KeyLog}."""
+    """
+    L{CertificateOptions} whose context also logs its secrets to a L{KeyLog},
+    and holds no buffers for idle connections (thousands may be open).
+    """
 
     def __init__(self, keylog: KeyLog | None, **options: Any) -> None:
         super().__init__(**options)
@@ -277,6 +284,12 @@ class _ServerOptions(CertificateOptions):
         context: SSL.Context = super().getContext()
         if self._keylog is not None:
             self._keylog.attach(context)
+        return context
+
+    def _makeContext(self) -> SSL.Context:
+        """The context, with OpenSSL's buffers released while a connection has nothing in them."""
+        context: SSL.Context = super()._makeContext()
+        context.set_mode(SSL.MODE_RELEASE_BUFFERS)
         return context
 
 
@@ -318,6 +331,7 @@ def server_options(
         extraCertChain=[crypto.X509.from_cryptography(c) for c in chain[1:]],
         acceptableCiphers=AcceptableCiphers.fromOpenSSLCipherString(SERVER_CIPHERS),
         raiseMinimumTo=TLSVersion.TLSv1_2,
+        enableSessionTickets=True,
     )
 
 

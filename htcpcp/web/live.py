@@ -56,7 +56,7 @@ class LiveFeed:
         render: Callable[[Snapshot], Any],
         *,
         heartbeat: float = 15.0,
-        limit: int = 500,
+        limit: int = 1000,
     ) -> None:
         self._gateway = gateway
         self._clock = clock

@@ -117,7 +117,11 @@ class SessionStore:
         self._lifetime = lifetime
         self._db = sqlite3.connect(":memory:" if path is None else str(path))
         if path is not None:
+            # WAL with synchronous=NORMAL: a commit survives the process dying (kill -9);
+            # only an operating-system crash may lose the latest sessions (their browsers
+            # get new ones).  A sync per commit would hold the reactor for every first visit.
             self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
         with self._db:
             for statement in SCHEMA:
                 self._db.execute(statement)
