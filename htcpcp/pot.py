@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_pot -*-
 """
 Pots as clock-driven state machines: coffee pots and RFC 7168 teapots.
 

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_twistd -*-
 """
 The pot server as a Twisted service, for twistd, a C{.tac} file, or another
 application's service tree.
