@@ -41,6 +41,7 @@ from htcpcp.client import (
 )
 from htcpcp.log_export import export_log
 from htcpcp.message import Response
+from htcpcp.vocabulary import TEA_TYPE
 
 __all__ = ["EXIT", "build_parser", "describe", "execute", "main"]
 
@@ -297,7 +298,7 @@ def _varieties(response: Response) -> list[str]:
     """The tea varieties a 300 response's Alternates offer."""
     found = []
     for entry in response.headers.get("alternates", "").split("},"):
-        if "message/teapot" in entry and '"' in entry:
+        if TEA_TYPE in entry and '"' in entry:
             path = entry.split('"')[1]
             found.append(path.rstrip("/").rpartition("/")[2])
     return found

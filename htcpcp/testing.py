@@ -83,7 +83,7 @@ class MemoryConnection:
         if len(written) > self._seen:
             self._parser.receive_data(written[self._seen :])
         self._seen = len(written)
-        found = []
+        found: list[Response] = []
         while True:
             event = self._parser.next_event(head_request=head)
             if event is NEED_DATA:
