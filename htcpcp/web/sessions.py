@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 from klein import Field
 from klein.interfaces import ISession, ISessionStore, NoSuchSession, SessionMechanism
 from twisted.internet.defer import Deferred, fail, succeed
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.python.components import Componentized
 from twisted.web.http import parse_qs
 from twisted.web.iweb import IRequest
@@ -62,6 +62,8 @@ SESSION_LIFETIME: Final = 12 * 3600
 SESSION_FILE: Final = "web-sessions.sqlite3"
 TOUCH_EVERY: Final = 60.0
 """Seconds between two writes of a session's last use."""
+WRITE_BEHIND: Final = 1.0
+"""Seconds new sessions and last uses wait to be written, together, in one transaction."""
 CSRF_FIELD: Final = b"__csrf_protection__"
 """The field Klein's C{checkCSRF} reads (C{klein._form.CSRF_PROTECTION})."""
 COOKIES: Final = {True: "Klein-Secure-Session", False: "Klein-INSECURE-Session"}
@@ -100,6 +102,12 @@ class SessionStore:
     """
     Sessions in SQLite, at most C{limit}, each dropped after C{lifetime} idle seconds.
 
+    Sessions are known in memory at once and written behind, within
+    C{WRITE_BEHIND} seconds, all that came together in one transaction (and
+    at L{close}): a first visit costs no write of its own on the reactor
+    thread.  A process killed outright forgets at most that last second's
+    sessions, whose pages then get a fresh token and a line saying why.
+
     @param path: the database file, or C{None} for one in memory.
     @param clock: the clock idle time is measured with.
     """
@@ -130,13 +138,46 @@ class SessionStore:
             )
         [(self._secret,)] = self._db.execute("SELECT value FROM secrets WHERE name = 'csrf'")
         self._used: OrderedDict[tuple[bool, str], float] = OrderedDict()
+        self._unwritten: dict[tuple[bool, str], float] = {}
+        self._writing: IDelayedCall | None = None
 
     def __len__(self) -> int:
+        self.write()
         [(count,)] = self._db.execute("SELECT count(*) FROM sessions")
         return int(count)
 
     def close(self) -> None:
+        self.write()
         self._db.close()
+
+    def write(self) -> None:
+        """Write the sessions made or used since the last write, and drop the stale ones."""
+        if self._writing is not None and self._writing.active():
+            self._writing.cancel()
+        self._writing = None
+        unwritten, self._unwritten = self._unwritten, {}
+        if not unwritten:
+            return
+        now = self._clock.seconds()
+        with self._db:
+            self._db.execute("DELETE FROM sessions WHERE used < ?", (now - self._lifetime,))
+            self._db.executemany(
+                "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?)",
+                [
+                    (identifier, int(secure), used)
+                    for (secure, identifier), used in unwritten.items()
+                ],
+            )
+            self._db.execute(
+                "DELETE FROM sessions WHERE rowid IN (SELECT rowid FROM sessions"
+                " ORDER BY used DESC LIMIT -1 OFFSET ?)",
+                (self._limit,),
+            )
+
+    def _write_behind(self, key: tuple[bool, str], used: float) -> None:
+        self._unwritten[key] = used
+        if self._writing is None:
+            self._writing = self._clock.callLater(WRITE_BEHIND, self.write)
 
     def token(self, identifier: str, confidential: bool) -> str:
         """The CSRF token of a session: an HMAC of its identifier with the server's secret."""
@@ -147,17 +188,8 @@ class SessionStore:
         """A new session, kept from now on (until idle too long or pushed out)."""
         identifier = secrets.token_hex(32)
         now = self._clock.seconds()
-        with self._db:
-            self._db.execute("DELETE FROM sessions WHERE used < ?", (now - self._lifetime,))
-            self._db.execute(
-                "INSERT INTO sessions VALUES (?, ?, ?)", (identifier, int(confidential), now)
-            )
-            self._db.execute(
-                "DELETE FROM sessions WHERE rowid IN (SELECT rowid FROM sessions"
-                " ORDER BY used DESC LIMIT -1 OFFSET ?)",
-                (self._limit,),
-            )
         self._remember((confidential, identifier), now)
+        self._write_behind((confidential, identifier), now)
         return self._session(identifier, confidential)
 
     def find(self, identifier: str, confidential: bool) -> FormSession | None:
@@ -174,12 +206,8 @@ class SessionStore:
         if used is None or now - used > self._lifetime:
             return None
         if now - used >= TOUCH_EVERY:
-            with self._db:
-                self._db.execute(
-                    "UPDATE sessions SET used = ? WHERE identifier = ? AND confidential = ?",
-                    (now, identifier, int(confidential)),
-                )
             used = now
+            self._write_behind(key, used)
         self._remember(key, used)
         return self._session(identifier, confidential)
 
@@ -187,7 +215,8 @@ class SessionStore:
         self._used.pop(key, None)
         self._used[key] = used
         while len(self._used) > self._limit:
-            self._used.popitem(last=False)
+            forgotten, _ = self._used.popitem(last=False)
+            self._unwritten.pop(forgotten, None)
 
     def _session(self, identifier: str, confidential: bool) -> FormSession:
         return FormSession(self.token(identifier, confidential), identifier, confidential)
