@@ -19,7 +19,7 @@ from htcpcp.vocabulary import TEA_TYPE
 __all__ = ["as_json", "describe"]
 
 
-def _text(response: Response) -> str:
+def _body_text(response: Response) -> str:
     return response.body.decode("utf-8", "replace").strip()
 
 
@@ -100,7 +100,7 @@ def _log_lines(page: dict[str, Any]) -> str:
 def _success(command: str, response: Response) -> str:
     body = _json_body(response)
     if not isinstance(body, dict):
-        return _text(response) or f"{response.status} {response.reason}"
+        return _body_text(response) or f"{response.status} {response.reason}"
     if command == "propfind" and "pot" in body:
         return _pot_line(body)
     if command == "log" and "brews" in body:
@@ -124,7 +124,7 @@ def _varieties(response: Response) -> list[str]:
 
 def _failure(options: argparse.Namespace, response: Response) -> str:
     status = response.status
-    text = _text(response).splitlines()
+    text = _body_text(response).splitlines()
     said = text[0] if text else response.reason
     retry = response.headers.get("retry-after", "").strip()
     if status == 418:

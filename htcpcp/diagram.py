@@ -218,7 +218,7 @@ TOP: Final = 150
 SLOPE: Final = 20
 
 
-def _text(x: float, y: float, words: str, css: str, anchor: str = "middle") -> str:
+def _svg_text(x: float, y: float, words: str, css: str, anchor: str = "middle") -> str:
     escaped = html.escape(words)
     return f'<text x="{x:.0f}" y="{y:.0f}" class="{css}" text-anchor="{anchor}">{escaped}</text>'
 
@@ -245,18 +245,18 @@ def render_svg(diagram: Diagram, title: str = "") -> str:
     def x_of(column: int) -> float:
         return LEFT + COLUMN * column + COLUMN / 2
 
-    parts.append(_text(12, 28, title or "space-time diagram", "title", "start"))
+    parts.append(_svg_text(12, 28, title or "space-time diagram", "title", "start"))
     for number, (kind, words) in enumerate(_LEGEND):
         lx, ly = 12 + (number % 4) * 290, 52 + (number // 4) * 20
         parts.append(
             f'<line x1="{lx}" y1="{ly - 4}" x2="{lx + 28}" y2="{ly - 4}" class="{kind}" '
             f'marker-end="url(#head-{kind})"/>'
         )
-        parts.append(_text(lx + 36, ly, words, "legend", "start"))
-    parts.append(_text(12, TOP - 30, "time (s)", "head", "start"))
+        parts.append(_svg_text(lx + 36, ly, words, "legend", "start"))
+    parts.append(_svg_text(12, TOP - 30, "time (s)", "head", "start"))
     for column, name in enumerate(diagram.lifelines):
         x = x_of(column)
-        parts.append(_text(x, TOP - 30, name, "head"))
+        parts.append(_svg_text(x, TOP - 30, name, "head"))
         parts.append(
             f'<line x1="{x:.0f}" y1="{TOP - 20}" x2="{x:.0f}" y2="{height - 30}" class="life"/>'
         )
@@ -265,7 +265,7 @@ def render_svg(diagram: Diagram, title: str = "") -> str:
             f'<rect x="{LEFT}" y="{y_break + 4}" width="{width - LEFT}" height="{ROW - 8}"'
             ' class="gap"/>'
         )
-        parts.append(_text(width / 2, y_break + ROW / 2 + 5, f"… {gap:.2f} s later …", "gaptext"))
+        parts.append(_svg_text(width / 2, y_break + ROW / 2 + 5, f"… {gap:.2f} s later …", "gaptext"))
     for arrow, y_row in placed:
         x1, x2 = x_of(arrow.source), x_of(arrow.destination)
         rightwards = x2 > x1
@@ -277,10 +277,10 @@ def render_svg(diagram: Diagram, title: str = "") -> str:
             f"<title>frame {arrow.frame}, {arrow.ports[0]} → {arrow.ports[1]}</title></line>"
         )
         middle = (x1 + x2) / 2
-        parts.append(_text(middle, y_row + SLOPE / 2 - 5, arrow.label, f"label {arrow.kind}-text"))
+        parts.append(_svg_text(middle, y_row + SLOPE / 2 - 5, arrow.label, f"label {arrow.kind}-text"))
         ports = f"{arrow.ports[0]} → {arrow.ports[1]}"
         parts.append(
-            _text(
+            _svg_text(
                 x1 + (-10 if rightwards else 10),
                 y_row + 4,
                 ports,
@@ -289,7 +289,7 @@ def render_svg(diagram: Diagram, title: str = "") -> str:
             )
         )
         parts.append(
-            _text(LEFT - 10, y_row + 4, f"{arrow.time - diagram.start:.4f}", "time", "end")
+            _svg_text(LEFT - 10, y_row + 4, f"{arrow.time - diagram.start:.4f}", "time", "end")
         )
     markers = "".join(
         f'<marker id="head-{kind}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
