@@ -265,7 +265,9 @@ def render_svg(diagram: Diagram, title: str = "") -> str:
             f'<rect x="{LEFT}" y="{y_break + 4}" width="{width - LEFT}" height="{ROW - 8}"'
             ' class="gap"/>'
         )
-        parts.append(_svg_text(width / 2, y_break + ROW / 2 + 5, f"… {gap:.2f} s later …", "gaptext"))
+        parts.append(
+            _svg_text(width / 2, y_break + ROW / 2 + 5, f"… {gap:.2f} s later …", "gaptext")
+        )
     for arrow, y_row in placed:
         x1, x2 = x_of(arrow.source), x_of(arrow.destination)
         rightwards = x2 > x1
@@ -277,7 +279,9 @@ def render_svg(diagram: Diagram, title: str = "") -> str:
             f"<title>frame {arrow.frame}, {arrow.ports[0]} → {arrow.ports[1]}</title></line>"
         )
         middle = (x1 + x2) / 2
-        parts.append(_svg_text(middle, y_row + SLOPE / 2 - 5, arrow.label, f"label {arrow.kind}-text"))
+        parts.append(
+            _svg_text(middle, y_row + SLOPE / 2 - 5, arrow.label, f"label {arrow.kind}-text")
+        )
         ports = f"{arrow.ports[0]} → {arrow.ports[1]}"
         parts.append(
             _svg_text(
