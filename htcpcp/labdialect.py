@@ -16,10 +16,11 @@ pot; the pot in a C{Use-Pot} header; C{HTTP/1.1}; the Content-Type
 C{application/coffee-pot-command} on every request (C{message/teapot} stays
 for tea, which the lab never brewed); the additions lower-case and
 separated by C{"; "}; no C{Host}; and a body with no C{Content-Length}.
-A target with more than a pot (a tea variety, the C{log}) keeps its path.
+A target with more than a pot (a tea variety, the C{log}, the C{pots} list)
+keeps its path.
 The lab's app names its pots (C{Use-Pot: tea}); a C{pot-N} target is sent
-by name once a PROPFIND has said the pot's name (L{pot_name_of}), as
-C{Use-Pot: pot-N} until then.
+by name once a PROPFIND or the list of pots has said the pot's name
+(L{pot_names_of}), as C{Use-Pot: pot-N} until then.
 """
 
 from __future__ import annotations
@@ -32,11 +33,13 @@ from urllib.parse import quote
 from htcpcp.urls import parse_target
 from htcpcp.vocabulary import LAB_COFFEE_TYPE, TEA_TYPE, media_type
 
-__all__ = ["LAB_CONTENT_TYPE", "LAB_SERVER_NAME", "lab_request", "pot_name_of"]
+__all__ = ["LAB_CONTENT_TYPE", "LAB_SERVER_NAME", "lab_request", "pot_names_of"]
 
 LAB_CONTENT_TYPE: Final = LAB_COFFEE_TYPE
 LAB_SERVER_NAME: Final = "ducky"
 """The name the lab's app puts in its targets: the server, which answers to it by default."""
+SERVER_RESOURCES: Final = frozenset({"log", "pots"})
+"""The server's own resources (the history, the list of pots): paths, never a C{Use-Pot}."""
 _REPLACED: Final = frozenset({"host", "content-type", "content-length", "accept-additions"})
 
 
@@ -64,7 +67,7 @@ def lab_request(
     """
     parsed = parse_target(target)
     segments = parsed.segments
-    use_pot = segments[0] if len(segments) == 1 and segments[0] != "log" else None
+    use_pot = segments[0] if len(segments) == 1 and segments[0] not in SERVER_RESOURCES else None
     path = "" if use_pot or not segments else "/" + "/".join(quote(s, safe="") for s in segments)
     query = f"?{parsed.query}" if parsed.query else ""
     host = parsed.host or server_name
@@ -83,13 +86,24 @@ def lab_request(
     return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + body
 
 
-def pot_name_of(body: bytes) -> tuple[int, str] | None:
-    """The index and name of the pot a PROPFIND answer describes, if it says."""
+def pot_names_of(body: bytes) -> list[tuple[int, str]]:
+    """
+    The indexes and names of the pots an answer describes: a PROPFIND's
+    C{pot}, or every entry of the list of pots (C{GET /pots}).
+    """
     try:
-        pot = json.loads(body)["pot"]
-        index, name = pot["index"], pot["name"]
-    except (ValueError, KeyError, TypeError):
-        return None
-    if not isinstance(index, int) or not isinstance(name, str) or not name.isprintable():
-        return None
-    return index, name
+        document = json.loads(body)
+    except ValueError:
+        return []
+    if not isinstance(document, dict):
+        return []
+    listed = document.get("pots")
+    described = listed if isinstance(listed, list) else [document.get("pot")]
+    found = []
+    for pot in described:
+        if not isinstance(pot, dict):
+            continue
+        index, name = pot.get("index"), pot.get("name")
+        if isinstance(index, int) and isinstance(name, str) and name.isprintable():
+            found.append((index, name))
+    return found

@@ -274,22 +274,22 @@ class _ServerOptions(CertificateOptions):
     """
     L{CertificateOptions} whose context also logs its secrets to a L{KeyLog},
     and holds no buffers for idle connections (thousands may be open).
+
+    The context is made once and used for every connection, so the key log
+    is attached as it is made (pyOpenSSL refuses to change a context that
+    has made a connection).
     """
 
     def __init__(self, keylog: KeyLog | None, **options: Any) -> None:
         super().__init__(**options)
         self._keylog = keylog
 
-    def getContext(self) -> SSL.Context:
-        context: SSL.Context = super().getContext()
-        if self._keylog is not None:
-            self._keylog.attach(context)
-        return context
-
     def _makeContext(self) -> SSL.Context:
         """The context, with OpenSSL's buffers released while a connection has nothing in them."""
         context: SSL.Context = super()._makeContext()
         context.set_mode(SSL.MODE_RELEASE_BUFFERS)
+        if self._keylog is not None:
+            self._keylog.attach(context)
         return context
 
 

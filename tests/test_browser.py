@@ -117,6 +117,7 @@ class BrowserTestCase(SynchronousTestCase):
     """Starts the pot, the web front end and a browser; stops them all."""
 
     javascript = True
+    web_options: tuple[str, ...] = ()
 
     def setUp(self) -> None:
         if MISSING:
@@ -138,6 +139,7 @@ class BrowserTestCase(SynchronousTestCase):
             f"tcp:127.0.0.1:{self.pot_port}",
             "--data-dir",
             str(self.work / "web"),
+            *self.web_options,
         )
         self.driver = self.browser()
         wait_for_port(self.pot_port, self.pot_process)
@@ -457,6 +459,57 @@ class PotAwayTests(BrowserTestCase):
         self.pot_process = self.twist_pot()
         self.until(lambda: not self.finds("#problem"), "the page to recover by itself")
         self.until(lambda: self.state_of(0) == "idle", "the pots to be known again")
+
+
+class InspectorDiagramTests(BrowserTestCase):
+    web_options = ("--pot-connections", "per-request")
+
+    def label_colour(self) -> str:
+        return self.driver.execute_script(
+            "return getComputedStyle(document.querySelector('svg.spacetime .sd-htcpcp-text')).fill;"
+        )
+
+    def test_the_space_time_diagram_of_per_request_connections(self) -> None:
+        self.open()
+        self.brew("0", "coffee", ("Cream",))
+        self.open("inspector")
+        svg = self.find("svg.spacetime")
+        self.assertTrue(svg.is_displayed())
+        self.assertIn(
+            "This web front end and the pot server",
+            self.find("svg.spacetime title").get_attribute("textContent"),
+        )
+        labels = [t.get_attribute("textContent") for t in self.finds("svg.spacetime .sd-label")]
+        self.assertIn("BREW /pot-0 HTCPCP/1.1", labels)
+        self.assertEqual(labels.count("SYN"), labels.count("FIN"))
+        self.assertGreaterEqual(labels.count("SYN"), 2)
+        heads = [t.get_attribute("textContent") for t in self.finds("svg.spacetime .sd-head")]
+        self.assertEqual(
+            heads[1:], [f"web front end :{self.web_port}", f"pot server :{self.pot_port}"]
+        )
+        colours = {}
+        for theme in ("light", "dark"):
+            self.driver.execute_script(f"document.documentElement.dataset.theme = '{theme}';")
+            colours[theme] = self.label_colour()
+        self.assertEqual(colours, {"light": "rgb(138, 75, 28)", "dark": "rgb(226, 164, 104)"})
+        self.assertTrue(self.finds("svg.spacetime .sd-close-text"))
+        self.shoot_both("17-inspector-diagram")
+        self.check_accessibility("inspector with its diagram")
+        self.driver.set_window_size(360, 780)
+        overflow = self.driver.execute_script(
+            "return document.documentElement.scrollWidth - window.innerWidth;"
+        )
+        self.assertLessEqual(overflow, 0)
+        scroller = self.find(".spacetime-scroll")
+        self.assertGreater(
+            self.driver.execute_script(
+                "return arguments[0].scrollWidth - arguments[0].clientWidth;", scroller
+            ),
+            0,
+        )
+        self.assertTrue(self.find(".spacetime-box .scroll-hint").is_displayed())
+        self.shoot_both("18-phone-inspector-diagram")
+        self.check_accessibility("inspector with its diagram on a phone")
 
 
 class AnnouncementAndFlowTests(BrowserTestCase):

@@ -39,6 +39,7 @@ from htcpcp.client import (
     PotTimeout,
     PotTLSError,
     PotUnreachable,
+    Wire,
     load_trust_root,
     log_target,
     with_variety,
@@ -560,7 +561,7 @@ class MemoryClientTests(SynchronousTestCase):
         self.assertEqual(self.reactor.getDelayedCalls(), [])
 
     def test_exchange_report(self) -> None:
-        """on_exchange gets the request, the raw response, status and times."""
+        """on_exchange gets the request, the raw response, status, times and connection."""
         self.reactor.advance(100)
         got = self.client.propfind("coffee://pot.example/pot-0")
         protocol, transport = self.connect()
@@ -570,7 +571,18 @@ class MemoryClientTests(SynchronousTestCase):
         self.successResultOf(got)
         self.assertEqual(
             self.exchanges,
-            [Exchange("tcp:pot.example:5030", transport.value(), answer, 200, 100.0, 0.25, None)],
+            [
+                Exchange(
+                    "tcp:pot.example:5030",
+                    transport.value(),
+                    answer,
+                    200,
+                    100.0,
+                    0.25,
+                    None,
+                    Wire(("10.0.0.1", 12345), ("192.168.1.1", 54321), True, 100.0, False),
+                )
+            ],
         )
 
     def test_send_raw(self) -> None:

@@ -6,6 +6,7 @@ request, and the TLS key log of the client.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from twisted.internet import reactor
@@ -15,7 +16,7 @@ from twisted.internet.protocol import Protocol
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from htcpcp.client import InvalidRequest, PotClient
-from htcpcp.labdialect import lab_request, pot_name_of
+from htcpcp.labdialect import lab_request, pot_names_of
 from htcpcp.listening import server_endpoint
 from htcpcp.service import buildPotServer
 from htcpcp.tls import CERTIFICATE_FILE, KeyLog, with_certificate
@@ -81,6 +82,13 @@ class LabRequestTests(SynchronousTestCase):
         self.assertIn(b"\r\nContent-Type: message/teapot\r\n", request)
         self.assertNotIn(b"Use-Pot", request)
 
+    def test_the_list_of_pots_keeps_its_path(self) -> None:
+        self.assertEqual(
+            lab_request("GET", "/pots"),
+            b"GET coffee://ducky/pots HTTP/1.1\r\nContent-Type: application/coffee-pot-command"
+            b"\r\n\r\n",
+        )
+
     def test_the_log_and_a_host_and_port_are_kept(self) -> None:
         self.assertTrue(
             lab_request("GET", "coffee://[::1]:5030/log?page=2").startswith(
@@ -91,11 +99,14 @@ class LabRequestTests(SynchronousTestCase):
     def test_not_a_coffee_url(self) -> None:
         self.assertRaises(TargetError, lab_request, "GET", "http://example.com/")
 
-    def test_pot_names_from_propfind(self) -> None:
-        self.assertEqual(pot_name_of(b'{"pot": {"index": 1, "name": "tea"}}'), (1, "tea"))
-        for body in (b"{}", b"nonsense", b'{"pot": {"index": "1", "name": "tea"}}'):
-            self.assertIsNone(pot_name_of(body))
-        self.assertIsNone(pot_name_of(b'{"pot": {"index": 1, "name": "a\\r\\nX-Evil: 1"}}'))
+    def test_pot_names_from_propfind_and_the_list(self) -> None:
+        self.assertEqual(pot_names_of(b'{"pot": {"index": 1, "name": "tea"}}'), [(1, "tea")])
+        listing = b'{"pots": [{"index": 0, "name": "ducky"}, {"index": 1, "name": "tea"}]}'
+        self.assertEqual(pot_names_of(listing), [(0, "ducky"), (1, "tea")])
+        for body in (b"{}", b"nonsense", b"[]", b'{"pot": "ducky"}', b'{"pots": [7]}'):
+            self.assertEqual(pot_names_of(body), [])
+        self.assertEqual(pot_names_of(b'{"pot": {"index": "1", "name": "tea"}}'), [])
+        self.assertEqual(pot_names_of(b'{"pot": {"index": 1, "name": "a\\r\\nX-Evil: 1"}}'), [])
 
 
 class LabClientTests(TestCase):
@@ -158,6 +169,21 @@ class LabClientTests(TestCase):
         )
         self.assertIn(b"\r\nUse-Pot: pot-0\r\n", sent[2])
         self.assertEqual((await client.get("/pot-0")).status, 200)
+
+    async def test_the_list_of_pots_is_understood_and_names_them(self) -> None:
+        port, _ = self.serve()
+        sent: list[bytes] = []
+        client = PotClient(
+            endpoint=f"tcp:127.0.0.1:{port}",
+            dialect="lab",
+            on_exchange=lambda exchange: sent.append(exchange.request),
+        )
+        self.addCleanup(client.close)
+        listing = await client.get("/pots")
+        self.assertEqual(listing.status, 200)
+        self.assertEqual([p["name"] for p in json.loads(listing.body)["pots"]], ["ducky", "tea"])
+        self.assertEqual((await client.get("/pot-1")).status, 200)
+        self.assertIn(b"\r\nUse-Pot: tea\r\n", sent[1])
 
     def test_unknown_options_are_refused(self) -> None:
         self.assertRaises(InvalidRequest, PotClient, connections="sometimes")

@@ -251,6 +251,19 @@ class TLSServerTests(TestCase):
         with self.assertRaises(ssl.SSLError):
             await threads.deferToThread(old)
 
+    async def test_key_log_serves_and_logs_every_connection(self) -> None:
+        keylog_path = Path(self.mktemp()).absolute()
+        keylog = KeyLog(keylog_path)
+        self.addCleanup(keylog.close)
+        port, cafile = self.serve(keylog)
+        logged = []
+        for _ in range(3):
+            answer = await threads.deferToThread(tls_exchange, port, cafile, GET)
+            self.assertTrue(answer.startswith(b"HTCPCP/1.1 200"))
+            lines = keylog_path.read_text().splitlines()
+            logged.append(sum(line.startswith("CLIENT_TRAFFIC_SECRET_0 ") for line in lines))
+        self.assertEqual(logged, [1, 2, 3])
+
     async def test_key_log_lets_tshark_decrypt_the_htcpcp_inside(self) -> None:
         from .test_dissector import require_tshark, run_tshark, values
 

@@ -29,7 +29,14 @@ from htcpcp.client.errors import (
     PotUnreachable,
 )
 from htcpcp.client.pool import ConnectionPool
-from htcpcp.client.pot_client import CONNECTIONS, DEFAULT_PORT, DIALECTS, Exchange, PotClient
+from htcpcp.client.pot_client import (
+    CONNECTIONS,
+    DEFAULT_PORT,
+    DIALECTS,
+    Exchange,
+    PotClient,
+    Wire,
+)
 from htcpcp.client.protocol import HTCPCPClientFactory, HTCPCPClientProtocol
 from htcpcp.client.tls import load_trust_root
 
@@ -50,6 +57,7 @@ __all__ = [
     "PotTLSError",
     "PotTimeout",
     "PotUnreachable",
+    "Wire",
     "load_trust_root",
     "log_target",
     "with_variety",

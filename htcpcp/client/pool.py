@@ -95,15 +95,15 @@ class ConnectionPool:
         connecting.addErrback(_connect_error, route)
         return connecting.addCallback(lambda protocol: (protocol, False))
 
-    def release(self, key: str, protocol: HTCPCPClientProtocol) -> None:
-        """Keep C{protocol} for the next request, or close it."""
+    def release(self, key: str, protocol: HTCPCPClientProtocol) -> bool:
+        """Keep C{protocol} for the next request, or close it; whether it was kept."""
         if not protocol.reusable:
-            return
+            return False
         if self._closing or self._max_idle <= 0:
             self._shutting.add(protocol)
             protocol.when_closed().addCallback(lambda _: self._shutting.discard(protocol))
             protocol.transport.loseConnection()
-            return
+            return False
         entries = self._idle.setdefault(key, [])
         if len(entries) >= self._max_idle:
             oldest = entries.pop(0)
@@ -113,6 +113,7 @@ class ConnectionPool:
         expiry = self._clock.callLater(self._idle_timeout, self._expire, key, protocol)
         entries.append(_Idle(protocol, expiry))
         protocol.on_idle_lost = lambda lost: self._forget(key, lost, cancel=True)
+        return True
 
     def _forget(self, key: str, protocol: HTCPCPClientProtocol, *, cancel: bool) -> None:
         entries = self._idle.get(key, [])

@@ -33,9 +33,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
+from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import CancelledError, Deferred, fail
 from twisted.internet.endpoints import HostnameEndpoint, clientFromString, wrapClientTLS
 from twisted.internet.interfaces import IStreamClientEndpoint
@@ -45,15 +46,16 @@ from twisted.python.failure import Failure
 from htcpcp.client.commands import PotCommands
 from htcpcp.client.errors import ClientError, InvalidRequest, PotClosed, PotTimeout
 from htcpcp.client.pool import ConnectionPool, Route
+from htcpcp.client.protocol import HTCPCPClientProtocol
 from htcpcp.client.tls import load_trust_root
 from htcpcp.endpoint_strings import endpoint_authority
-from htcpcp.labdialect import LAB_SERVER_NAME, lab_request, pot_name_of
+from htcpcp.labdialect import LAB_SERVER_NAME, lab_request, pot_names_of
 from htcpcp.message import Response, serialize_request
 from htcpcp.tls import KeyLog, client_tls_options, tls_client_endpoint
 from htcpcp.urls import TargetError, parse_target
 from htcpcp.vocabulary import SAFE_METHODS
 
-__all__ = ["CONNECTIONS", "DEFAULT_PORT", "DIALECTS", "Exchange", "PotClient"]
+__all__ = ["CONNECTIONS", "DEFAULT_PORT", "DIALECTS", "Exchange", "PotClient", "Wire"]
 
 DEFAULT_PORT: Final = 5030
 """The port a coffee URL without one names."""
@@ -61,8 +63,28 @@ DIALECTS: Final = ("rfc", "lab")
 """How requests are written: RFC 2324 as this suite sends it, or as the lab's app does."""
 CONNECTIONS: Final = ("pooled", "per-request")
 """Keep-alive connections reused from a pool, or a new connection for every request."""
+_IP_ADDRESSES: Final = (IPv4Address, IPv6Address)
 
 log = Logger()
+
+
+@dataclass(frozen=True)
+class Wire:
+    """
+    The TCP connection an exchange travelled on, as the client saw it.
+
+    @ivar local: the client's (address, port).
+    @ivar remote: the server's (address, port).
+    @ivar opened: a new connection was made for this exchange (its handshake).
+    @ivar sent: when the request was written, in the reactor's seconds.
+    @ivar closed: the client closed the connection after this exchange.
+    """
+
+    local: tuple[str, int]
+    remote: tuple[str, int]
+    opened: bool
+    sent: float
+    closed: bool = True
 
 
 @dataclass(frozen=True)
@@ -77,6 +99,7 @@ class Exchange:
     @ivar started: when the request started, in the reactor's seconds.
     @ivar elapsed: seconds until the response or the error.
     @ivar error: the one-line error, or C{None} when a response arrived.
+    @ivar wire: the connection it went on, or C{None} when none was made.
     """
 
     endpoint: str
@@ -86,6 +109,7 @@ class Exchange:
     started: float
     elapsed: float | None
     error: str | None
+    wire: Wire | None = None
 
 
 _UNSENDABLE = re.compile(r"[\x00-\x20\x7f]")
@@ -269,14 +293,15 @@ class PotClient(PotCommands):
         self, route: Route, data: bytes, *, head: bool, safe: bool, fresh: bool
     ) -> Deferred[Response]:
         started = self._reactor.seconds()
+        wires: list[Wire] = []
         sending = Deferred.fromCoroutine(
-            self._exchange(route, data, head=head, safe=safe, fresh=fresh)
+            self._exchange(route, data, wires, head=head, safe=safe, fresh=fresh)
         )
         sending.addTimeout(self._timeout, self._reactor, self._timed_out(route))
         if self.dialect == "lab":
             sending.addCallback(self._learn_name, data)
         if self._on_exchange is not None:
-            sending.addBoth(self._report, route, data, started)
+            sending.addBoth(self._report, route, data, started, wires)
         return sending
 
     def _timed_out(self, route: Route) -> Callable[[Any, float], Any]:
@@ -288,39 +313,58 @@ class PotClient(PotCommands):
         return translate
 
     async def _exchange(
-        self, route: Route, data: bytes, *, head: bool, safe: bool, fresh: bool
+        self, route: Route, data: bytes, wires: list[Wire], *, head: bool, safe: bool, fresh: bool
     ) -> Response:
+        """Send C{data} and read its response, noting each connection used in C{wires}."""
         protocol, reused = await self.pool.acquire(route, fresh=fresh)
+        self._note_wire(wires, protocol, reused=reused)
         try:
             response = await protocol.request(data, head=head)
         except PotClosed:
             if not (reused and safe):
                 raise
             protocol, _ = await self.pool.acquire(route, fresh=True)
+            self._note_wire(wires, protocol, reused=False)
             response = await protocol.request(data, head=head)
+        kept = False
         if fresh:
             protocol.transport.loseConnection()
         else:
-            self.pool.release(route.key, protocol)
+            kept = self.pool.release(route.key, protocol)
+        if wires:
+            wires[-1] = replace(wires[-1], closed=not kept)
         return response
+
+    def _note_wire(
+        self, wires: list[Wire], protocol: HTCPCPClientProtocol, *, reused: bool
+    ) -> None:
+        """Add the connection C{protocol} is on to C{wires}, when it has IP addresses."""
+        local, remote = protocol.transport.getHost(), protocol.transport.getPeer()
+        if isinstance(local, _IP_ADDRESSES) and isinstance(remote, _IP_ADDRESSES):
+            ends = (local.host, local.port), (remote.host, remote.port)
+            wires.append(Wire(*ends, opened=not reused, sent=self._reactor.seconds()))
 
     def _learn_name(self, response: Response, data: bytes) -> Response:
-        """Remember the name of the pot a PROPFIND described, for C{Use-Pot}."""
-        if response.status == 200 and data.startswith(b"PROPFIND "):
-            learned = pot_name_of(response.body)
-            if learned is not None:
-                self._pot_names[f"pot-{learned[0]}"] = learned[1]
+        """Remember the pot names a PROPFIND or the list of pots gave, for C{Use-Pot}."""
+        if response.status == 200 and data.startswith((b"PROPFIND ", b"GET ")):
+            for index, name in pot_names_of(response.body):
+                self._pot_names[f"pot-{index}"] = name
         return response
 
-    def _report(self, result: Any, route: Route, data: bytes, started: float) -> Any:
+    def _report(
+        self, result: Any, route: Route, data: bytes, started: float, wires: list[Wire]
+    ) -> Any:
         assert self._on_exchange is not None
         elapsed = self._reactor.seconds() - started
+        wire = wires[-1] if wires else None
         if isinstance(result, Response):
-            exchange = Exchange(route.key, data, result.raw, result.status, started, elapsed, None)
+            exchange = Exchange(
+                route.key, data, result.raw, result.status, started, elapsed, None, wire
+            )
         else:
             received = getattr(result.value, "received", None) or None
             exchange = Exchange(
-                route.key, data, received, None, started, elapsed, str(result.value)
+                route.key, data, received, None, started, elapsed, str(result.value), wire
             )
         try:
             self._on_exchange(exchange)

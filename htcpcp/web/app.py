@@ -188,6 +188,12 @@ def _query_text(request: IRequest, name: bytes, limit: int = MAX_TEXT) -> str:
     return text
 
 
+def _port_of(address: object) -> int | None:
+    """The port of a listening address, when it has one (not a UNIX socket's)."""
+    port = getattr(address, "port", None)
+    return port if isinstance(port, int) else None
+
+
 def _query_page(request: IRequest) -> int:
     text = _query_text(request, b"page") or "1"
     if not text.isdigit() or not 1 <= int(text) <= 1_000_000:
@@ -579,7 +585,7 @@ class WebApplication:
         context = self._context(request)
         changes_only = _query_text(request, b"show") == "changes"
         exchanges = self._inspector.recent(changes_only)
-        content = inspector_content(context, exchanges, changes_only)
+        content = inspector_content(context, exchanges, changes_only, _port_of(request.getHost()))
         return _html(context, "Protocol inspector", content, current="inspector")
 
     @app.route("/diagnostics", methods=["GET"])

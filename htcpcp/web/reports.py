@@ -20,6 +20,7 @@ from htcpcp.web.diagnostics import DIAGNOSTICS, Diagnostic
 from htcpcp.web.inspector import method_of, shown
 from htcpcp.web.layout import PageContext
 from htcpcp.web.model import PotInfo
+from htcpcp.web.spacetime import Spacetime, spacetime
 
 __all__ = [
     "diagnostic_content",
@@ -193,10 +194,42 @@ def _exchange_item(exchange: Exchange) -> Tag:
     )
 
 
+def _diagram_section(drawing: Spacetime | None) -> Flattenable:
+    """The space-time diagram, open, in a region that scrolls sideways on a phone."""
+    if drawing is None:
+        return ""
+    return tags.details(class_="spacetime-box", open="")(
+        tags.summary(tags.h2("Space-time diagram")),
+        tags.figure(
+            tags.p(class_="scroll-hint", **{"aria-hidden": "true"})("Scroll sideways for more →"),
+            tags.div(
+                class_="spacetime-scroll",
+                tabindex="0",
+                role="region",
+                **{"aria-labelledby": "spacetime-caption"},
+            )(drawing.svg()),
+            tags.figcaption(id="spacetime-caption")(
+                drawing.summary(),
+                " The same exchanges are ",
+                tags.a(href="#exchanges")("listed below"),
+                ", newest first.",
+            ),
+        ),
+    )
+
+
 def inspector_content(
-    context: PageContext, exchanges: Sequence[Exchange], changes_only: bool
+    context: PageContext,
+    exchanges: Sequence[Exchange],
+    changes_only: bool,
+    web_port: int | None = None,
 ) -> list[Flattenable]:
-    """The protocol inspector: raw requests and responses, newest first."""
+    """
+    The protocol inspector: the space-time diagram of the exchanges, then
+    their raw requests and responses, newest first.
+
+    @param web_port: the port the browser reached this web front end on.
+    """
     choices = tags.p(class_="filter")(
         tags.a(href=context.url("inspector"), **({} if changes_only else {"aria-current": "true"}))(
             "Everything"
@@ -209,14 +242,20 @@ def inspector_content(
     )
     listing: Flattenable = tags.p(class_="empty")("No exchanges yet: brew something.")
     if exchanges:
-        listing = tags.ol(class_="exchanges")(*(_exchange_item(e) for e in exchanges))
+        listing = tags.ol(class_="exchanges", reversed="", id="exchanges")(
+            *(_exchange_item(e) for e in exchanges)
+        )
     return [
         tags.h1("Protocol inspector"),
         tags.p(
-            "The raw HTCPCP this web front end exchanged with the pot server, newest first:"
-            " what Wireshark would show, without Wireshark. Open an entry to see it."
+            "The raw HTCPCP this web front end exchanged with the pot server:"
+            " what Wireshark would show, without Wireshark. The diagram draws them as the lab"
+            " asks, oldest at the top; the list below has them newest first: open an entry"
+            " to see it."
         ),
         choices,
+        _diagram_section(spacetime(exchanges, web_port)),
+        tags.h2(class_="exchanges-heading")("Exchanges, newest first"),
         listing,
     ]
 
