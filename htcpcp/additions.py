@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_additions -*-
 """
 The Accept-Additions header (RFC 2324 section 2.2.2.1, erratum 5981, RFC 7168).
 

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_message -*-
 """
 A small bounded memo for the hot path: parsed lines, resolved targets.
 

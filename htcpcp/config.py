@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_config -*-
 """
 Server configuration: the lab's world by default, more pots from an INI file.
 

@@ -124,7 +124,7 @@ def _element(name: str, text: str = "", *children: Element, **attributes: object
     return Element(name, pairs, text, children)
 
 
-def _text(x: float, y: float, words: str, css: str, anchor: str = "middle") -> Element:
+def _svg_text(x: float, y: float, words: str, css: str, anchor: str = "middle") -> Element:
     return _element("text", words, x=f"{x:.0f}", y=f"{y:.0f}", class_=css, text_anchor=anchor)
 
 
@@ -160,7 +160,7 @@ def _legend(kinds: list[tuple[str, str]]) -> Iterator[Element]:
             class_=f"sd-{kind}",
             marker_end=f"url(#sd-head-{kind})",
         )
-        yield _text(x + 36, y, words, "sd-legend", "start")
+        yield _svg_text(x + 36, y, words, "sd-legend", "start")
 
 
 def _arrow(arrow: Arrow, y: float, start: float, unit: str) -> Iterator[Element]:
@@ -178,10 +178,10 @@ def _arrow(arrow: Arrow, y: float, start: float, unit: str) -> Iterator[Element]
         class_=f"sd-{arrow.kind}",
         marker_end=f"url(#sd-head-{arrow.kind})",
     )
-    yield _text((x1 + x2) / 2, y + SLOPE / 2 - 5, arrow.label, f"sd-label sd-{arrow.kind}-text")
+    yield _svg_text((x1 + x2) / 2, y + SLOPE / 2 - 5, arrow.label, f"sd-label sd-{arrow.kind}-text")
     anchor = "end" if rightwards else "start"
-    yield _text(x1 + (-10 if rightwards else 10), y + 4, ports, "sd-ports", anchor)
-    yield _text(LEFT - 10, y + 4, f"{arrow.time - start:.4f}", "sd-time", "end")
+    yield _svg_text(x1 + (-10 if rightwards else 10), y + 4, ports, "sd-ports", anchor)
+    yield _svg_text(LEFT - 10, y + 4, f"{arrow.time - start:.4f}", "sd-time", "end")
 
 
 def _x_of(column: int) -> float:
@@ -200,11 +200,11 @@ def draw(diagram: Diagram, title: str, standalone: bool = True, summary: str = "
     top = LEGEND_TOP + LEGEND_ROW * (-(-len(legend) // LEGEND_PER_ROW)) + 60
     width = LEFT + COLUMN * max(len(diagram.lifelines), 2)
     placed, breaks, height = _rows(diagram, top)
-    parts: list[Element] = [_text(12, 28, title, "sd-title", "start"), *_legend(legend)]
-    parts.append(_text(12, top - 30, "time (s)", "sd-head", "start"))
+    parts: list[Element] = [_svg_text(12, 28, title, "sd-title", "start"), *_legend(legend)]
+    parts.append(_svg_text(12, top - 30, "time (s)", "sd-head", "start"))
     for column, name in enumerate(diagram.lifelines):
         x = f"{_x_of(column):.0f}"
-        parts.append(_text(_x_of(column), top - 30, name, "sd-head"))
+        parts.append(_svg_text(_x_of(column), top - 30, name, "sd-head"))
         parts.append(
             _element("line", x1=x, y1=top - 20, x2=x, y2=f"{height - 30:.0f}", class_="sd-life")
         )
@@ -220,7 +220,7 @@ def draw(diagram: Diagram, title: str, standalone: bool = True, summary: str = "
             )
         )
         parts.append(
-            _text((LEFT + width) / 2, y + ROW / 2 + 5, f"… {gap:.2f} s later …", "sd-gaptext")
+            _svg_text((LEFT + width) / 2, y + ROW / 2 + 5, f"… {gap:.2f} s later …", "sd-gaptext")
         )
     for arrow, y in placed:
         parts.extend(_arrow(arrow, y, diagram.start, diagram.unit))

@@ -24,15 +24,14 @@ from urllib.parse import parse_qs
 
 from twisted.internet.defer import Deferred
 
-from htcpcp.dispatch import JSON, TEXT, Reply
 from htcpcp.history_stream import StreamedReply
 from htcpcp.message import Request
+from htcpcp.reply import JSON, Reply, read_only, text_reply
 from htcpcp.storage import History, HistoryPage, Slice
 from htcpcp.urls import Target
 
 __all__ = ["CSV", "CSV_COLUMNS", "MAX_PAGE", "MAX_PAGE_SIZE", "LogResource", "csv_rows"]
 
-LOG_METHODS: Final = "GET, HEAD, OPTIONS"
 MAX_PAGE_SIZE: Final = 200
 MAX_PAGE: Final = 10**9
 MAX_CURSOR: Final = 2**62
@@ -58,10 +57,6 @@ CSV_COLUMNS: Final = (
     "resumed",
 )
 _FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _text(status: int, message: str, *headers: tuple[str, str]) -> Reply:
-    return Reply(status, (message + "\n").encode("utf-8"), TEXT, headers)
 
 
 def _utc(seconds: object) -> str:
@@ -158,25 +153,24 @@ class LogResource:
 
     def answer(self, request: Request, target: Target) -> Reply | Deferred[Reply]:
         """The answer to C{request} for the log; never raises for what a client sends."""
-        if request.method == "OPTIONS":
-            return Reply(200, b"", TEXT, (("Allow", LOG_METHODS),))
-        if request.method not in ("GET", "HEAD"):
-            return _text(405, f"the log is read-only: {LOG_METHODS}", ("Allow", LOG_METHODS))
+        refusal = read_only(request, "the log")
+        if refusal is not None:
+            return refusal
         if self._history is None:
-            return _text(404, "this server keeps no history")
+            return text_reply(404, "this server keeps no history")
         query = parse_qs(target.query, keep_blank_values=True, max_num_fields=10)
         page = _whole(query, "page", 1, MAX_PAGE)
         per_page = _whole(query, "per_page", 50, MAX_PAGE_SIZE)
         before = _whole(query, "before", 1, MAX_CURSOR) if "before" in query else None
         if page is None or per_page is None or ("before" in query and before is None):
-            return _text(
+            return text_reply(
                 400,
                 f"page must be 1 to {MAX_PAGE:,}, per_page 1 to {MAX_PAGE_SIZE},"
                 " before a brew's seq (a page's next)",
             )
         csv_wanted = _wants_csv(request, query)
         if csv_wanted is None:
-            return _text(400, "format must be json or csv")
+            return text_reply(400, "format must be json or csv")
         chosen = Slice(query.get("pot", [None])[0], before)
         if csv_wanted:
             return self._export(chosen)

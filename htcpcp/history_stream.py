@@ -15,7 +15,7 @@ connection does.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from twisted.internet.defer import Deferred
@@ -24,6 +24,8 @@ from twisted.internet.interfaces import IPushProducer
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
+
+from htcpcp.vocabulary import SAFE
 
 __all__ = ["Pieces", "StreamedReply"]
 
@@ -43,6 +45,12 @@ class StreamedReply:
     first: bytes
     pieces: Pieces
     start: Any = None
+    safe: str | None = None
+    """The C{Safe} header's value, as L{htcpcp.reply.Reply.answering} sets it."""
+
+    def answering(self, method: str) -> StreamedReply:
+        """This reply as the answer to C{method}: its C{Safe} header says whether C{method} is."""
+        return replace(self, safe=SAFE.get(method))
 
     def send(self, transport: Any, chunked: bool, progress: Callable[[], None]) -> Deferred[None]:
         """

@@ -31,15 +31,15 @@ from typing import Final
 from urllib.parse import quote
 
 from htcpcp.urls import parse_target
+from htcpcp.vocabulary import LAB_COFFEE_TYPE, TEA_TYPE, media_type
 
 __all__ = ["LAB_CONTENT_TYPE", "LAB_SERVER_NAME", "lab_request", "pot_names_of"]
 
-LAB_CONTENT_TYPE: Final = "application/coffee-pot-command"
+LAB_CONTENT_TYPE: Final = LAB_COFFEE_TYPE
 LAB_SERVER_NAME: Final = "ducky"
 """The name the lab's app puts in its targets: the server, which answers to it by default."""
 SERVER_RESOURCES: Final = frozenset({"log", "pots"})
 """The server's own resources (the history, the list of pots): paths, never a C{Use-Pot}."""
-TEA_TYPE: Final = "message/teapot"
 _REPLACED: Final = frozenset({"host", "content-type", "content-length", "accept-additions"})
 
 
@@ -76,7 +76,7 @@ def lab_request(
         authority += f":{parsed.port}"
     lines = [f"{method} coffee://{authority}{path}{query} HTTP/1.1"]
     given = {name.lower(): value for name, value in headers}
-    tea = given.get("content-type", "").partition(";")[0].strip().lower() == TEA_TYPE
+    tea = media_type(given.get("content-type", "")) == TEA_TYPE
     lines.append(f"Content-Type: {TEA_TYPE if tea else LAB_CONTENT_TYPE}")
     if "accept-additions" in given:
         lines.append(f"Accept-Additions: {_additions(given['accept-additions'])}")

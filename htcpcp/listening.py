@@ -39,6 +39,7 @@ from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from zope.interface import implementer
 
+from htcpcp.endpoint_strings import endpoint_fields
 from htcpcp.tls import KeyLog, server_options
 
 __all__ = [
@@ -55,31 +56,6 @@ _TCP_OPTIONS: Final = frozenset({"port", "interface", "backlog"})
 _SSL_OPTIONS: Final = _TCP_OPTIONS | {"privateKey", "certKey", "extraCertChain"}
 
 log = Logger()
-
-
-def endpoint_fields(description: str) -> tuple[str, list[str], dict[str, str]]:
-    """
-    The kind, positional and keyword arguments of an endpoint string, with
-    Twisted's escapes (C{\\:} and C{\\\\}, see C{quoteStringArgument}) undone.
-    """
-    parts: list[str] = []
-    current: list[str] = []
-    escaped = False
-    for character in description:
-        if escaped:
-            current.append(character)
-            escaped = False
-        elif character == "\\":
-            escaped = True
-        elif character == ":":
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(character)
-    parts.append("".join(current))
-    positional = [p for p in parts[1:] if "=" not in p]
-    keywords = dict(p.split("=", 1) for p in parts[1:] if "=" in p)
-    return parts[0].strip().lower(), positional, keywords
 
 
 @implementer(IStreamServerEndpoint)

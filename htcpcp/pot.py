@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_pot -*-
 """
 Pots as clock-driven state machines: coffee pots and RFC 7168 teapots.
 
@@ -22,8 +23,12 @@ import enum
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from htcpcp.additions import addition_key
+
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
 __all__ = [
     "Addition",
@@ -117,6 +122,26 @@ class PotSpec:
     varieties: tuple[Variety, ...] = ()
     forbidden: tuple[tuple[str, str], ...] = ()
     coffee: CoffeeSupply = CoffeeSupply.YES
+
+    def forbidden_addition(self, beverage: str, additions: Sequence[Addition]) -> Addition | None:
+        """
+        The first of C{additions} this pot refuses in C{beverage} (C{coffee}
+        or a variety's name), or C{None}.
+
+        A rule names a beverage (or C{*}, any) and an addition by name or
+        by kind (or C{*}, any); names compare as L{addition_key} folds them.
+        """
+        for beverage_rule, addition_rule in self.forbidden:
+            if beverage_rule not in ("*", beverage) and addition_key(beverage_rule) != addition_key(
+                beverage
+            ):
+                continue
+            for addition in additions:
+                if addition_rule in (addition.kind, "*") or addition_key(
+                    addition_rule
+                ) == addition_key(addition.name):
+                    return addition
+        return None
 
 
 @dataclass(frozen=True, slots=True)

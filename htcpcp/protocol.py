@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_protocol -*-
 """
 The pot server's wire side: a L{LineReceiver} that moves bytes, timers and
 back-pressure between a connection and the sans-IO L{RequestParser}.
@@ -18,8 +19,7 @@ length-less body ends after C{body_quiet_time} of silence.
 from __future__ import annotations
 
 import socket
-from email.utils import formatdate
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import (
@@ -39,18 +39,23 @@ from zope.interface import implementer
 from zope.interface.interface import InterfaceClass
 
 from htcpcp.config import Config
-from htcpcp.dispatch import SAFE, TEXT, Dispatcher, Reply
 from htcpcp.history_stream import StreamedReply
+from htcpcp.idle import IdleConnections
 from htcpcp.message import (
     NEED_DATA,
     PEER_CLOSED,
+    ParseMemo,
     ProtocolError,
     Request,
     RequestParser,
-    serialize_response,
 )
+from htcpcp.reply import TEXT, Reply
+from htcpcp.response_bytes import ResponseBytes
 
-__all__ = ["PotServerFactory", "PotServerProtocol"]
+if TYPE_CHECKING:
+    from htcpcp.dispatch import Dispatcher
+
+__all__ = ["SERVER", "IdleConnections", "PotServerFactory", "PotServerProtocol"]
 
 SERVER: Final = "htcpcp/0.1 (Twisted)"
 MAX_BUFFERED: Final = 64 * 1024
@@ -58,130 +63,7 @@ MAX_BUFFERED: Final = 64 * 1024
 ANSWERS_PER_TURN: Final = 16
 """Pipelined requests answered at once before other connections get their turn."""
 KERNEL_SEND_BUFFER: Final = 64 * 1024
-"""Pipelined requests answered at once before other connections get their turn."""
-
-
-class _Responses:
-    """
-    Whole responses as bytes.
-
-    A response's bytes follow from its reply, the request's version and
-    method, and whether the connection closes after it, but for the Date
-    header, which changes once a second.  Responses made within the same
-    second are remembered (small ones, up to C{MAX_REMEMBERED}), so a
-    server answering the same question over and over formats it once a
-    second.
-    """
-
-    MAX_REMEMBERED: Final = 256
-    MAX_REMEMBERED_BODY: Final = 4096
-
-    def __init__(self, clock: IReactorTime) -> None:
-        self._clock = clock
-        self._second = -1
-        self._date = b""
-        self._made: dict[tuple[Reply, str, str, bool], bytes] = {}
-        self._prefixes: dict[tuple[str, int, str, str | None], bytes] = {}
-
-    def response(self, reply: Reply, version: str, method: str, close: bool) -> bytes:
-        """The bytes answering a C{method} request of C{version} with C{reply}."""
-        self._date_line()
-        key = (reply, version, method, close)
-        made = self._made.get(key)
-        if made is None:
-            head = self.head(
-                version,
-                reply.status,
-                reply.content_type,
-                SAFE.get(method),
-                len(reply.body),
-                reply.headers,
-                close,
-            )
-            made = head if method == "HEAD" else head + reply.body
-            if len(reply.body) <= self.MAX_REMEMBERED_BODY:
-                if len(self._made) >= self.MAX_REMEMBERED:
-                    self._made.clear()
-                self._made[key] = made
-        return made
-
-    def _date_line(self) -> bytes:
-        """The Date header line for now; a new second forgets the responses made."""
-        second = int(self._clock.seconds())
-        if second != self._second:
-            self._second = second
-            self._date = b"Date: %s\r\n" % formatdate(second, usegmt=True).encode("ascii")
-            self._made.clear()
-        return self._date
-
-    def head(
-        self,
-        version: str,
-        status: int,
-        content_type: str,
-        safe: str | None,
-        length: int | None,
-        extra: tuple[tuple[str, str], ...] = (),
-        close: bool = False,
-    ) -> bytes:
-        """Everything of a response before its body, blank line included (no length: C{None})."""
-        key = (version, status, content_type, safe)
-        prefix = self._prefixes.get(key)
-        if prefix is None:
-            fixed = [("Server", SERVER), ("Content-Type", content_type)]
-            if safe is not None:
-                fixed.append(("Safe", safe))
-            prefix = serialize_response(version, status, fixed)[:-2]
-            self._prefixes[key] = prefix
-        head = prefix + self._date_line()
-        if length is not None:
-            head += b"Content-Length: %d\r\n" % length
-        if extra:
-            head += "".join(f"{name}: {value}\r\n" for name, value in extra).encode("utf-8")
-        if close:
-            head += b"Connection: close\r\n"
-        return head + b"\r\n"
-
-
-class IdleConnections:
-    """
-    Closes connections that stay idle longer than C{timeout} seconds.
-
-    One timer serves every connection, ticking each C{interval} seconds
-    while any is open, instead of a timer per connection that is made,
-    moved on every read and cancelled on close: for one request per
-    connection, that per-connection timer cost more than parsing the request.
-    """
-
-    def __init__(self, clock: IReactorTime, timeout: float, interval: float = 1.0) -> None:
-        self._clock = clock
-        self._timeout = timeout
-        self._interval = interval
-        self._since: dict[PotServerProtocol, float] = {}
-        self._tick: IDelayedCall | None = None
-
-    def touch(self, connection: PotServerProtocol) -> None:
-        """C{connection} was active now; it is idle from now on."""
-        self._since[connection] = self._clock.seconds()
-        if self._tick is None:
-            self._tick = self._clock.callLater(self._interval, self._sweep)
-
-    def forget(self, connection: PotServerProtocol) -> None:
-        """C{connection} is closed, or busy on the server's side: not idle."""
-        self._since.pop(connection, None)
-        if not self._since and self._tick is not None:
-            self._tick.cancel()
-            self._tick = None
-
-    def _sweep(self) -> None:
-        self._tick = None
-        deadline = self._clock.seconds() - self._timeout
-        for connection, since in list(self._since.items()):
-            if since <= deadline:
-                del self._since[connection]
-                connection.timeoutConnection()
-        if self._since:
-            self._tick = self._clock.callLater(self._interval, self._sweep)
+"""Bytes of answers the kernel may hold unsent for one connection."""
 
 
 @implementer(IHandshakeListener)
@@ -207,7 +89,7 @@ class PotServerProtocol(LineReceiver):
     def __init__(self, factory: PotServerFactory) -> None:
         self.factory = factory
         self._idle = factory.idle
-        self._parser = RequestParser(factory.config.limits)
+        self._parser = RequestParser(factory.config.limits, memo=factory.memo)
         self._output: list[bytes] = []
         self._output_bytes = 0
 
@@ -409,7 +291,7 @@ class PotServerProtocol(LineReceiver):
             self.log.failure(
                 "error answering {method} {target}", method=request.method, target=request.target
             )
-            reply = self.factory.internal_error
+            reply = self.factory.internal_error.answering(request.method)
         if type(reply) is not Reply:
             assert isinstance(reply, Deferred)
             self._waiting = True
@@ -427,7 +309,7 @@ class PotServerProtocol(LineReceiver):
             method=request.method,
             target=request.target,
         )
-        return self.factory.internal_error
+        return self.factory.internal_error.answering(request.method)
 
     def _deferred_reply(self, reply: Reply | StreamedReply, request: Request) -> None:
         if isinstance(reply, StreamedReply):
@@ -459,7 +341,7 @@ class PotServerProtocol(LineReceiver):
                 version,
                 200,
                 reply.content_type,
-                SAFE.get(request.method),
+                reply.safe,
                 None,
                 reply.headers + framing,
                 close,
@@ -571,7 +453,9 @@ class PotServerFactory(Factory):
         self.dispatcher = dispatcher
         self.config = config
         self.clock = clock
-        self.responses = _Responses(clock)
+        self.responses = ResponseBytes(clock, SERVER)
+        self.memo = ParseMemo()
+        """What this server's connections have read, shared among their parsers."""
         self.idle = IdleConnections(clock, config.idle_timeout)
         self.connections = 0
         fd_set = IReactorFDSet(clock, None)

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_twistd -*-
 """
 The pot server as a Twisted service, for twistd, a C{.tac} file, or another
 application's service tree.
@@ -19,7 +20,7 @@ from typing import Final
 
 from twisted.application.internet import TimerService
 from twisted.application.service import MultiService
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
@@ -48,6 +49,19 @@ class PotServer:
     dispatcher: Dispatcher
     factory: PotServerFactory
     history: History | None
+
+    def close(self) -> Deferred[None]:
+        """
+        Stop the pots' timers (brews stay recorded as in progress) and close
+        the history; fires once the writes recorded so far are done.
+
+        The ports serving the factory are the caller's to stop.
+        """
+        for pot in self.pots:
+            pot.shutdown()
+        if self.history is None:
+            return succeed(None)
+        return self.history.close()
 
 
 def _reactor() -> IReactorTime:
@@ -163,8 +177,7 @@ class PotService(MultiService):
                 pot.shutdown()
 
             def close(result: object) -> object:
-                if server.history is not None:
-                    server.history.close()
+                server.close()
                 return result
 
             stopping.addBoth(close)

@@ -377,7 +377,7 @@ def tls_client_endpoint(reactor: Any, description: str, keylog: KeyLog) -> Any:
 
     @raise ValueError: for other options (give them without a key log).
     """
-    from htcpcp.listening import endpoint_fields
+    from htcpcp.endpoint_strings import endpoint_fields
 
     _, positional, keywords = endpoint_fields(description)
     unknown = sorted(set(keywords) - {"host", "port", "timeout", "trustRoots"})

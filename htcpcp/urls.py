@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_urls -*-
 """
 Coffee URLs and request targets (RFC 2324 section 3, RFC 7168 section 2.1).
 

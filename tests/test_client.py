@@ -128,10 +128,7 @@ async def start_pot(
             if not server.factory.connections:
                 break
             await deferLater(reactor, 0.01)
-        for pot in server.pots:
-            pot.shutdown()
-        if store is not None:
-            store.close()
+        await server.close()
 
     case.addCleanup(lambda: Deferred.fromCoroutine(stop()))
     return RunningPot(server, counter, listening.getHost().port, certificate)

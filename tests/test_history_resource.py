@@ -48,9 +48,8 @@ class LogResourceTests(TestCase):
     async def setUp(self) -> None:  # type: ignore[override]
         path = str(Path(self.mktemp() + ".sqlite3").absolute())
         self.history = History(path)
-        self.addCleanup(self.history.close)
         server = buildPotServer(fast_config(), self.history)
-        self.addCleanup(lambda: [pot.shutdown() for pot in server.pots])
+        self.addCleanup(server.close)
         for number in range(1, self.count + 1):
             self.history.record(brew(number, pot="tea" if number % 5 == 0 else "ducky"))
         await self.history.record(brew(self.count + 1, additions=("=cmd|' /C calc'!A0",)))

@@ -108,9 +108,7 @@ class HostileTests(TestCase):
 
     async def _stop(self) -> None:
         await self.port.stopListening()
-        for pot in self.server.pots:
-            pot.shutdown()
-        self.history.close()
+        await self.server.close()
 
     async def connect(self, client: RecordingClient) -> RecordingClient:
         endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", self.port.getHost().port)

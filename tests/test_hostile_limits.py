@@ -29,9 +29,9 @@ from twisted.internet.endpoints import SSL4ServerEndpoint, TCP4ServerEndpoint
 from twisted.internet.ssl import PrivateCertificate
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from htcpcp import message
 from htcpcp.config import default_config
 from htcpcp.message import Response, ResponseParser
+from htcpcp.message import responses as response_reader
 from htcpcp.pot import Brew
 from htcpcp.service import buildPotServer
 from htcpcp.storage import History
@@ -337,14 +337,14 @@ class UnrecordedChangeTests(SynchronousTestCase):
 class ResponseParserTests(SynchronousTestCase):
     def test_the_head_is_read_once_however_the_body_arrives(self) -> None:
         searches = []
-        original = message._find_head_end
+        original = response_reader.find_head_end
 
         def counting(buffer: bytearray, start: int = 0) -> Any:
             found = original(buffer, start)
             searches.append(found is not None)
             return found
 
-        self.patch(message, "_find_head_end", counting)
+        self.patch(response_reader, "find_head_end", counting)
         body = b"x" * (1024 * 1024)
         data = b"HTCPCP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body
         parser = ResponseParser()
@@ -363,7 +363,7 @@ class LoopbackLimitTests(TestCase):
     async def listen(self, history: Any = None, tls: bool = False) -> int:
         config = replace(default_config().with_brew_time(30), request_timeout=1.0)
         server = buildPotServer(config, history)
-        self.addCleanup(lambda: [pot.shutdown() for pot in server.pots])
+        self.addCleanup(server.close)
         self.server = server
         if tls:
             key, certificate = self_signed_pem(["localhost"])

@@ -78,9 +78,7 @@ class LoopbackTests(TestCase):
 
     async def _stop(self) -> None:
         await self.port.stopListening()
-        for pot in self.server.pots:
-            pot.shutdown()
-        self.history.close()
+        await self.server.close()
 
     def run_client(self, *parts: bytes, **options: object) -> object:
         return threads.deferToThread(exchange, self.port.getHost().port, *parts, **options)

@@ -60,9 +60,7 @@ class RealClientTests(TestCase):
 
     async def _stop(self) -> None:
         await self.port.stopListening()
-        for pot in self.server.pots:
-            pot.shutdown()
-        self.history.close()
+        await self.server.close()
 
     def url(self, path: str = "/pot-0") -> str:
         return f"http://127.0.0.1:{self.number}{path}"

@@ -40,8 +40,7 @@ class EmbeddedTests(TestCase):
         pot_port = self.successResultOf(
             TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1").listen(self.pot.factory)
         )
-        self.addCleanup(history.close)
-        self.addCleanup(lambda: [pot.shutdown() for pot in self.pot.pots])
+        self.addCleanup(self.pot.close)
         self.addCleanup(pot_port.stopListening)
         self.port = free_port()
         saved = dict(os.environ)

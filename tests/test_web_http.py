@@ -108,8 +108,7 @@ class WebOverPorts(TestCase):
             endpoint = SSL4ServerEndpoint(reactor, port, options, interface="127.0.0.1")
         listening = self.successResultOf(endpoint.listen(self.recorder))
         self.pot_port = listening
-        self.addCleanup(history.close)
-        self.addCleanup(lambda: [pot.shutdown() for pot in self.pot.pots])
+        self.addCleanup(self.pot.close)
         self.addCleanup(listening.stopListening)
         return listening.getHost().port
 

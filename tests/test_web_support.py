@@ -1,129 +1,34 @@
 """
 Shared fixtures of the web front end's tests (no tests here).
 
-L{MemoryPotClient} offers L{htcpcp.client.PotClient}'s public API over a
-real pot server held in memory on a L{Clock}: every request is serialized,
-fed to the server's own protocol as bytes, and its response parsed, so
-StubTreq tests see exactly what the pot would answer, synchronously.
-L{MemoryHistory} stands in for the SQLite history without its thread.
+A front end over the in-memory pot client of L{htcpcp.testing}
+(L{MemoryPotClient}, a real pot server held in memory on a L{Clock}), and a
+StubTreq to browse it: tests see exactly what the pot would answer,
+synchronously.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin
 
 from treq.testing import StubTreq
-from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
-from htcpcp.client import ClientError, Exchange, PotCommands, PotUnreachable
+from htcpcp.client import ClientError, PotUnreachable
 from htcpcp.config import Config
-from htcpcp.message import Response, serialize_request
-from htcpcp.pot import Brew
-from htcpcp.service import PotServer
+from htcpcp.message import Response
+from htcpcp.testing import MemoryHistory, MemoryPotClient
 from htcpcp.web import FrontEnd
 from htcpcp.web.inspector import Inspector
 
-from .helpers import Connection, fast_config, memory_server
+from .helpers import fast_config, memory_server
 
 ORIGIN = "https://coffee.example"
 CSRF = re.compile(r'name="__csrf_protection__" value="([0-9a-f]+)"')
-
-
-class MemoryHistory:
-    """The brew history's interface, in memory and synchronous."""
-
-    def __init__(self) -> None:
-        self.brews: dict[str, Brew] = {}
-
-    def prepare(self) -> list[Brew]:
-        return []
-
-    def record(self, brew: Brew) -> Deferred[None]:
-        self.brews[brew.id] = brew
-        return succeed(None)
-
-    def page(self, pot: str | None, page: int, per_page: int) -> Deferred[dict[str, Any]]:
-        chosen = [b for b in self.brews.values() if pot in (None, b.pot)]
-        chosen.sort(key=lambda b: b.started, reverse=True)
-        outcomes: dict[str, int] = {}
-        for brew in chosen:
-            outcomes[brew.outcome] = outcomes.get(brew.outcome, 0) + 1
-        start = (page - 1) * per_page
-        rows = [{**asdict(b), "resumed": False} for b in chosen[start : start + per_page]]
-        return succeed(
-            {
-                "page": page,
-                "per_page": per_page,
-                "total": len(chosen),
-                "pages": max(1, -(-len(chosen) // per_page)),
-                "outcomes": outcomes,
-                "brews": rows,
-            }
-        )
-
-    def close(self) -> None:
-        """Nothing to close."""
-
-
-@dataclass
-class MemoryPotClient(PotCommands):
-    """
-    The public API of L{PotClient}, over an in-memory pot server.
-
-    @ivar down: when set, every request fails with it (a pot that is away).
-    @ivar sent: every request sent, as bytes.
-    """
-
-    server: PotServer
-    clock: Clock
-    on_exchange: Callable[[Exchange], object] | None = None
-    down: Exception | None = None
-    sent: list[bytes] = field(default_factory=list)
-    closed: bool = False
-
-    def methods(self) -> list[str]:
-        """The method of every request sent, in order."""
-        return [data.split(b" ", 1)[0].decode() for data in self.sent]
-
-    def _send(self, data: bytes, head: bool = False) -> Deferred[Response]:
-        self.sent.append(data)
-        started = self.clock.seconds()
-        if self.down is not None:
-            self._report(Exchange("memory", data, None, None, started, 0.0, str(self.down)))
-            return fail(self.down)
-        response = self.answer(data, head)
-        self._report(Exchange("memory", data, response.raw, response.status, started, 0.0, None))
-        return succeed(response)
-
-    def answer(self, data: bytes, head: bool) -> Response:
-        """The pot server's answer to C{data}."""
-        return Connection(self.server).exchange(data, head)
-
-    def _report(self, exchange: Exchange) -> None:
-        if self.on_exchange is not None:
-            self.on_exchange(exchange)
-
-    def request(
-        self,
-        method: str,
-        target: str,
-        headers: Sequence[tuple[str, str]] = (),
-        body: bytes = b"",
-    ) -> Deferred[Response]:
-        data = serialize_request(method, target, [("Host", "ducky"), *headers], body)
-        return self._send(data, method == "HEAD")
-
-    def send_raw(self, data: bytes, endpoint_target: str | None = None) -> Deferred[Response]:
-        return self._send(data, data.startswith(b"HEAD "))
-
-    def close(self) -> Deferred[None]:
-        self.closed = True
-        return succeed(None)
 
 
 class UnlistedPotClient(MemoryPotClient):

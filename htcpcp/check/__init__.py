@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_check -*-
 """
 C{htcpcp check}: a conformance and grading tool for any HTCPCP server, in the
 spirit of h2spec.

@@ -17,17 +17,15 @@ from twisted.internet.task import deferLater
 from htcpcp.check.model import Attempt, CaseFailed, CaseSkipped, Ending
 from htcpcp.check.wire import Segment, ServerAddress, exchange
 from htcpcp.message import Response
+from htcpcp.vocabulary import COFFEE_TYPE, LAB_COFFEE_TYPE
 
 __all__ = ["LAB_TARGET", "LAB_TYPE", "CaseContext", "Settings"]
 
 LAB_TARGET: Final = "coffee://ducky"
 """The target every request of the lab's web app names."""
 
-LAB_TYPE: Final = "application/coffee-pot-command"
+LAB_TYPE: Final = LAB_COFFEE_TYPE
 """The Content-Type the lab's web app sends on every request."""
-
-COFFEE_TYPE: Final = "message/coffeepot"
-TEA_TYPE: Final = "message/teapot"
 
 
 @dataclass(frozen=True)

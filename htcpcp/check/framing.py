@@ -13,10 +13,11 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from htcpcp.check.context import COFFEE_TYPE, CaseContext
+from htcpcp.check.context import CaseContext
 from htcpcp.check.model import Attempt, CaseList, Ending, Level
 from htcpcp.check.wire import Segment
 from htcpcp.message import Response
+from htcpcp.vocabulary import COFFEE_TYPE
 
 __all__ = ["IMF_FIXDATE", "cases"]
 

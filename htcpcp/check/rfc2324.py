@@ -14,9 +14,10 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from htcpcp.check.context import LAB_TYPE, TEA_TYPE, CaseContext
+from htcpcp.check.context import LAB_TYPE, CaseContext
 from htcpcp.check.model import Attempt, CaseList, Level
 from htcpcp.message import Response
+from htcpcp.vocabulary import TEA_TYPE
 
 __all__ = ["ADDITIONS", "SCHEMES", "addition_list", "cases"]
 

@@ -14,10 +14,11 @@ from typing import Final
 from urllib.parse import urljoin
 
 from htcpcp.check.alternates import AlternatesError, Variant, parse_alternates
-from htcpcp.check.context import TEA_TYPE, CaseContext
+from htcpcp.check.context import CaseContext
 from htcpcp.check.model import Attempt, CaseList, Level
 from htcpcp.check.rfc2324 import addition_list
 from htcpcp.message import Response
+from htcpcp.vocabulary import TEA_TYPE
 
 __all__ = ["SUGARS", "cases"]
 

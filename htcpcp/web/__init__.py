@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_web_routes -*-
 """
 The HTCPCP web front end: a Klein application for people, over HTTPS.
 

@@ -18,8 +18,8 @@ from htcpcp.message import Response
 from htcpcp.web.diagnostics import Diagnostic
 from htcpcp.web.errors import ErrorPage
 from htcpcp.web.inspector import method_of, shown
+from htcpcp.web.labels import TIMER_LABELS, clock_text, state_label
 from htcpcp.web.model import PotInfo, PotView, Snapshot
-from htcpcp.web.pages import TIMER_LABELS, clock_text, state_label
 
 __all__ = [
     "beans_document",

@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_web_tap -*-
 """
-Reading Twisted endpoint strings, and naming one in public.
+Naming an endpoint string in public.
 
 The front end shows people why the pot server cannot be reached, and the
 protocol inspector shows where each exchange went; both would otherwise
@@ -10,26 +10,16 @@ quote the client endpoint string, which can hold a server's file paths
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from typing import Final
 
-__all__ = ["fields", "public_name", "redactor"]
+from htcpcp.endpoint_strings import endpoint_fields
 
-_UNESCAPED_COLON: Final = re.compile(r"(?<!\\):")
-
-
-def fields(description: str) -> tuple[str, list[str], dict[str, str]]:
-    """The kind, positional and keyword arguments of an endpoint string."""
-    parts = [p.replace("\\:", ":") for p in _UNESCAPED_COLON.split(description)]
-    positional = [p for p in parts[1:] if "=" not in p]
-    keywords = dict(p.split("=", 1) for p in parts[1:] if "=" in p)
-    return parts[0].strip().lower(), positional, keywords
+__all__ = ["public_name", "redactor"]
 
 
 def public_name(description: str) -> str:
     """C{host:port} for a network endpoint, or C{the pot server}."""
-    kind, positional, keywords = fields(description)
+    kind, positional, keywords = endpoint_fields(description)
     host = keywords.get("host") or (positional[0] if positional else "")
     port = keywords.get("port") or (positional[1] if len(positional) > 1 else "")
     if kind in ("unix", "") or not host or not port:

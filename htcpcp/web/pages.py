@@ -18,31 +18,20 @@ from typing import Any, Final, NamedTuple
 from twisted.web.template import Flattenable, Tag, tags
 
 from htcpcp.web.errors import ErrorPage
+from htcpcp.web.labels import TIMER_LABELS, clock_text, state_label
 from htcpcp.web.layout import PageContext
 from htcpcp.web.model import PotInfo, PotView, Problem, Snapshot
 
 __all__ = [
     "NOTICES",
-    "STATE_LABELS",
-    "TIMER_LABELS",
     "Countdown",
     "beans_content",
-    "clock_text",
     "countdowns",
     "error_content",
     "home_content",
     "refresh_after",
-    "state_label",
 ]
 
-STATE_LABELS: Final = {
-    "idle": "Empty",
-    "brewing": "Brewing",
-    "pouring": "Pouring milk",
-    "ready": "Ready",
-    "unknown": "Unknown",
-}
-TIMER_LABELS: Final = {"brewing": "Ready in", "pouring": "Stops pouring by itself in"}
 ACTIONS: Final = (
     ("when", "when", "Say when", "pouring", "Stop the milk now"),
     ("stop", "stop", "Stop", "brewing pouring", "End this brew early"),
@@ -58,18 +47,6 @@ NOTICES: Final = {
     "when": "The milk has stopped: enjoy.",
 }
 MAX_TEXT: Final = 40
-
-
-def clock_text(seconds: float) -> str:
-    """Seconds as C{m:ss}, rounded up (a countdown never shows 0:00 early)."""
-    whole = max(0, math.ceil(seconds))
-    return f"{whole // 60}:{whole % 60:02d}"
-
-
-def state_label(view: PotView) -> str:
-    if view.state == "ready" and view.outcome == "stopped":
-        return "Stopped early"
-    return STATE_LABELS[view.state]
 
 
 def unknown_label(problem: Problem) -> str:

@@ -21,9 +21,9 @@ from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import quoteStringArgument
 
+from htcpcp.endpoint_strings import endpoint_fields
 from htcpcp.listening import listening_service
 from htcpcp.tls import KeyLog, with_certificate
-from htcpcp.web.endpoints import fields
 from htcpcp.web.frontend import FrontEnd
 from htcpcp.web.site import make_site
 
@@ -88,7 +88,7 @@ def pot_client_endpoint(description: str, dataDir: str | Path) -> str:
     @raise ValueError: for an endpoint it cannot guess the way to (give the
         web's C{--pot-at} then).
     """
-    kind, positional, keywords = fields(description)
+    kind, positional, keywords = endpoint_fields(description)
     if kind == "unix":
         path = keywords.get("address") or (positional[0] if positional else "")
         if not path:

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_twistd -*-
 """twistd plugin: ``twistd -n htcpcp --pot tcp:5030 --web ssl:5031``."""
 
 from twisted.application.service import ServiceMaker

@@ -1,0 +1,145 @@
+# -*- test-case-name: tests.test_protocol -*-
+"""
+The pot server's JSON bodies: a brew's status, a pot's properties, and the
+lab's way of writing times.
+
+The lab's web client reads these keys, so their names and formats are its
+own (C{date}, C{beverage_type}, local times as C{Sun, 05 May 2024 ...});
+the ISO 8601 UTC times and the other keys are ours.  Nothing here decides
+what to answer; the resources do, and ask this module how to write it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from functools import lru_cache
+from typing import Any, Final
+
+from htcpcp.pot import Brew, CoffeeSupply, Pot, PotKind
+from htcpcp.vocabulary import COFFEE_TYPE, TEA_TYPE
+
+__all__ = [
+    "LAB_TIME",
+    "alternates",
+    "brew_status",
+    "iso_time",
+    "lab_time",
+    "pot_description",
+    "pot_properties",
+]
+
+LAB_TIME: Final = "%a, %d %b %Y %H:%M:%S"
+"""How the lab writes a time: local time, without a zone."""
+
+
+def lab_time(seconds: float | None) -> str:
+    """C{seconds} as the lab writes a time, or C{""} for none."""
+    return "" if seconds is None else time.strftime(LAB_TIME, time.localtime(seconds))
+
+
+def iso_time(seconds: float | None) -> str | None:
+    """C{seconds} in ISO 8601 UTC, or C{None} for none."""
+    if seconds is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+def brew_status(pot: Pot, brew: Brew | None = None) -> dict[str, Any]:
+    """
+    A pot's GET body: C{{}} when empty, else the lab's keys and more.
+
+    The lab's web client reads C{date}, C{beverage_type} (C{"Coffee"} or
+    C{"Tea"}), C{additions} (as it sent them), C{brew_time_end},
+    C{pour_milk_start} (with milk: when it starts pouring, known from the
+    start; else C{""}), C{pour_milk_stop} (C{false} until the milk has
+    stopped) and C{coffee_bean}, with times in local time; the ISO 8601 UTC
+    times and the rest are ours.
+    """
+    brew = brew or pot.current
+    if brew is None:
+        return {}
+    status = dict(_fixed_status(brew, pot.name, pot.index))
+    if brew is pot.current:
+        status["state"] = pot.state.value
+        status["seconds_left"] = round(pot.seconds_left(), 3)
+    return status
+
+
+@lru_cache(maxsize=64)
+def _fixed_status(brew: Brew, pot_name: str, pot_index: int) -> dict[str, Any]:
+    """The parts of a brew's status that do not change while it stays the same."""
+    return {
+        "date": lab_time(brew.started),
+        "beverage_type": brew.beverage.capitalize(),
+        "additions": list(brew.additions),
+        "brew_time_end": lab_time(brew.brew_end),
+        "pour_milk_start": lab_time(brew.brew_end) if brew.milk else "",
+        "pour_milk_stop": brew.pour_stop is not None,
+        "coffee_bean": asdict(brew.bean) if brew.bean else {},
+        "id": brew.id,
+        "pot": pot_name,
+        "pot_index": pot_index,
+        "state": brew.outcome,
+        "outcome": brew.outcome,
+        "variety": brew.variety,
+        "milk": brew.milk,
+        "strength": brew.strength,
+        "seconds_left": 0,
+        "started_at": iso_time(brew.started),
+        "brew_end_at": iso_time(brew.brew_end),
+        "pour_start_at": iso_time(brew.pour_start),
+        "pour_stop_at": iso_time(brew.pour_stop),
+        "stopped_at": iso_time(brew.stopped),
+    }
+
+
+def pot_properties(pot: Pot) -> dict[str, Any]:
+    """What a pot is: its PROPFIND's C{pot}, and its entry in the list of pots."""
+    spec = pot.spec
+    return {
+        "name": pot.name,
+        "index": pot.index,
+        "kind": spec.kind.value,
+        "state": pot.state.value,
+        "brew_time": spec.brew_time,
+        "pour_time": spec.pour_time,
+        "additions": [a.name for a in spec.additions],
+        "varieties": {v.name: v.steep_time for v in spec.varieties},
+    }
+
+
+def pot_description(pot: Pot) -> dict[str, Any]:
+    """
+    A pot's PROPFIND body: the bean's properties at the top (the lab's beans
+    page reads them there), the pot's own under C{pot}, the bean in the cup
+    under C{bean}.
+
+    At the top, a coffee pot always has a bean: the one in the cup, else
+    the one the next coffee will be made of.
+    """
+    brew = pot.current
+    return {
+        **(asdict(pot.bean) if pot.bean is not None else {}),
+        "pot": pot_properties(pot),
+        "bean": asdict(brew.bean) if brew and brew.bean else None,
+        "beverage": brew.beverage if brew else None,
+        "variety": brew.variety if brew else None,
+    }
+
+
+def alternates(pots: Sequence[Pot]) -> str:
+    """
+    The C{Alternates} header of RFC 7168 section 2.1.1: every coffee and
+    tea on offer, each with its target and media type.
+    """
+    entries = []
+    for pot in pots:
+        if pot.spec.kind is PotKind.COFFEE or pot.spec.coffee is CoffeeSupply.YES:
+            path = "/" if pot.index == 0 else f"/pot-{pot.index}"
+            entries.append(f'{{"{path}" {{type {COFFEE_TYPE}}}}}')
+        entries.extend(
+            f'{{"/pot-{pot.index}/{v.name}" {{type {TEA_TYPE}}}}}' for v in pot.spec.varieties
+        )
+    return ", ".join(entries)
