@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError
+
 from twisted.trial.unittest import SynchronousTestCase
 
 from htcpcp.urls import (
@@ -100,6 +102,11 @@ class CoffeeSchemeTests(SynchronousTestCase):
         self.assertEqual(parse_target("КОФЕ://ducky").scheme, "coffee")
         self.assertEqual(parse_target("%4baffee://ducky").scheme, "coffee")
 
+    def test_raw_bytes_that_are_not_utf8(self) -> None:
+        """The Catalan form sent as raw bytes, as the request parser passes them on."""
+        raw = b"caf\xc3\xe8://ducky/pot-0".decode("utf-8", "surrogateescape")
+        self.assertEqual(parse_target(raw).scheme, "coffee")
+
     def test_case_insensitive_for_invalid_utf8(self) -> None:
         """The RFC's own Catalan form is not UTF-8; its ASCII letters still fold."""
         self.assertEqual(parse_target("CAF%C3%E8://ducky").scheme, "coffee")
@@ -138,7 +145,15 @@ class TargetFormTests(SynchronousTestCase):
         self.assertEqual(target, Target(None, None, None, ("pot-1", "darjeeling"), "Cream,Sugar"))
 
     def test_asterisk_form(self) -> None:
-        self.assertEqual(parse_target("*"), Target(None, None, None, ()))
+        target = parse_target("*")
+        self.assertEqual(
+            (target.scheme, target.host, target.port, target.segments, target.query),
+            (None, None, None, (), ""),
+        )
+
+    def test_targets_are_frozen_values(self) -> None:
+        target = parse_target("coffee://ducky/pot-0")
+        self.assertRaises(FrozenInstanceError, setattr, target, "host", "teapot")
 
     def test_asterisk_inside_a_path_is_a_segment(self) -> None:
         self.assertEqual(parse_target("/*").segments, ("*",))
