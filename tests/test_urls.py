@@ -126,7 +126,7 @@ class CoffeeSchemeTests(SynchronousTestCase):
         )
 
     def test_misspelt_schemes_are_unknown(self) -> None:
-        for scheme in ("koffiee", "cofee", "Kaffe%65x", "kaf", "teas"):
+        for scheme in ("koffiee", "cofee", "Kaffe%65x", "kaf", "teas", "caf%C3%E7", "%FF"):
             self.assertRaises(TargetError, parse_target, f"{scheme}://ducky")
 
 
