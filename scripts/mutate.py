@@ -44,7 +44,13 @@ TESTS: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
     "urls": (("tests.test_urls",), ("tests.test_protocol", "tests.test_client")),
     "additions": (("tests.test_additions",), ("tests.test_protocol",)),
     "message": (
-        ("tests.test_message", "tests.test_parser_properties"),
+        (
+            "tests.test_message",
+            "tests.test_message_framing",
+            "tests.test_message_responses",
+            "tests.test_parser_properties",
+            "tests.test_parser_reference",
+        ),
         ("tests.test_protocol", "tests.test_client", "tests.test_integration"),
     ),
     "pot": (("tests.test_pot",), ("tests.test_protocol", "tests.test_storage")),
