@@ -131,8 +131,11 @@ def _skipped_nodes(tree: ast.Module) -> set[int]:
             skip(node)  # docstrings, of modules, classes, functions and attributes
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             skip(node.returns)
-            for argument in (*node.args.args, *node.args.kwonlyargs, *node.args.posonlyargs):
+            arguments = node.args
+            for argument in (*arguments.args, *arguments.kwonlyargs, *arguments.posonlyargs):
                 skip(argument.annotation)
+            for argument in (arguments.vararg, arguments.kwarg):
+                skip(argument.annotation if argument else None)
         if isinstance(node, ast.AnnAssign):
             skip(node.annotation)
         if isinstance(node, (ast.Import, ast.ImportFrom, ast.Assert, ast.JoinedStr)):

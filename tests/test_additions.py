@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError
+
 from twisted.trial.unittest import SynchronousTestCase
 
 from htcpcp.additions import AdditionsError, AdditionsRequest, addition_key, parse_accept_additions
@@ -128,6 +130,10 @@ class EmptyRequestTests(SynchronousTestCase):
     def test_nothing_asked(self) -> None:
         self.assertEqual(parse_accept_additions(), AdditionsRequest((), (), False))
         self.assertEqual(AdditionsRequest(), AdditionsRequest((), (), False))
+
+    def test_requests_are_frozen_values(self) -> None:
+        asked = parse_accept_additions("Cream")
+        self.assertRaises(FrozenInstanceError, setattr, asked, "wanted", ("Whisky",))
 
     def test_empty_items_are_skipped(self) -> None:
         asked = parse_accept_additions(" , Cream;; ,, ;Whisky, ", [])
