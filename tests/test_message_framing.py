@@ -360,3 +360,14 @@ class ConnectionTests(SynchronousTestCase):
         self.assertEqual((parser.next_event(), parser.buffered), (NEED_DATA, 0))
         parser.receive_data(b"")
         self.assertIs(parser.next_event(), PEER_CLOSED)
+
+
+class EventValueTests(SynchronousTestCase):
+    def test_sentinels_name_themselves(self) -> None:
+        self.assertEqual((repr(NEED_DATA), repr(PEER_CLOSED)), ("NEED_DATA", "PEER_CLOSED"))
+
+    def test_request_defaults(self) -> None:
+        request = Request("GET", "/", "HTTP/1.1", {})
+        self.assertEqual(
+            (request.body, request.keep_alive, request.lengthless_body), (b"", True, False)
+        )

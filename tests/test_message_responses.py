@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError
+
 from twisted.trial.unittest import SynchronousTestCase
 
 from htcpcp.message import (
@@ -221,3 +223,10 @@ class SerializeTests(SynchronousTestCase):
         self.assertEqual(
             serialize_request("GET", "кофе://ducky"), "GET кофе://ducky HTCPCP/1.1\r\n\r\n".encode()
         )
+
+
+class ResponseValueTests(SynchronousTestCase):
+    def test_responses_are_frozen_values(self) -> None:
+        response = Response("HTCPCP/1.1", 200, "OK", {})
+        self.assertEqual((response.body, response.raw), (b"", b""))
+        self.assertRaises(FrozenInstanceError, setattr, response, "status", 500)
