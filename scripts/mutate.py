@@ -11,25 +11,29 @@ Usage (one command per module; see docs/testing.md)::
 Every mutant is a copy of the module's syntax tree with one change: a
 comparison, boolean or arithmetic operator swapped, a constant changed, a
 condition negated, a returned value replaced by C{None}, or a statement
-removed.  Each mutant runs in its own trial process, with the module's own
-test modules first and the broader ones after, stopping at the first
-failure, under a per-mutant timeout.  A mutant is killed when trial fails
-(or times out) and survives when every test passes.  The module's file on
-disk is never touched: the child process compiles the mutant and installs it
-in C{sys.modules} before trial imports anything.
+removed.  Each mutant runs in its own trial process (forked from this one, which has
+already imported Twisted, Hypothesis and the other libraries, never the
+reactor), with the module's own test modules first and the broader ones
+after, stopping at the first failure, under a per-mutant timeout.  A mutant
+is killed when trial fails (or times out) and survives when every test
+passes.  The module's file on disk is never touched: the child compiles the
+mutant and installs it in C{sys.modules} before trial imports anything.
+Hypothesis runs derandomized, so every run judges a mutant alike.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import copy
 import importlib
 import importlib.util
 import json
 import os
 import random
-import subprocess
+import select
+import signal
 import sys
 import tempfile
 import time
@@ -273,28 +277,71 @@ def load_tree(module: str) -> ast.Module:
     return ast.parse(module_path(module).read_text("utf-8"))
 
 
-def run_child(module: str, number: int, tests: list[str]) -> None:
-    """In the child process: install mutant C{number} of C{module}, then run trial."""
+PRELOADED: Final = (
+    "twisted.scripts.trial",
+    "twisted.trial.unittest",
+    "twisted.internet.defer",
+    "twisted.internet.endpoints",
+    "twisted.internet.ssl",
+    "twisted.internet.task",
+    "twisted.internet.testing",
+    "twisted.enterprise.adbapi",
+    "twisted.application.strports",
+    "twisted.protocols.basic",
+    "twisted.logger",
+    "OpenSSL.SSL",
+    "cryptography.x509",
+    "service_identity",
+    "hypothesis.strategies",
+    "h11",
+    "treq",
+)
+"""Imported once before the first fork, so no mutant pays for them (never the reactor)."""
+
+
+def preload() -> None:
+    """Import what every run needs, and make Hypothesis repeatable and quiet."""
+    for name in PRELOADED:
+        importlib.import_module(name)
+    if "twisted.internet.reactor" in sys.modules:
+        raise RuntimeError("a preloaded module installed the reactor; forked runs would share it")
     from hypothesis import settings
 
     settings.register_profile("mutation", derandomize=True, database=None, print_blob=False)
     settings.load_profile("mutation")
     sys.path.insert(0, str(ROOT))
+
+
+def install_mutant(module: str, number: int) -> None:
+    """Put mutant C{number} of C{module} (C{-1}: the module as it is) in C{sys.modules}."""
     tree = load_tree(module)
     if number >= 0:
         tree = apply_mutant(tree, list_mutants(tree)[number])
     name = f"htcpcp.{module}"
-    package = importlib.import_module("htcpcp")
     spec = importlib.util.spec_from_file_location(name, module_path(module))
     assert spec is not None
     mutated = importlib.util.module_from_spec(spec)
     sys.modules[name] = mutated
-    setattr(package, module, mutated)
     exec(compile(tree, str(module_path(module)), "exec"), mutated.__dict__)
+    setattr(importlib.import_module("htcpcp"), module, mutated)
+
+
+def _child(module: str, number: int, temp: Path) -> int:
+    """In the forked child: install the mutant, run trial, return its exit code."""
     from twisted.scripts.trial import run
 
-    sys.argv = ["trial", "--exitfirst", *tests]
-    run()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    os.chdir(temp)
+    install_mutant(module, number)
+    own, broader = TESTS[module]
+    sys.argv = ["trial", "--exitfirst", f"--temp-directory={temp / '_trial_temp'}", *own, *broader]
+    try:
+        run()
+    except SystemExit as exit:
+        return exit.code if isinstance(exit.code, int) else 1
+    return 0
 
 
 @dataclass(frozen=True)
@@ -305,32 +352,30 @@ class Outcome:
 
 
 def run_mutant(module: str, number: int, timeout: float, temp: Path) -> tuple[str, float]:
-    own, broader = TESTS[module]
-    command = [
-        sys.executable,
-        str(Path(__file__).resolve()),
-        module,
-        "--child",
-        str(number),
-        "--",
-        f"--temp-directory={temp / '_trial_temp'}",
-        *own,
-        *broader,
-    ]
+    """Run the tests against one mutant in a forked child; C{killed}, C{survived} or C{timeout}."""
     started = time.monotonic()
-    process = subprocess.Popen(
-        command,
-        cwd=temp,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        code = process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, 9)
-        process.wait()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    done_reading, done_writing = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(done_reading)
+        os.setpgid(0, 0)
+        code = 3
+        try:
+            code = _child(module, number, temp)
+        finally:
+            os._exit(code)
+    os.close(done_writing)
+    finished, _, _ = select.select([done_reading], [], [], timeout)
+    os.close(done_reading)
+    if not finished:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
         return "timeout", time.monotonic() - started
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
     return ("survived" if code == 0 else "killed"), time.monotonic() - started
 
 
@@ -348,11 +393,7 @@ def main(argv: list[str] | None = None) -> int:
         "--show", action="store_true", help="print each mutant's changed source line"
     )
     parser.add_argument("--report", type=Path, help="write every outcome to this JSON file")
-    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
-    args, rest = parser.parse_known_args(argv)
-    if args.child is not None:
-        run_child(args.module, args.child, [a for a in rest if a != "--"])
-        return 0
+    args = parser.parse_args(argv)
     tree = load_tree(args.module)
     mutants = list_mutants(tree)
     selected = mutants
@@ -368,6 +409,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{mutant.number:4d} line {mutant.line:4d} {mutant.kind:12s} {mutant.description}"
             )
         return 0
+    preload()
     with tempfile.TemporaryDirectory(prefix="mutate-") as temp_name:
         temp = Path(temp_name)
         status, seconds = run_mutant(args.module, -1, 600.0, temp)
