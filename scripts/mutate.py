@@ -28,6 +28,8 @@ import ast
 import contextlib
 import copy
 import importlib
+import importlib.abc
+import importlib.machinery
 import importlib.util
 import json
 import os
@@ -37,6 +39,7 @@ import signal
 import sys
 import tempfile
 import time
+import types
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -312,18 +315,34 @@ def preload() -> None:
     sys.path.insert(0, str(ROOT))
 
 
+class _MutantLoader(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Serves one module's mutated code when it is imported, wherever that happens."""
+
+    def __init__(self, name: str, path: Path, code: types.CodeType) -> None:
+        self._name = name
+        self._path = path
+        self._code = code
+
+    def find_spec(
+        self, fullname: str, path: object = None, target: object = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname != self._name:
+            return None
+        return importlib.util.spec_from_file_location(fullname, self._path, loader=self)
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        exec(self._code, module.__dict__)
+
+
 def install_mutant(module: str, number: int) -> None:
-    """Put mutant C{number} of C{module} (C{-1}: the module as it is) in C{sys.modules}."""
+    """Make mutant C{number} of C{module} (C{-1}: the module as it is) what imports get."""
     tree = load_tree(module)
     if number >= 0:
         tree = apply_mutant(tree, list_mutants(tree)[number])
-    name = f"htcpcp.{module}"
-    spec = importlib.util.spec_from_file_location(name, module_path(module))
-    assert spec is not None
-    mutated = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mutated
-    exec(compile(tree, str(module_path(module)), "exec"), mutated.__dict__)
-    setattr(importlib.import_module("htcpcp"), module, mutated)
+    path = module_path(module)
+    code = compile(tree, str(path), "exec")
+    sys.meta_path.insert(0, _MutantLoader(f"htcpcp.{module}", path, code))
+    importlib.import_module("htcpcp")
 
 
 def _child(module: str, number: int, temp: Path) -> int:
