@@ -371,3 +371,14 @@ class EventValueTests(SynchronousTestCase):
         self.assertEqual(
             (request.body, request.keep_alive, request.lengthless_body), (b"", True, False)
         )
+
+
+class LengthlessMethodTests(SynchronousTestCase):
+    def test_post_without_a_length_has_a_lengthless_body(self) -> None:
+        request = one_request(b"POST / HTTP/1.1\r\n\r\nstart")
+        self.assertEqual((request.body, request.lengthless_body), (b"start", True))
+
+    def test_other_methods_without_a_length_have_no_body(self) -> None:
+        for method in (b"GET", b"HEAD", b"PROPFIND", b"WHEN", b"OPTIONS", b"STEEP"):
+            request = one_request(method + b" / HTTP/1.1\r\n\r\n")
+            self.assertEqual((request.body, request.lengthless_body), (b"", False), method)
