@@ -60,7 +60,10 @@ TESTS: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
         ),
         ("tests.test_protocol", "tests.test_client", "tests.test_integration"),
     ),
-    "pot": (("tests.test_pot",), ("tests.test_protocol", "tests.test_storage")),
+    "pot": (
+        ("tests.test_pot", "tests.test_pot_cycle"),
+        ("tests.test_protocol", "tests.test_storage"),
+    ),
     "dispatch": (("tests.test_dispatch", "tests.test_protocol"), ("tests.test_integration",)),
     "storage": (("tests.test_storage",), ("tests.test_protocol", "tests.test_integration")),
 }
