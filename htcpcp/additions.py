@@ -4,7 +4,10 @@ The Accept-Additions header (RFC 2324 section 2.2.2.1, erratum 5981, RFC 7168).
 The RFC's form is a comma-separated list, each item with optional
 parameters and a C{q} value: C{Cream;q=0.5, Whisky, *;q=0}.  The lab's
 clients separate additions with C{;} instead (C{whole-milk; oat milk}), so an
-item after C{;} that is not C{name=value} is read as another addition.
+item after C{;} that is not C{name=value} is read as another addition.  And
+public clients' examples misread the grammar's C{milk-type} and
+C{syrup-type} as parameter names (C{milk-type=Cream; syrup-type=Almond}):
+such a parameter names an addition too.
 """
 
 from __future__ import annotations
@@ -17,6 +20,10 @@ __all__ = ["AdditionsError", "AdditionsRequest", "addition_key", "parse_accept_a
 
 _NAME: Final = re.compile(r"[\w][\w .'-]{0,63}\Z")
 _QVALUE: Final = re.compile(r"(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)\Z")
+ADDITION_TYPES: Final = frozenset(
+    {"milk-type", "syrup-type", "sweetener-type", "spice-type", "alcohol-type"}
+)
+"""RFC 2324's names for kinds of addition, which clients write as parameter names."""
 
 
 class AdditionsError(ValueError):
@@ -62,7 +69,7 @@ def parse_accept_additions(*sources: str | list[str]) -> AdditionsRequest:
     for source in sources:
         items = [[name] for name in source] if isinstance(source, list) else _items(source)
         for names_and_params in items:
-            names = [n for n in names_and_params if "=" not in n]
+            names = [_addition_name(n) for n in names_and_params if _names_addition(n)]
             quality = 1.0
             for param in names_and_params:
                 key, eq, value = param.partition("=")
@@ -79,6 +86,17 @@ def parse_accept_additions(*sources: str | list[str]) -> AdditionsRequest:
     for key in excluded:
         wanted.pop(key, None)
     return AdditionsRequest(tuple(wanted.values()), tuple(excluded.values()), wildcard)
+
+
+def _names_addition(part: str) -> bool:
+    """Whether an item's part names an addition: C{Cream}, or C{milk-type=Cream}."""
+    key, eq, _ = part.partition("=")
+    return not eq or key.strip().lower() in ADDITION_TYPES
+
+
+def _addition_name(part: str) -> str:
+    _, eq, value = part.partition("=")
+    return value.strip() if eq else part
 
 
 def _items(header: str) -> list[list[str]]:

@@ -211,7 +211,10 @@ def _with(additions: Sequence[str]) -> str:
 
 
 def _brew_line(status: dict[str, Any]) -> str:
-    beverage = status.get("beverage_type", "a drink")
+    variety = status.get("variety")
+    beverage = (
+        f"tea ({variety})" if variety else str(status.get("beverage_type", "a drink")).lower()
+    )
     pot = status.get("pot", "the pot")
     state = status.get("state") or status.get("outcome")
     additions = status.get("additions") or []

@@ -95,7 +95,8 @@ class Config:
     Everything the pot server needs to know.
 
     @ivar names: host names the server answers to (besides its own).
-    @ivar head_timeout: seconds within which a whole request head must arrive.
+    @ivar request_timeout: seconds within which a TLS handshake, and each whole
+        request (head and body), must arrive.
     @ivar idle_timeout: seconds an idle keep-alive connection stays open.
     @ivar body_quiet_time: seconds of silence that end a length-less body.
     """
@@ -103,9 +104,9 @@ class Config:
     pots: tuple[PotSpec, ...]
     names: frozenset[str] = frozenset({"ducky"})
     beans: tuple[Bean, ...] = BEANS
-    head_timeout: float = 10.0
+    request_timeout: float = 10.0
     idle_timeout: float = 60.0
-    body_quiet_time: float = 2.0
+    body_quiet_time: float = 0.5
     limits: Limits = field(default=DEFAULT_LIMITS)
 
     def with_brew_time(self, seconds: float) -> Config:
@@ -180,8 +181,10 @@ def _additions(value: str | None, defaults: tuple[Addition, ...]) -> tuple[Addit
 
 def _pot(section: configparser.SectionProxy) -> PotSpec:
     name = section.name.partition(":")[2].strip()
-    if not name or name == "log" or name.startswith("pot-"):
-        raise ConfigError(f"[{section.name}]: a pot needs a name other than 'log' or 'pot-N'")
+    if not name or name.lower() in ("log", "pots") or name.lower().startswith("pot-"):
+        raise ConfigError(
+            f"[{section.name}]: a pot needs a name other than 'log', 'pots' or 'pot-N'"
+        )
     try:
         kind = PotKind(section.get("kind", "coffee").strip().lower())
         coffee = CoffeeSupply(section.get("coffee", "never").strip().lower())
@@ -237,7 +240,11 @@ def load_config(text: str, source: str = "<config>") -> Config:
         base,
         pots=pots or base.pots,
         names=names,
-        head_timeout=_number(server, "head-timeout", base.head_timeout),
+        request_timeout=_number(
+            server,
+            "request-timeout",
+            _number(server, "head-timeout", base.request_timeout),
+        ),
         idle_timeout=_number(server, "idle-timeout", base.idle_timeout),
         body_quiet_time=_number(server, "body-quiet-time", base.body_quiet_time),
     )

@@ -1,10 +1,14 @@
 """
 What the pot server answers: one L{Request} in, one L{Reply} out.
 
-The L{Dispatcher} resolves the target to a pot (or the history log), checks
-method, media type, body and additions, drives the pot, and waits for the
-brew history to be written before a state change is acknowledged.  It knows
-nothing about connections; L{htcpcp.protocol} moves the bytes.
+The L{Dispatcher} resolves the target to a pot (or the history log, or the
+list of pots), checks method, media type, body and additions, drives the
+pot, and records each change in the brew history before acknowledging it:
+a change that cannot be recorded is undone and answered 503, so nothing is
+acknowledged that was not recorded, and nothing brews unrecorded.  Changes
+to one pot are made one after another, each once the one before it is
+recorded.  It knows nothing about connections; L{htcpcp.protocol} moves
+the bytes.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from functools import lru_cache
 from typing import Any, Final, NamedTuple
 from urllib.parse import parse_qs
 
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -56,8 +60,15 @@ SAFE: Final[Mapping[str, str]] = {
 """The RFC 2324 Safe header value for each method."""
 POT_METHODS: Final = ", ".join(METHODS)
 LOG_METHODS: Final = "GET, HEAD, OPTIONS"
-COFFEE_TYPES: Final = frozenset({"message/coffeepot", "application/coffee-pot-command"})
+RFC_COFFEE_TYPE: Final = "message/coffeepot"
+COFFEE_TYPES: Final = frozenset({RFC_COFFEE_TYPE, "application/coffee-pot-command"})
 TEA_TYPE: Final = "message/teapot"
+MEDIA_TYPES: Final = COFFEE_TYPES | {TEA_TYPE}
+CHANGES: Final = frozenset({"BREW", "POST", "WHEN"})
+MAX_POT_DIGITS: Final = 9
+MAX_PAGE: Final = 10**9
+UNRECORDED_RETRY: Final = "5"
+"""Seconds a client is asked to wait after a change that could not be recorded (503)."""
 LAB_TIME: Final = "%a, %d %b %Y %H:%M:%S"
 JSON: Final = "application/json"
 TEXT: Final = "text/plain; charset=utf-8"
@@ -78,7 +89,12 @@ def _text(status: int, message: str, *headers: tuple[str, str]) -> Reply:
 
 
 def _json(value: object, status: int = 200, *headers: tuple[str, str]) -> Reply:
-    return Reply(status, json.dumps(value).encode("utf-8"), JSON, headers)
+    return Reply(status, _compact(value), JSON, headers)
+
+
+def _compact(value: object) -> bytes:
+    """JSON on one line without spaces: the lab's client reads it from one 1,024-byte recv."""
+    return json.dumps(value, separators=(",", ":")).encode("utf-8")
 
 
 def _lab_time(seconds: float | None) -> str:
@@ -95,9 +111,12 @@ def brew_status(pot: Pot, brew: Brew | None = None) -> dict[str, Any]:
     """
     A pot's GET body: C{{}} when empty, else the lab's keys and more.
 
-    The lab's web client reads C{date}, C{beverage_type}, C{additions},
-    C{brew_time_end}, C{pour_milk_start}, C{pour_milk_stop} and C{coffee_bean}
-    with times in local time; the ISO 8601 UTC times and the rest are ours.
+    The lab's web client reads C{date}, C{beverage_type} (C{"Coffee"} or
+    C{"Tea"}), C{additions} (as it sent them), C{brew_time_end},
+    C{pour_milk_start} (with milk: when it starts pouring, known from the
+    start; else C{""}), C{pour_milk_stop} (C{false} until the milk has
+    stopped) and C{coffee_bean}, with times in local time; the ISO 8601 UTC
+    times and the rest are ours.
     """
     brew = brew or pot.current
     if brew is None:
@@ -114,11 +133,11 @@ def _fixed_status(brew: Brew, pot_name: str, pot_index: int) -> dict[str, Any]:
     """The parts of a brew's status that do not change while it stays the same."""
     return {
         "date": _lab_time(brew.started),
-        "beverage_type": brew.beverage if brew.variety is None else f"tea ({brew.variety})",
+        "beverage_type": brew.beverage.capitalize(),
         "additions": list(brew.additions),
         "brew_time_end": _lab_time(brew.brew_end),
-        "pour_milk_start": _lab_time(brew.pour_start) if brew.milk else "",
-        "pour_milk_stop": _lab_time(brew.pour_stop) if brew.milk else "",
+        "pour_milk_start": _lab_time(brew.brew_end) if brew.milk else "",
+        "pour_milk_stop": brew.pour_stop is not None,
         "coffee_bean": asdict(brew.bean) if brew.bean else {},
         "id": brew.id,
         "pot": pot_name,
@@ -175,7 +194,8 @@ class Dispatcher:
         self._catalogues = {
             p.name: {addition_key(a.name): a for a in p.spec.additions} for p in self.pots
         }
-        self._writes: dict[str, Deferred[None]] = {}
+        self._writes: dict[str, Deferred[bool]] = {}
+        self._turns: dict[str, Deferred[None]] = {}
         self.alternates = self._alternates()
         self._handlers: dict[str, Callable[[Request, Pot, str | None], Reply | Deferred[Reply]]]
         self._handlers = {
@@ -199,6 +219,7 @@ class Dispatcher:
         self._status_replies.pop(brew.pot, None)
 
     def _record(self, brew: Brew) -> None:
+        """Write every change of a pot; the latest write waits in C{_writes} for its answer."""
         assert self._history is not None
         write = self._history.record(brew).addCallback(lambda _: True)
         write.addErrback(self._write_failed, brew)
@@ -207,22 +228,6 @@ class Dispatcher:
     def _write_failed(self, failure: Failure, brew: Brew) -> bool:
         self.log.failure("could not record brew {id}", failure, id=brew.id)
         return False
-
-    def _written(self, pot: Pot) -> Deferred[bool]:
-        """Fires with whether the pot's latest change reached the history."""
-        write = self._writes.get(pot.name)
-        if write is None:
-            return succeed(True)
-        if write.called:
-            return succeed(write.result)
-        done: Deferred[bool] = Deferred()
-
-        def relay(ok: bool) -> bool:
-            done.callback(ok)
-            return ok
-
-        write.addCallback(relay)
-        return done
 
     def _alternates(self) -> str:
         entries = []
@@ -246,12 +251,43 @@ class Dispatcher:
         resolved = self._resolve(request)
         if isinstance(resolved, Reply):
             return resolved
-        try:
-            if resolved.pot is None:
-                return self._log_resource(request, resolved.target)
-            return handler(request, resolved.pot, resolved.variety)
-        except _Refusal as refusal:
-            return refusal.reply
+        media = request.headers.get("content-type")
+        if media is not None and _media_type(media) not in MEDIA_TYPES:
+            return _text(
+                415,
+                f"Content-Type {media!r} is not an HTCPCP type: use message/coffeepot,"
+                " application/coffee-pot-command or message/teapot",
+            )
+        pot = resolved.pot
+        if pot is None:
+            if resolved.target.segments == ("pots",):
+                return self._pots_resource(request)
+            return self._log_resource(request, resolved.target)
+        if request.method in CHANGES:
+            return self._in_turn(pot, lambda: _refused(handler, request, pot, resolved.variety))
+        return _refused(handler, request, pot, resolved.variety)
+
+    def _in_turn(
+        self, pot: Pot, change: Callable[[], Reply | Deferred[Reply]]
+    ) -> Reply | Deferred[Reply]:
+        """Make changes to C{pot} one at a time: each once the one before is recorded."""
+        before = self._turns.get(pot.name)
+        if before is None:
+            reply = change()
+            if not isinstance(reply, Deferred):
+                return reply
+        else:
+            reply = before.addCallback(lambda _: change())
+        turn: Deferred[None] = Deferred()
+        self._turns[pot.name] = turn
+
+        def next_turn(result: Reply | Failure) -> Reply | Failure:
+            if self._turns.get(pot.name) is turn:
+                del self._turns[pot.name]
+            turn.callback(None)
+            return result
+
+        return reply.addBoth(next_turn)
 
     def _resolve(self, request: Request) -> _Resolved | Reply:
         """Find the resource a request is for (remembered per target and Use-Pot)."""
@@ -267,13 +303,13 @@ class Dispatcher:
 
     def _find_resource(self, raw_target: str, use_pot: str | None) -> _Resolved:
         try:
-            target = parse_target(raw_target)
+            target = parse_target(raw_target, http=True)
         except TargetError as error:
             raise _Refusal(_text(error.status, error.detail)) from error
         if target.host is not None and target.host not in self._names:
             raise _Refusal(_text(404, f"this server does not answer to {target.host!r}"))
         segments = target.segments
-        if segments == ("log",):
+        if segments in (("log",), ("pots",)):
             return _Resolved(None, None, target)
         if len(segments) > 2:
             raise _Refusal(_text(404, "no such resource"))
@@ -290,29 +326,38 @@ class Dispatcher:
 
     def _find_pot(self, designator: str) -> Pot:
         lowered = designator.lower()
-        if lowered.startswith("pot-") and lowered[4:].isdigit():
-            index = int(lowered[4:])
+        digits = lowered[4:]
+        if lowered.startswith("pot-") and digits.isascii() and digits.isdigit():
+            index = int(digits) if len(digits) <= MAX_POT_DIGITS else len(self.pots)
             if index < len(self.pots):
                 return self.pots[index]
         elif lowered in self._by_name:
             return self._by_name[lowered]
         raise _Refusal(_text(404, f"there is no pot {designator!r} here"))
 
+    def _pots_resource(self, request: Request) -> Reply:
+        """The list of pots: what each one's PROPFIND says of the pot itself."""
+        refusal = _read_only(request, "the list of pots")
+        if refusal is not None:
+            return refusal
+        return _json({"pots": [pot_properties(pot) for pot in self.pots]})
+
     def _log_resource(self, request: Request, target: Target) -> Reply | Deferred[Reply]:
-        if request.method == "OPTIONS":
-            return Reply(200, b"", TEXT, (("Allow", LOG_METHODS),))
-        if request.method not in ("GET", "HEAD"):
-            return _text(405, f"the log is read-only: {LOG_METHODS}", ("Allow", LOG_METHODS))
+        refusal = _read_only(request, "the log")
+        if refusal is not None:
+            return refusal
         if self._history is None:
             return _text(404, "this server keeps no history")
         query = parse_qs(target.query, max_num_fields=10)
-        try:
-            page = int(query.get("page", ["1"])[0])
-            per_page = int(query.get("per_page", ["50"])[0])
-        except ValueError:
+        page_text = query.get("page", ["1"])[0]
+        per_page_text = query.get("per_page", ["50"])[0]
+        if not all(
+            t.isascii() and t.isdigit() and len(t) <= 10 for t in (page_text, per_page_text)
+        ):
             return _text(400, "page and per_page must be whole numbers")
-        if page < 1 or not 1 <= per_page <= MAX_PAGE_SIZE:
-            return _text(400, f"page must be 1 or more, per_page 1 to {MAX_PAGE_SIZE}")
+        page, per_page = int(page_text), int(per_page_text)
+        if not 1 <= page <= MAX_PAGE or not 1 <= per_page <= MAX_PAGE_SIZE:
+            return _text(400, f"page must be 1 to {MAX_PAGE}, per_page 1 to {MAX_PAGE_SIZE}")
         pot = query.get("pot", [None])[0]
         listing = self._history.page(pot, page, per_page)
         return listing.addCallback(self._log_reply)
@@ -326,26 +371,24 @@ class Dispatcher:
             self._additions(request, pot, None)
         reply = self._status_replies.get(pot.name)
         if reply is None:
-            reply = Reply(200, json.dumps(brew_status(pot)).encode("utf-8"))
+            reply = Reply(200, _compact(brew_status(pot)))
             if pot.state in (State.IDLE, State.READY):
                 self._status_replies[pot.name] = reply
         return reply
 
     def _propfind(self, request: Request, pot: Pot, variety: str | None) -> Reply:
-        spec = pot.spec
+        """
+        The bean's properties at the top (the lab's beans page reads them
+        there), the pot's own under C{pot}, the bean in the cup under C{bean}.
+
+        At the top, a coffee pot always has a bean: the one in the cup, else
+        the one the next coffee will be made of.
+        """
         brew = pot.current
         return _json(
             {
-                "pot": {
-                    "name": pot.name,
-                    "index": pot.index,
-                    "kind": spec.kind.value,
-                    "state": pot.state.value,
-                    "brew_time": spec.brew_time,
-                    "pour_time": spec.pour_time,
-                    "additions": [a.name for a in spec.additions],
-                    "varieties": {v.name: v.steep_time for v in spec.varieties},
-                },
+                **(asdict(pot.bean) if pot.bean is not None else {}),
+                "pot": pot_properties(pot),
                 "bean": asdict(brew.bean) if brew and brew.bean else None,
                 "beverage": brew.beverage if brew else None,
                 "variety": brew.variety if brew else None,
@@ -356,19 +399,20 @@ class Dispatcher:
         return Reply(200, b"", TEXT, (("Allow", POT_METHODS),))
 
     def _when(self, request: Request, pot: Pot, variety: str | None) -> Reply | Deferred[Reply]:
+        before = (pot.state, pot.current)
         try:
             brew = pot.when()
         except NotPouring:
             return _text(409, f"no milk is pouring from pot {pot.name}: nothing to say when to")
-        return self._after_write(pot, brew)
+        return self._after_write(pot, brew, before)
 
     def _post(self, request: Request, pot: Pot, variety: str | None) -> Reply | Deferred[Reply]:
         self.log.info("POST to {pot} is deprecated (RFC 2324 2.1.1): use BREW", pot=pot.name)
         return self._brew(request, pot, variety)
 
     def _brew(self, request: Request, pot: Pot, variety: str | None) -> Reply | Deferred[Reply]:
-        media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-        if media not in COFFEE_TYPES and media != TEA_TYPE:
+        media = _media_type(request.headers.get("content-type", ""))
+        if media not in MEDIA_TYPES:
             return _text(
                 415,
                 "BREW needs Content-Type: message/coffeepot (or message/teapot for tea)",
@@ -380,16 +424,28 @@ class Dispatcher:
             return self._stop(pot)
         if media == TEA_TYPE:
             return self._start_tea(request, pot, variety)
-        return self._start_coffee(request, pot)
+        return self._start_coffee(request, pot, media)
 
     def _stop(self, pot: Pot) -> Reply | Deferred[Reply]:
+        """Stop a brew; a finished one is taken away, and the pot is empty again."""
+        if pot.state is State.READY:
+            brew = pot.take_away()
+            self._status_replies.pop(pot.name, None)
+            return _json(dict(_fixed_status(brew, pot.name, pot.index)))
+        before = (pot.state, pot.current)
         try:
             brew = pot.stop()
         except NotBrewing:
-            return _text(409, f"pot {pot.name} is not brewing: nothing to stop")
-        return self._after_write(pot, brew)
+            return _text(409, f"pot {pot.name} is empty: nothing to stop")
+        return self._after_write(pot, brew, before)
 
-    def _start_coffee(self, request: Request, pot: Pot) -> Reply | Deferred[Reply]:
+    def _start_coffee(self, request: Request, pot: Pot, media: str) -> Reply | Deferred[Reply]:
+        """
+        Brew coffee.  A C{message/coffeepot} BREW is answered with the teas on
+        offer too (RFC 7168 section 2.1.1, a SHOULD); the lab's
+        C{application/coffee-pot-command} is not, so its answer stays small
+        enough for the lab's one C{recv(1024)}.
+        """
         spec = pot.spec
         if spec.kind is PotKind.TEAPOT:
             if spec.coffee is CoffeeSupply.NEVER:
@@ -397,7 +453,8 @@ class Dispatcher:
             if spec.coffee is CoffeeSupply.OUT:
                 return _text(503, f"{pot.name} is out of coffee for now", ("Retry-After", "3600"))
         additions = self._additions(request, pot, None)
-        return self._start(pot, additions, None, (("Alternates", self.alternates),))
+        alternates = (("Alternates", self.alternates),) if media == RFC_COFFEE_TYPE else ()
+        return self._start(pot, additions, None, alternates)
 
     def _start_tea(
         self, request: Request, pot: Pot, variety_name: str | None
@@ -427,7 +484,9 @@ class Dispatcher:
         missing = [name for name in asked.wanted if addition_key(name) not in catalogue]
         if missing:
             raise _Refusal(self._not_acceptable(request, pot))
-        additions = tuple(catalogue[addition_key(name)] for name in asked.wanted)
+        additions = tuple(
+            Addition(name, catalogue[addition_key(name)].kind) for name in asked.wanted
+        )
         beverage = variety.name if variety else "coffee"
         for beverage_rule, addition_rule in pot.spec.forbidden:
             if beverage_rule not in ("*", beverage) and addition_key(beverage_rule) != addition_key(
@@ -452,6 +511,7 @@ class Dispatcher:
         variety: Variety | None,
         headers: tuple[tuple[str, str], ...],
     ) -> Reply | Deferred[Reply]:
+        before = (pot.state, pot.current)
         try:
             brew = pot.start(additions, variety)
         except PotBusy as busy:
@@ -462,13 +522,82 @@ class Dispatcher:
                 f"pot {pot.name} is busy {state}: try again in {seconds} s",
                 ("Retry-After", str(seconds)),
             )
-        return self._after_write(pot, brew, headers)
+        return self._after_write(pot, brew, before, headers)
 
     def _after_write(
-        self, pot: Pot, brew: Brew, headers: tuple[tuple[str, str], ...] = ()
+        self,
+        pot: Pot,
+        brew: Brew,
+        before: tuple[State, Brew | None],
+        headers: tuple[tuple[str, str], ...] = (),
     ) -> Reply | Deferred[Reply]:
-        reply = Reply(200, json.dumps(brew_status(pot, brew)).encode("utf-8"), JSON, headers)
-        if self._history is None:
+        """
+        Acknowledge a change once it is recorded; undo it if it cannot be.
+
+        The change's write is the pot's latest, made as the pot announced
+        the change (L{_record}).
+        """
+        reply = Reply(200, _compact(brew_status(pot, brew)), JSON, headers)
+        write = self._writes.pop(pot.name, None)
+        if write is None:
             return reply
-        unrecorded = _text(500, "the pot changed but the history could not be written")
-        return self._written(pot).addCallback(lambda ok: reply if ok else unrecorded)
+
+        def acknowledge(recorded: bool) -> Reply:
+            if recorded:
+                return reply
+            pot.restore(*before)
+            self._status_replies.pop(pot.name, None)
+            return _text(
+                503,
+                "the brew history could not be written, so nothing was changed; try again",
+                ("Retry-After", UNRECORDED_RETRY),
+            )
+
+        return write.addCallback(acknowledge)
+
+
+def _whole_number(text: str) -> bool:
+    """Whether C{text} is a whole number small enough to page with."""
+    return text.isascii() and text.isdigit() and len(text) <= len(str(MAX_PAGE))
+
+
+def _media_type(value: str) -> str:
+    """A Content-Type's media type alone, lower-case."""
+    return value.partition(";")[0].strip().lower()
+
+
+def _read_only(request: Request, what: str) -> Reply | None:
+    """The answer to a request a read-only resource does not serve, or C{None}."""
+    if request.method == "OPTIONS":
+        return Reply(200, b"", TEXT, (("Allow", LOG_METHODS),))
+    if request.method not in ("GET", "HEAD"):
+        return _text(405, f"{what} is read-only: {LOG_METHODS}", ("Allow", LOG_METHODS))
+    return None
+
+
+def _refused(
+    handler: Callable[[Request, Pot, str | None], Reply | Deferred[Reply]],
+    request: Request,
+    pot: Pot,
+    variety: str | None,
+) -> Reply | Deferred[Reply]:
+    """Run a handler; a L{_Refusal} it raises is its answer."""
+    try:
+        return handler(request, pot, variety)
+    except _Refusal as refusal:
+        return refusal.reply
+
+
+def pot_properties(pot: Pot) -> dict[str, Any]:
+    """What a pot is: its PROPFIND's C{pot}, and its entry in the list of pots."""
+    spec = pot.spec
+    return {
+        "name": pot.name,
+        "index": pot.index,
+        "kind": spec.kind.value,
+        "state": pot.state.value,
+        "brew_time": spec.brew_time,
+        "pour_time": spec.pour_time,
+        "additions": [a.name for a in spec.additions],
+        "varieties": {v.name: v.steep_time for v in spec.varieties},
+    }

@@ -34,6 +34,7 @@ __all__ = [
     "RequestParser",
     "Response",
     "ResponseParser",
+    "reply_version",
     "serialize_request",
     "serialize_response",
 ]
@@ -54,6 +55,7 @@ PEER_CLOSED: Final = _Sentinel("PEER_CLOSED")
 """The peer closed its side between messages."""
 
 REASONS: Final[Mapping[int, str]] = {
+    100: "Continue",
     200: "OK",
     300: "Multiple Options",
     400: "Bad Request",
@@ -66,6 +68,7 @@ REASONS: Final[Mapping[int, str]] = {
     413: "Content Too Large",
     414: "URI Too Long",
     415: "Unsupported Media Type",
+    417: "Expectation Failed",
     418: "I'm a teapot",
     431: "Request Header Fields Too Large",
     500: "Internal Server Error",
@@ -83,6 +86,13 @@ VERSIONS: Final[Mapping[bytes, str]] = {
 }
 """Request versions this suite speaks, mapped to their text."""
 
+HIGHEST_MINOR: Final[Mapping[bytes, str]] = {
+    b"HTTP/1": "HTTP/1.1",
+    b"HTCPCP/1": "HTCPCP/1.1",
+    b"HTCPCP-TEA/1": "HTCPCP-TEA/1.0",
+}
+"""A later minor version of a known major is served as its highest known one (RFC 9110 2.5)."""
+
 LENGTHLESS_BODY_METHODS: Final = frozenset({"BREW", "POST"})
 COMMAND_WORDS: Final = frozenset({b"start", b"stop"})
 MAX_CHUNK_LINE: Final = 256
@@ -90,10 +100,12 @@ MAX_REMEMBERED_LINE: Final = 256
 
 _TOKEN = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
 _VERSION_SHAPE = re.compile(rb"[A-Za-z][A-Za-z-]*/\d+\.\d+\Z")
-_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,8})[ \t]*(?:;[^\r\n]*)?\Z")
+_CHUNK_SIZE = re.compile(rb"0*([0-9A-Fa-f]+)[ \t]*(?:;[^\r\n]*)?\Z")
 _STATUS_LINE = re.compile(rb"([A-Za-z][A-Za-z-]*/\d\.\d) (\d{3})(?: (.*))?\Z")
 _KNOWN_METHODS = frozenset({b"BREW", b"POST", b"GET", b"HEAD", b"PROPFIND", b"WHEN", b"OPTIONS"})
 _BAD_VALUE_BYTES = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+_HOST = re.compile(r"(?:[A-Za-z0-9._~!$&'()*+,;=%-]*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{0,5})?\Z")
+_HTTP_TARGET_SCHEMES: Final = ("http://", "https://")
 
 
 @dataclass(frozen=True)
@@ -124,7 +136,8 @@ class ProtocolError(Exception):
 
     @ivar status: the status code to answer with.
     @ivar detail: a short explanation fit to show the peer.
-    @ivar version: the request's version, when it was read before the error.
+    @ivar version: the version to answer with: the request's family (see
+        L{reply_version}) once its request line was read.
     """
 
     def __init__(self, status: int, detail: str, version: str = "HTCPCP/1.1") -> None:
@@ -151,6 +164,29 @@ class Request(NamedTuple):
     body: bytes = b""
     keep_alive: bool = True
     lengthless_body: bool = False
+
+    @property
+    def reply_version(self) -> str:
+        """The version of the status line that answers this request."""
+        return reply_version(self.version, self.target)
+
+
+def reply_version(version: str, target: str) -> str:
+    """
+    The status line's version for a request of C{version} for C{target}.
+
+    An C{HTTP/1.x} request for an origin-form (C{/pot-0}), asterisk or
+    C{http(s)://} target comes from an HTTP tool (curl, a browser, an HTTP
+    library) and is answered in HTTP, which those tools can read.  Every
+    other request is answered in HTCPCP: C{coffee:}-family targets and
+    HTCPCP versions (the lab's clients send C{HTTP/1.1} with
+    C{coffee://ducky} and expect C{HTCPCP/1.1}).
+    """
+    if not version.startswith("HTTP/"):
+        return version
+    if target[:1] in ("/", "*") or target[:8].lower().startswith(_HTTP_TARGET_SCHEMES):
+        return version
+    return "HTCPCP/1.0" if version == "HTTP/1.0" else "HTCPCP/1.1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +254,9 @@ def _parse_header_lines(lines: list[bytes], version: str) -> dict[str, str]:
         if key in headers:
             if key == "content-length" and headers[key] != text:
                 raise ProtocolError(400, "conflicting Content-Length headers", version)
-            if key not in ("content-length", "host"):
+            if key == "host":
+                raise ProtocolError(400, "more than one Host header", version)
+            if key != "content-length":
                 text = headers[key] + ", " + text
         headers[key] = text
     return headers
@@ -227,21 +265,38 @@ def _parse_header_lines(lines: list[bytes], version: str) -> dict[str, str]:
 def _content_length(value: str, limits: Limits, version: str) -> int:
     if not value.isdigit() or not value.isascii():
         raise ProtocolError(400, "Content-Length is not a number", version)
-    length = int(value)
-    if length > limits.body:
+    digits = value.lstrip("0")
+    if len(digits) > len(str(limits.body)) or int(digits or "0") > limits.body:
         raise ProtocolError(413, f"bodies are limited to {limits.body} bytes", version)
-    return length
+    return int(digits or "0")
 
 
 class _ChunkedBody:
-    """Incremental decoder for a chunked body (trailers are read and dropped)."""
+    """
+    Incremental decoder for a chunked body.
 
-    def __init__(self, limits: Limits, version: str) -> None:
+    Trailer lines are read and dropped, within the limits of header lines
+    (L{Limits.header_line}, L{Limits.header_bytes}, L{Limits.header_count}).
+    The bytes it consumes are kept in L{raw} when asked for (a client
+    showing the exchange).
+    """
+
+    def __init__(self, limits: Limits, version: str, keep_raw: bool = False) -> None:
         self._limits = limits
         self._version = version
         self._remaining = -1
         self._in_trailers = False
+        self._trailer_lines = 0
+        self._trailer_bytes = 0
         self.body = bytearray()
+        self.raw: bytearray | None = bytearray() if keep_raw else None
+
+    def _take(self, buffer: bytearray, count: int) -> bytes:
+        taken = bytes(buffer[:count])
+        del buffer[:count]
+        if self.raw is not None:
+            self.raw += taken
+        return taken
 
     def feed(self, buffer: bytearray) -> bool:
         """Consume what it can from C{buffer}; C{True} once the body is complete."""
@@ -250,44 +305,66 @@ class _ChunkedBody:
                 take = min(self._remaining, len(buffer))
                 if not take:
                     return False
-                self.body += buffer[:take]
-                del buffer[:take]
+                self.body += self._take(buffer, take)
                 self._remaining -= take
                 continue
             end = buffer.find(b"\n")
             line_end = len(buffer) if end < 0 else end
-            if line_end - (buffer[line_end - 1 : line_end] == b"\r") > MAX_CHUNK_LINE:
-                raise ProtocolError(400, "chunk size or trailer line too long", self._version)
+            self._check_line_length(line_end - (buffer[line_end - 1 : line_end] == b"\r"))
             if end < 0:
                 return False
-            line = bytes(buffer[:end])
+            line = self._take(buffer, end + 1)[:-1]
             if line.endswith(b"\r"):
                 line = line[:-1]
-            del buffer[: end + 1]
             if self._in_trailers:
                 if not line:
                     return True
+                self._count_trailer(line)
                 continue
             if self._remaining == 0:
                 if line:
                     raise ProtocolError(400, "chunk data does not end with CRLF", self._version)
                 self._remaining = -1
                 continue
-            match = _CHUNK_SIZE.match(line)
-            if match is None:
-                raise ProtocolError(400, "malformed chunk size", self._version)
-            size = int(match.group(1), 16)
-            if len(self.body) + size > self._limits.body:
-                raise ProtocolError(
-                    413, f"bodies are limited to {self._limits.body} bytes", self._version
-                )
-            if size == 0:
-                self._in_trailers = True
-            else:
-                self._remaining = size
+            self._chunk_size(line)
+
+    def _check_line_length(self, length: int) -> None:
+        if self._in_trailers:
+            if length > self._limits.header_line:
+                raise ProtocolError(431, "a trailer line is too long", self._version)
+        elif length > MAX_CHUNK_LINE:
+            raise ProtocolError(400, "chunk size line too long", self._version)
+
+    def _count_trailer(self, line: bytes) -> None:
+        limits = self._limits
+        self._trailer_lines += 1
+        self._trailer_bytes += len(line) + 2
+        if self._trailer_lines > limits.header_count:
+            raise ProtocolError(
+                431, f"more than {limits.header_count} trailer lines", self._version
+            )
+        if self._trailer_bytes > limits.header_bytes:
+            raise ProtocolError(431, "the trailers are too large", self._version)
+
+    def _chunk_size(self, line: bytes) -> None:
+        match = _CHUNK_SIZE.match(line)
+        if match is None:
+            raise ProtocolError(400, "malformed chunk size", self._version)
+        digits = match.group(1)
+        limit = self._limits.body - len(self.body)
+        if len(digits) > 16 or int(digits, 16) > limit:
+            raise ProtocolError(
+                413, f"bodies are limited to {self._limits.body} bytes", self._version
+            )
+        size = int(digits, 16)
+        if size == 0:
+            self._in_trailers = True
+        else:
+            self._remaining = size
 
 
-_LINE_END_BYTES: Final = b"\r\n"
+_BLANKS_BEFORE_HEAD: Final = b" \t\r\n"
+"""Skipped before a request line: line ends (RFC 9112 2.2), and blanks after a command word."""
 _REQUEST_LINES: Final = BoundedCache(1024)
 """Request lines already read, and what they said: clients repeat them."""
 
@@ -299,6 +376,7 @@ class _Head(NamedTuple):
     limits: Limits
     body_length: int
     chunked: bool
+    expects_continue: bool
 
 
 MAX_REMEMBERED_HEAD: Final = 1024
@@ -340,14 +418,53 @@ def _parse_request_line(line: bytes, limits: Limits) -> tuple[str, str, str]:
     method, target, raw_version = parts
     version = VERSIONS.get(raw_version)
     if version is None:
-        if _VERSION_SHAPE.match(raw_version):
+        if not _VERSION_SHAPE.match(raw_version):
+            raise ProtocolError(400, "the request line must end with a protocol version")
+        version = HIGHEST_MINOR.get(raw_version.partition(b".")[0])
+        if version is None:
             raise ProtocolError(505, "this server speaks HTCPCP/1.0, HTCPCP/1.1 and HTTP/1.x")
-        raise ProtocolError(400, "the request line must end with a protocol version")
+    text_target = target.decode("utf-8", "surrogateescape")
+    answer = reply_version(version, text_target)
     if method not in _KNOWN_METHODS and not _TOKEN.match(method):
-        raise ProtocolError(400, "the method is not a token", version)
+        raise ProtocolError(400, "the method is not a token", answer)
     if not target or _BAD_VALUE_BYTES.search(target):
-        raise ProtocolError(400, "the request target is malformed", version)
-    return method.decode("ascii"), target.decode("utf-8", "surrogateescape"), version
+        raise ProtocolError(400, "the request target is malformed", answer)
+    return method.decode("ascii"), text_target, version
+
+
+def _read_request_line(line: bytes, limits: Limits) -> tuple[str, str, str]:
+    """L{_parse_request_line}, remembered: clients repeat their request lines."""
+    known = _REQUEST_LINES.get(line)
+    if known is None:
+        known = _parse_request_line(line, limits)
+        if len(line) <= MAX_REMEMBERED_LINE:
+            _REQUEST_LINES.remember(line, known)
+    return known
+
+
+def _check_host(headers: Headers, version: str, target: str, answer: str) -> None:
+    """
+    RFC 9112 section 3.2: a valid Host, and one on every HTTP/1.1 request in origin form.
+
+    A request in absolute form needs none: the lab's clients send
+    C{coffee://ducky} without a Host, the one deviation this server makes.
+    """
+    host = headers.get("host")
+    if host is None:
+        if version == "HTTP/1.1" and target[:1] in ("/", "*"):
+            raise ProtocolError(400, "an HTTP/1.1 request needs a Host header", answer)
+    elif not _HOST.match(host):
+        raise ProtocolError(400, "the Host header is not host[:port]", answer)
+
+
+def _check_expect(headers: Headers, answer: str) -> bool:
+    """Whether the request waits for C{100 Continue}; any other expectation is refused (417)."""
+    expect = headers.get("expect")
+    if expect is None:
+        return False
+    if expect.strip().lower() != "100-continue":
+        raise ProtocolError(417, "the only expectation this server meets is 100-continue", answer)
+    return True
 
 
 class RequestParser:
@@ -367,6 +484,7 @@ class RequestParser:
     _lengthless = False
     _body_length = 0
     _quiet = False
+    _continue = False
     _error: ProtocolError | None = None
 
     def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
@@ -381,12 +499,24 @@ class RequestParser:
     @property
     def head_in_progress(self) -> bool:
         """Whether part of a request head has arrived but not all of it."""
-        return self._pending is None and bool(self._buffer.strip(b"\r\n"))
+        return self._pending is None and bool(self._buffer.strip(_BLANKS_BEFORE_HEAD))
 
     @property
     def awaiting_lengthless_body(self) -> bool:
         """Whether a length-less body is being read and could still grow."""
         return self._lengthless and self._pending is not None
+
+    @property
+    def awaiting_continue(self) -> Request | None:
+        """
+        The request whose head asked for C{100 Continue} and whose body is awaited.
+
+        Only an HTTP/1.1 client is sent C{100 Continue} (RFC 9110 section 10.1.1).
+        """
+        pending = self._pending
+        if self._continue and pending is not None and pending.version != "HTTP/1.0":
+            return pending
+        return None
 
     @property
     def buffered(self) -> int:
@@ -426,18 +556,19 @@ class RequestParser:
             request = self._read_head()
             if request is None:
                 if self._eof:
-                    if self._buffer.strip(b"\r\n"):
+                    if self._buffer.strip(_BLANKS_BEFORE_HEAD):
                         raise ProtocolError(400, "the request ended before its head did")
                     return PEER_CLOSED
                 return NEED_DATA
         if self._body_length or self._lengthless or self._chunked is not None:
-            body = self._read_body()
+            body = self._read_body(request.reply_version)
             if body is None:
                 self._pending = request
                 return NEED_DATA
             self._pending = None
             if body:
                 request = request._replace(body=body)
+        self._continue = False
         if not request.keep_alive:
             self._closing = True
             self._buffer.clear()
@@ -445,9 +576,9 @@ class RequestParser:
 
     def _read_head(self) -> Request | None:
         buffer = self._buffer
-        if buffer and buffer[0] in _LINE_END_BYTES:
+        if buffer and buffer[0] in _BLANKS_BEFORE_HEAD:
             start = 1
-            while start < len(buffer) and buffer[start] in _LINE_END_BYTES:
+            while start < len(buffer) and buffer[start] in _BLANKS_BEFORE_HEAD:
                 start += 1
             del buffer[:start]
             self._scan_from = 0
@@ -468,8 +599,10 @@ class RequestParser:
         request = known.request
         if known.body_length:
             self._body_length = known.body_length
+            self._continue = known.expects_continue
         elif known.chunked:
-            self._chunked = _ChunkedBody(self._limits, request.version)
+            self._chunked = _ChunkedBody(self._limits, request.reply_version)
+            self._continue = known.expects_continue
         elif request.lengthless_body:
             self._lengthless = True
         return request
@@ -490,34 +623,33 @@ class RequestParser:
             raise ProtocolError(414, f"request lines are limited to {limits.request_line} bytes")
         if first_end < 0:
             return
+        if buffer.count(b"\n", first_end + 1) <= limits.header_count and (
+            len(buffer) - first_end - 1 - 3 <= limits.header_bytes
+        ):
+            return
+        _, target, version = _read_request_line(bytes(buffer[:first_end]), limits)
+        answer = reply_version(version, target)
         if buffer.count(b"\n", first_end + 1) > limits.header_count:
-            raise ProtocolError(431, f"more than {limits.header_count} header lines")
-        if len(buffer) - first_end - 1 - 3 > limits.header_bytes:
-            raise ProtocolError(431, "the headers are too large")
+            raise ProtocolError(431, f"more than {limits.header_count} header lines", answer)
+        raise ProtocolError(431, "the headers are too large", answer)
 
     def _parse_head(self, head: bytes) -> _Head:
         limits = self._limits
         lines = head.split(b"\n")
         first = lines[0]
+        method, target, version = _read_request_line(first, limits)
+        answer = reply_version(version, target)
         small_headers = min(limits.header_bytes, limits.header_line)
         if len(head) - len(first) > small_headers or len(lines) > limits.header_count:
-            if len(first.rstrip(b"\r")) > limits.request_line:
-                raise ProtocolError(
-                    414, f"request lines are limited to {limits.request_line} bytes"
-                )
-            _check_header_sizes(lines[1:], limits, "HTCPCP/1.1")
-        request_line = _REQUEST_LINES.get(first)
-        if request_line is None:
-            request_line = _parse_request_line(first, limits)
-            if len(first) <= MAX_REMEMBERED_LINE:
-                _REQUEST_LINES.remember(first, request_line)
-        method, target, version = request_line
-        headers = _parse_header_lines(lines[1:], version) if len(lines) > 1 else {}
+            _check_header_sizes(lines[1:], limits, answer)
+        headers = _parse_header_lines(lines[1:], answer) if len(lines) > 1 else {}
+        _check_host(headers, version, target, answer)
         body_length, chunked, lengthless = 0, False, False
         if "transfer-encoding" in headers or "content-length" in headers:
-            body_length, chunked = self._body_framing(headers, version)
+            body_length, chunked = self._body_framing(headers, answer)
         else:
             lengthless = method in LENGTHLESS_BODY_METHODS
+        expects_continue = _check_expect(headers, answer)
         request = Request(
             method,
             target,
@@ -527,7 +659,7 @@ class RequestParser:
             _keep_alive(version, headers),
             lengthless,
         )
-        return _Head(request, limits, body_length, chunked)
+        return _Head(request, limits, body_length, chunked, expects_continue)
 
     def _body_framing(self, headers: Headers, version: str) -> tuple[int, bool]:
         """The body's length and whether it is chunked, from the framing headers."""
@@ -542,7 +674,7 @@ class RequestParser:
         assert cl is not None
         return _content_length(cl.strip(), self._limits, version), False
 
-    def _read_body(self) -> bytes | None:
+    def _read_body(self, version: str) -> bytes | None:
         """
         Read the body the last head announced, or C{None} while more is needed.
 
@@ -553,7 +685,7 @@ class RequestParser:
         if self._chunked is not None:
             if not self._chunked.feed(buffer):
                 if self._eof:
-                    raise ProtocolError(400, "the request ended inside its body")
+                    raise ProtocolError(400, "the request ended inside its body", version)
                 return None
             body = bytes(self._chunked.body)
             self._chunked = None
@@ -563,7 +695,7 @@ class RequestParser:
         length = self._body_length
         if len(buffer) < length:
             if self._eof:
-                raise ProtocolError(400, "the request ended inside its body")
+                raise ProtocolError(400, "the request ended inside its body", version)
             return None
         body = bytes(buffer[:length])
         del buffer[:length]
@@ -572,32 +704,29 @@ class RequestParser:
 
     def _read_lengthless_body(self) -> bytes | None:
         """
-        Read a body that has no length.
+        Read a body that has no length: a command word, or nothing.
 
-        A body that starts with a command word ends right after it (whatever
-        follows is the next request, after any line end); any other body ends
-        at a line end.  End of input or a quiet peer ends either.  The result
-        does not depend on how the bytes were split into segments.
+        A command word (C{start} or C{stop}, after optional blanks) is the
+        body; blanks and line ends after it are skipped before the next
+        request.  Bytes that cannot become a
+        command word are not a body at all: they are the next request (RFC
+        9112 section 6.3 makes such a body empty).  Bytes that could still
+        become a command word wait for more, until end of input or a quiet
+        peer ends the body as it is.  The result does not depend on how the
+        bytes were split into segments.
         """
         buffer = self._buffer
         word_end = _command_word_end(buffer)
-        if word_end is not None and word_end > 0:
+        if word_end is None:
+            body = b""
+        elif word_end > 0:
             body = bytes(buffer[:word_end])
             del buffer[:word_end]
-        elif word_end is not None and not (self._eof or self._quiet):
-            return None
-        elif (end := buffer.find(b"\n")) >= 0:
-            body = bytes(buffer[:end]).rstrip(b"\r")
-            del buffer[: end + 1]
         elif self._eof or self._quiet:
             body = bytes(buffer)
             buffer.clear()
         else:
-            if len(buffer) > self._limits.body:
-                raise ProtocolError(413, f"bodies are limited to {self._limits.body} bytes")
             return None
-        if len(body) > self._limits.body:
-            raise ProtocolError(413, f"bodies are limited to {self._limits.body} bytes")
         self._lengthless = False
         self._quiet = False
         return body
@@ -605,13 +734,13 @@ class RequestParser:
 
 def _command_word_end(buffer: bytearray) -> int | None:
     """
-    Where a command word at the start of C{buffer} ends (after blanks).
+    Where a command word at the start of C{buffer} ends (after blanks and line ends).
 
     @return: the end offset; C{0} when the buffer could still become a
         command word; C{None} when it cannot.
     """
     start = 0
-    while start < len(buffer) and buffer[start] in b" \t":
+    while start < len(buffer) and buffer[start] in b" \t\r\n":
         start += 1
     candidate = bytes(buffer[start : start + 5]).lower()
     for word in COMMAND_WORDS:
@@ -624,6 +753,13 @@ def _command_word_end(buffer: bytearray) -> int | None:
     return None
 
 
+class _ResponseHead(NamedTuple):
+    version: str
+    status: int
+    reason: str
+    headers: Headers
+
+
 class ResponseParser:
     """
     Turns the bytes a client receives into L{Response} events.
@@ -631,12 +767,20 @@ class ResponseParser:
     Bodies are framed by Content-Length, chunked coding, or (as the lab's
     original server does) by the server closing the connection.  Call
     L{next_event} with C{head_request=True} for the answer to a HEAD.
+    The parser keeps its place between calls: a head is read once, and a
+    body arriving in many segments costs what it would in one.
     """
 
     def __init__(self, limits: Limits | None = None) -> None:
         self._limits = limits or Limits(body=1024 * 1024)
         self._buffer = bytearray()
         self._eof = False
+        self._scan_from = 0
+        self._head: _ResponseHead | None = None
+        self._raw = bytearray()
+        self._body = bytearray()
+        self._chunked: _ChunkedBody | None = None
+        self._remaining: int | None = None
 
     def receive_data(self, data: bytes) -> None:
         """Add received bytes; C{b""} means the server closed its side."""
@@ -647,8 +791,31 @@ class ResponseParser:
 
     def next_event(self, head_request: bool = False) -> Response | _Sentinel:
         """Return the next L{Response}, L{NEED_DATA} or L{PEER_CLOSED}."""
+        head = self._head
+        if head is None:
+            head = self._read_head(head_request)
+            if not isinstance(head, _ResponseHead):
+                return head
+        if not self._read_body(head.version):
+            return NEED_DATA
+        response = Response(
+            head.version,
+            head.status,
+            head.reason,
+            head.headers,
+            bytes(self._body),
+            bytes(self._raw),
+        )
+        self._head = None
+        self._raw = bytearray()
+        self._body = bytearray()
+        self._chunked = None
+        self._remaining = None
+        return response
+
+    def _read_head(self, head_request: bool) -> _ResponseHead | _Sentinel:
         buffer = self._buffer
-        found = _find_head_end(buffer)
+        found = _find_head_end(buffer, max(0, self._scan_from - 3))
         if found is None:
             if len(buffer) > self._limits.header_bytes + self._limits.request_line:
                 raise ProtocolError(431, "the response head is too large")
@@ -656,12 +823,12 @@ class ResponseParser:
                 if buffer.strip():
                     raise ProtocolError(400, "the connection closed inside a response head")
                 return PEER_CLOSED
+            self._scan_from = len(buffer)
             return NEED_DATA
+        self._scan_from = 0
         head_end, blank_line_end = found
-        head = bytes(buffer[:head_end])
-        lines = head.split(b"\n")
-        status_line = lines[0].rstrip(b"\r")
-        parsed = _STATUS_LINE.match(status_line)
+        lines = bytes(buffer[:head_end]).split(b"\n")
+        parsed = _STATUS_LINE.match(lines[0].rstrip(b"\r"))
         if parsed is None:
             raise ProtocolError(400, "malformed status line")
         version = parsed.group(1).decode("ascii")
@@ -669,33 +836,46 @@ class ResponseParser:
         reason = (parsed.group(3) or b"").decode("utf-8", "replace")
         _check_header_sizes(lines[1:], self._limits, version)
         headers = _parse_header_lines(lines[1:], version)
-        rest = bytearray(buffer[blank_line_end:])
+        self._raw += buffer[:blank_line_end]
+        del buffer[:blank_line_end]
         if head_request or status in (204, 304) or 100 <= status < 200:
-            body = b""
+            self._remaining = 0
         elif "transfer-encoding" in headers:
-            chunked = _ChunkedBody(self._limits, version)
-            if not chunked.feed(rest):
-                if self._eof:
-                    raise ProtocolError(400, "the connection closed inside a response body")
-                return NEED_DATA
-            body = bytes(chunked.body)
+            self._chunked = _ChunkedBody(self._limits, version, keep_raw=True)
         elif "content-length" in headers:
-            length = _content_length(headers["content-length"].strip(), self._limits, version)
-            if len(rest) < length:
-                if self._eof:
-                    raise ProtocolError(400, "the connection closed inside a response body")
-                return NEED_DATA
-            body = bytes(rest[:length])
-            del rest[:length]
+            self._remaining = _content_length(
+                headers["content-length"].strip(), self._limits, version
+            )
+        self._head = _ResponseHead(version, status, reason, headers)
+        return self._head
+
+    def _read_body(self, version: str) -> bool:
+        """Take what the body needs from the buffer; C{True} once it is complete."""
+        buffer = self._buffer
+        if self._chunked is not None:
+            done = self._chunked.feed(buffer)
+            assert self._chunked.raw is not None
+            self._raw += self._chunked.raw
+            self._chunked.raw.clear()
+            if done:
+                self._body = self._chunked.body
+        elif self._remaining is not None:
+            take = min(self._remaining, len(buffer))
+            self._body += buffer[:take]
+            self._raw += buffer[:take]
+            del buffer[:take]
+            self._remaining -= take
+            done = not self._remaining
         else:
-            if not self._eof:
-                return NEED_DATA
-            body = bytes(rest)
-            rest.clear()
-        consumed = len(buffer) - len(rest)
-        raw = bytes(buffer[:consumed])
-        del buffer[:consumed]
-        return Response(version, status, reason, headers, body, raw)
+            if len(self._body) + len(buffer) > self._limits.body:
+                raise ProtocolError(413, f"the response body is over {self._limits.body} bytes")
+            self._body += buffer
+            self._raw += buffer
+            buffer.clear()
+            done = self._eof
+        if not done and self._eof:
+            raise ProtocolError(400, "the connection closed inside a response body", version)
+        return done
 
 
 def serialize_response(

@@ -12,6 +12,8 @@ No networking here.  A L{Pot} is driven by an injected L{IReactorTime}
 C{stop} ends a brew early (tea is then served at lesser strength, RFC 7168
 section 2.1.2); a second C{start} while brewing or pouring is refused.
 Every change is reported to the pot's listeners as a new L{Brew} value.
+A finished brew stays in the pot until it is taken away (L{Pot.take_away}:
+the lab's C{stop} on a ready pot), and the pot is empty again.
 """
 
 from __future__ import annotations
@@ -183,6 +185,15 @@ class Pot:
         self._timer: IDelayedCall | None = None
         self.state = State.IDLE
         self.current: Brew | None = None
+        self._next_bean = self._choose_bean(self._beans) if self._beans else None
+
+    @property
+    def bean(self) -> Bean | None:
+        """The bean of the coffee in the pot, else the one the next coffee will be made of."""
+        brew = self.current
+        if brew is not None and brew.bean is not None:
+            return brew.bean
+        return self._next_bean
 
     @property
     def name(self) -> str:
@@ -220,11 +231,13 @@ class Pot:
             beverage="tea" if variety is not None else "coffee",
             variety=variety.name if variety is not None else None,
             additions=tuple(a.name for a in additions),
-            bean=self._choose_bean(self._beans) if variety is None and self._beans else None,
+            bean=self._next_bean if variety is None else None,
             started=now,
             brew_end=now + duration,
             milk=any(a.is_milk for a in additions),
         )
+        if variety is None and self._beans:
+            self._next_bean = self._choose_bean(self._beans)
         self._enter(State.BREWING, brew, duration, self._brewed)
         return brew
 
@@ -247,6 +260,38 @@ class Pot:
         stopped = replace(brew, stopped=now, outcome="stopped", strength=round(strength, 3))
         self._enter(State.READY, stopped)
         return stopped
+
+    def take_away(self) -> Brew:
+        """
+        Take a finished brew out of the pot, which is empty again.
+
+        Nothing is reported: the brew's record is already complete.
+
+        @raise NotBrewing: when the pot holds no finished brew.
+        """
+        brew = self.current
+        if brew is None or self.state is not State.READY:
+            raise NotBrewing()
+        self.restore(State.IDLE, None)
+        return brew
+
+    def restore(self, state: State, brew: Brew | None) -> None:
+        """
+        Put the pot back as it was (a change that could not be recorded), unreported.
+
+        A brew brewing or pouring carries on to its own times.
+        """
+        self.shutdown()
+        self.state = state
+        self.current = brew
+        now = self._clock.seconds()
+        if brew is None:
+            return
+        if state is State.BREWING:
+            self._timer = self._clock.callLater(max(0.0, brew.brew_end - now), self._brewed)
+        elif state is State.POURING and brew.pour_start is not None:
+            pour_end = brew.pour_start + self.spec.pour_time
+            self._timer = self._clock.callLater(max(0.0, pour_end - now), self._poured)
 
     def when(self) -> Brew:
         """

@@ -2,13 +2,17 @@
 The pot server's wire side: a L{LineReceiver} that moves bytes, timers and
 back-pressure between a connection and the sans-IO L{RequestParser}.
 
-Requests on one connection are answered strictly in order; while an answer
-waits for the brew history to be written, reading is paused (pipelined
-requests wait in the parser).  Three limits in time guard every
-connection: the whole head must arrive within C{head_timeout} (a client
-trickling bytes does not extend it), an idle connection closes after
-C{idle_timeout} (checked each second by one L{IdleConnections} for all of
-them), and a length-less body ends after C{body_quiet_time} of silence.
+Requests on one connection are answered strictly in order.  Memory per
+connection is bounded both ways: reading pauses while an answer waits for
+the brew history to be written, while the transport holds
+C{MAX_BUFFERED} bytes of answers the client has not read (the connection
+is a push producer; it resumes as they drain), and a client that sends
+more than C{MAX_BUFFERED} unanswered bytes is refused.  Four limits in time
+guard every connection: a TLS handshake and then each whole request, head
+and body, must arrive within C{request_timeout} (a client trickling bytes
+does not extend it), an idle connection closes after C{idle_timeout}
+(checked each second by one L{IdleConnections} for all of them), and a
+length-less body ends after C{body_quiet_time} of silence.
 """
 
 from __future__ import annotations
@@ -20,14 +24,17 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import (
     IDelayedCall,
     IHalfCloseableProtocol,
+    IHandshakeListener,
     IReactorFDSet,
     IReactorTime,
+    ISSLTransport,
     IWriteDescriptor,
 )
 from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
+from zope.interface import implementer
 from zope.interface.interface import InterfaceClass
 
 from htcpcp.config import Config
@@ -45,15 +52,7 @@ __all__ = ["PotServerFactory", "PotServerProtocol"]
 
 SERVER: Final = "htcpcp/0.1 (Twisted)"
 MAX_BUFFERED: Final = 64 * 1024
-"""Unanswered bytes a connection may hold before reading is paused."""
-
-_RESPONSE_VERSIONS: Final = {
-    "HTTP/1.1": "HTCPCP/1.1",
-    "HTTP/1.0": "HTCPCP/1.0",
-    "HTCPCP/1.1": "HTCPCP/1.1",
-    "HTCPCP/1.0": "HTCPCP/1.0",
-    "HTCPCP-TEA/1.0": "HTCPCP-TEA/1.0",
-}
+"""Unanswered bytes a connection may hold; answers unread by the client, likewise."""
 
 
 class _Responses:
@@ -85,7 +84,7 @@ class _Responses:
         made = self._made.get(key)
         if made is None:
             head = self.head(
-                _RESPONSE_VERSIONS[version],
+                version,
                 reply.status,
                 reply.content_type,
                 SAFE.get(method),
@@ -177,6 +176,7 @@ class IdleConnections:
             self._tick = self._clock.callLater(self._interval, self._sweep)
 
 
+@implementer(IHandshakeListener)
 class PotServerProtocol(LineReceiver):
     """
     One HTCPCP connection.
@@ -189,10 +189,11 @@ class PotServerProtocol(LineReceiver):
     line_mode = 0
     """Bytes go to the parser as they come (L{rawDataReceived}), never split into lines."""
 
-    _head_deadline: IDelayedCall | None = None
+    _request_deadline: IDelayedCall | None = None
     _quiet_timer: IDelayedCall | None = None
     _waiting = False
     _closing = False
+    _continued: Request | None = None
 
     def __init__(self, factory: PotServerFactory) -> None:
         self.factory = factory
@@ -237,13 +238,26 @@ class PotServerProtocol(LineReceiver):
         self.factory.connections += 1
         self.transport.registerProducer(self, True)
         self._idle.touch(self)
+        if ISSLTransport.providedBy(self.transport):
+            self._request_deadline = self.factory.clock.callLater(
+                self.factory.config.request_timeout, self._handshake_too_slow
+            )
+
+    def handshakeCompleted(self) -> None:
+        self._cancel_request_deadline()
+
+    def _handshake_too_slow(self) -> None:
+        self._request_deadline = None
+        self.log.info("aborting a connection whose TLS handshake did not finish in time")
+        self._closing = True
+        self.transport.abortConnection()
 
     def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
         self.factory.connections -= 1
         self._closing = True
         self._idle.forget(self)
-        if self._head_deadline is not None:
-            self._cancel_head_deadline()
+        if self._request_deadline is not None:
+            self._cancel_request_deadline()
         if self._quiet_timer is not None:
             self._cancel_quiet_timer()
 
@@ -252,6 +266,9 @@ class PotServerProtocol(LineReceiver):
             return
         self._idle.touch(self)
         self._parser.receive_data(data)
+        if self._parser.buffered > MAX_BUFFERED:
+            self._refuse(ProtocolError(413, "too much unanswered data"))
+            return
         if self._quiet_timer is not None:
             self._quiet_timer.reset(self.factory.config.body_quiet_time)
         self._process()
@@ -268,7 +285,10 @@ class PotServerProtocol(LineReceiver):
         self._close()
 
     def resumeProducing(self) -> None:
-        super().resumeProducing()
+        """The client read our answers: read and answer again (unless an answer still waits)."""
+        self.paused = False
+        if not self._waiting and not self._closing:
+            self.transport.resumeProducing()
         self._process()
 
     def timeoutConnection(self) -> None:
@@ -299,46 +319,51 @@ class PotServerProtocol(LineReceiver):
             if event is PEER_CLOSED:
                 self._close()
                 return
-            if self._head_deadline is not None:
-                self._cancel_head_deadline()
+            if self._request_deadline is not None:
+                self._cancel_request_deadline()
             if self._quiet_timer is not None:
                 self._cancel_quiet_timer()
             self._respond_to(event)  # type: ignore[arg-type]
+            if self._unsent() >= MAX_BUFFERED:
+                self._flush()
+
+    def _unsent(self) -> int:
+        """Bytes of answers made in this pass and not yet handed to the transport."""
+        return sum(len(piece) for piece in self._output)
 
     def _arm_timers(self) -> None:
         parser = self._parser
         if parser.idle:
             return
         config = self.factory.config
-        if parser.head_in_progress:
-            if self._head_deadline is None:
-                self._head_deadline = self.factory.clock.callLater(
-                    config.head_timeout, self._head_too_slow
-                )
-        elif parser.awaiting_lengthless_body:
-            self._cancel_head_deadline()
-            if self._quiet_timer is None:
-                self._quiet_timer = self.factory.clock.callLater(
-                    config.body_quiet_time, self._body_went_quiet
-                )
-        if parser.buffered > MAX_BUFFERED:
-            self._refuse(ProtocolError(413, "too much unanswered data"))
+        if self._request_deadline is None:
+            self._request_deadline = self.factory.clock.callLater(
+                config.request_timeout, self._request_too_slow
+            )
+        if parser.awaiting_lengthless_body and self._quiet_timer is None:
+            self._quiet_timer = self.factory.clock.callLater(
+                config.body_quiet_time, self._body_went_quiet
+            )
+        waiting = parser.awaiting_continue
+        if waiting is not None and waiting is not self._continued:
+            self._continued = waiting
+            self._output.append(b"%s 100 Continue\r\n\r\n" % waiting.reply_version.encode())
 
-    def _head_too_slow(self) -> None:
-        self._head_deadline = None
-        timeout = self.factory.config.head_timeout
-        self._refuse(ProtocolError(408, f"the request head must arrive within {timeout:g} s"))
+    def _request_too_slow(self) -> None:
+        self._request_deadline = None
+        timeout = self.factory.config.request_timeout
+        self._refuse(ProtocolError(408, f"a whole request must arrive within {timeout:g} s"))
 
     def _body_went_quiet(self) -> None:
         self._quiet_timer = None
         self._parser.end_lengthless_body()
         self._process()
 
-    def _cancel_head_deadline(self) -> None:
-        if self._head_deadline is not None:
-            if self._head_deadline.active():
-                self._head_deadline.cancel()
-            self._head_deadline = None
+    def _cancel_request_deadline(self) -> None:
+        if self._request_deadline is not None:
+            if self._request_deadline.active():
+                self._request_deadline.cancel()
+            self._request_deadline = None
 
     def _cancel_quiet_timer(self) -> None:
         if self._quiet_timer is not None:
@@ -357,6 +382,7 @@ class PotServerProtocol(LineReceiver):
         if type(reply) is not Reply:
             assert isinstance(reply, Deferred)
             self._waiting = True
+            self.transport.pauseProducing()
             self._idle.forget(self)
             reply.addErrback(self._handler_failed, request)
             reply.addCallback(self._deferred_reply, request)
@@ -376,6 +402,8 @@ class PotServerProtocol(LineReceiver):
         self._waiting = False
         if self._closing:
             return
+        if not self.paused:
+            self.transport.resumeProducing()
         self._idle.touch(self)
         self._send(request, reply)
         self._process()
@@ -383,7 +411,7 @@ class PotServerProtocol(LineReceiver):
     def _send(self, request: Request, reply: Reply) -> None:
         close = not request.keep_alive or reply.status in (500, 501)
         self._output.append(
-            self.factory.responses.response(reply, request.version, request.method, close)
+            self.factory.responses.response(reply, request.reply_version, request.method, close)
         )
         if close:
             self._close()
@@ -413,12 +441,13 @@ class PotServerProtocol(LineReceiver):
         """Answer a request that cannot be read, then close."""
         if self._closing:
             return
-        self._cancel_head_deadline()
+        self._cancel_request_deadline()
         self._cancel_quiet_timer()
         self._flush()
-        version = _RESPONSE_VERSIONS.get(error.version, "HTCPCP/1.1")
         body = (error.detail + "\n").encode("utf-8")
-        head = self.factory.responses.head(version, error.status, TEXT, None, len(body), close=True)
+        head = self.factory.responses.head(
+            error.version, error.status, TEXT, None, len(body), close=True
+        )
         self._output.append(head + body)
         self._close()
 

@@ -77,7 +77,8 @@ class Target:
     """
     A parsed request target.
 
-    @ivar scheme: C{"coffee"}, C{"tea"} or C{None} for origin form.
+    @ivar scheme: C{"coffee"}, C{"tea"}, C{"http"} (see L{parse_target}) or
+        C{None} for origin form.
     @ivar host: the host, lower-case, or C{None}.
     @ivar port: the port, or C{None}.
     @ivar segments: the decoded, non-empty path segments.
@@ -108,10 +109,16 @@ def _split_authority(authority: str) -> tuple[str, int | None]:
     return unquote(host).lower().rstrip("."), port
 
 
-def parse_target(target: str) -> Target:
+HTTP_SCHEMES: Final = frozenset({b"http", b"https"})
+
+
+def parse_target(target: str, *, http: bool = False) -> Target:
     """
     Parse a request target: a coffee URL, C{tea://...}, origin form or C{*}.
 
+    @param http: also accept C{http(s)://} targets, scheme C{"http"} (a
+        server must accept an HTTP tool's absolute form, RFC 9112 section
+        3.2.2; a client has no business sending one).
     @raise TargetError: with status 400 for an unknown scheme or bad syntax.
     """
     if target == "*":
@@ -125,7 +132,8 @@ def parse_target(target: str) -> Target:
         raw_scheme, colon, rest = rest.partition(":")
         if not colon or not raw_scheme:
             raise TargetError(400, "the target is neither a coffee URL nor a path")
-        scheme = _SCHEMES.get(_scheme_key(raw_scheme))
+        key = _scheme_key(raw_scheme)
+        scheme = "http" if http and key in HTTP_SCHEMES else _SCHEMES.get(key)
         if scheme is None:
             raise TargetError(400, f"{raw_scheme!r} is not a coffee URL scheme")
         if rest.startswith("//"):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
 from collections.abc import Sequence
 from dataclasses import replace
@@ -10,6 +12,7 @@ from typing import Any
 
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
+from twisted.trial.unittest import SkipTest
 
 from htcpcp.config import Config, default_config
 from htcpcp.message import (
@@ -26,6 +29,19 @@ from htcpcp.message import (
 from htcpcp.protocol import PotServerProtocol
 from htcpcp.service import PotServer, buildPotServer
 from htcpcp.storage import History
+
+
+def require_program(name: str, debian_package: str) -> str:
+    """
+    The path of program C{name}; skip loudly without it, or fail under C{HTCPCP_REQUIRE_TOOLS=1}.
+    """
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed, so the tests that run it cannot"
+        if os.environ.get("HTCPCP_REQUIRE_TOOLS") == "1":
+            raise AssertionError(f"{message} (HTCPCP_REQUIRE_TOOLS=1)")
+        raise SkipTest(f"*** SKIPPED: {message} (Debian: apt-get install {debian_package}) ***")
+    return path
 
 
 def fast_config(**changes: Any) -> Config:

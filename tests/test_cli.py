@@ -71,8 +71,10 @@ class CommandTests(TestCase):
         stopped = await htcpcp("stop", url)
         self.assertEqual(stopped.status, 0)
         self.assertIn(", stopped at ", stopped.out)
+        taken = await htcpcp("stop", url)
+        self.assertEqual(taken.status, 0, taken)
         again = await htcpcp("stop", url)
-        self.assertFailedWith(again, 1, "pot ducky is not brewing: nothing to stop")
+        self.assertFailedWith(again, 1, "pot ducky is empty: nothing to stop")
 
     async def test_busy(self) -> None:
         """409 on a second brew: exit 1, busy, and for how long."""

@@ -97,7 +97,7 @@ class HostileTests(TestCase):
         self.history = History(str(Path(self.mktemp() + ".sqlite3").absolute()))
         config = replace(
             default_config().with_brew_time(0.2),
-            head_timeout=1.5,
+            request_timeout=1.5,
             body_quiet_time=0.5,
             idle_timeout=2.0,
         )

@@ -95,7 +95,7 @@ class LoopbackTests(TestCase):
         self.assertEqual(response.status, 200)
         got = await self.run_client(b"GET coffee://ducky HTTP/1.1\r\n" + LAB_TYPE + b"\r\n")
         last_line = got.splitlines()[-1]
-        self.assertEqual(json.loads(last_line)["additions"], ["Whole-milk"])
+        self.assertEqual(json.loads(last_line)["additions"], ["whole-milk"])
 
     async def test_body_300ms_after_head(self) -> None:
         await self.run_client(

@@ -64,7 +64,7 @@ class RequestParserTests(SynchronousTestCase):
 
     def test_chunked_body(self) -> None:
         [request] = parse_all(
-            b"BREW /pot-0 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"BREW /pot-0 HTCPCP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
             b"3;ext=1\r\nsta\r\n2\r\nrt\r\n0\r\nTrailer: x\r\n\r\n"
         )
         assert isinstance(request, Request)
@@ -82,20 +82,20 @@ class RequestParserTests(SynchronousTestCase):
         self.assertEqual(request.body, b"stop")
         self.assertTrue(request.lengthless_body)
 
-    def test_lengthless_body_ends_at_line_end(self) -> None:
-        [first, second] = parse_all(b"BREW / HTTP/1.1\r\n\r\nbogus\r\nGET / HTTP/1.1\r\n\r\n")
+    def test_lengthless_body_is_empty_before_a_pipelined_request(self) -> None:
+        """RFC 9112 section 6.3: bytes that are not a command word are the next request."""
+        [first, second] = parse_all(b"BREW / HTCPCP/1.1\r\n\r\nGET /pot-1 HTCPCP/1.1\r\n\r\n")
         assert isinstance(first, Request) and isinstance(second, Request)
-        self.assertEqual(first.body, b"bogus")
-        self.assertEqual(second.method, "GET")
+        self.assertEqual((first.body, second.method, second.target), (b"", "GET", "/pot-1"))
 
     def test_lengthless_body_ends_at_eof(self) -> None:
-        [request] = parse_all(b"BREW / HTTP/1.1\r\n\r\nwhat", eof=True)
+        [request] = parse_all(b"BREW / HTCPCP/1.1\r\n\r\nsta", eof=True)
         assert isinstance(request, Request)
-        self.assertEqual(request.body, b"what")
+        self.assertEqual(request.body, b"sta")
 
     def test_lengthless_body_ends_when_quiet(self) -> None:
         parser = RequestParser()
-        parser.receive_data(b"BREW / HTTP/1.1\r\n\r\nsta")
+        parser.receive_data(b"BREW / HTCPCP/1.1\r\n\r\nsta")
         self.assertIs(parser.next_event(), NEED_DATA)
         parser.end_lengthless_body()
         request = parser.next_event()
@@ -103,12 +103,12 @@ class RequestParserTests(SynchronousTestCase):
         self.assertEqual(request.body, b"sta")
 
     def test_get_without_length_has_no_body(self) -> None:
-        [first, second] = parse_all(b"GET / HTTP/1.1\r\n\r\nGET /pot-1 HTTP/1.1\r\n\r\n")
+        [first, second] = parse_all(b"GET / HTCPCP/1.1\r\n\r\nGET /pot-1 HTCPCP/1.1\r\n\r\n")
         assert isinstance(first, Request) and isinstance(second, Request)
         self.assertEqual((first.body, second.target), (b"", "/pot-1"))
 
     def test_pipelined_in_order(self) -> None:
-        data = b"".join(b"GET /pot-%d HTTP/1.1\r\n\r\n" % (i % 2) for i in range(10))
+        data = b"".join(b"GET /pot-%d HTCPCP/1.1\r\n\r\n" % (i % 2) for i in range(10))
         events = parse_all(data)
         self.assertEqual(
             [e.target for e in events if isinstance(e, Request)],
@@ -116,7 +116,7 @@ class RequestParserTests(SynchronousTestCase):
         )
 
     def test_byte_by_byte(self) -> None:
-        data = b"BREW /pot-0 HTTP/1.1\r\nContent-Length: 5\r\n\r\nstart"
+        data = b"BREW /pot-0 HTCPCP/1.1\r\nContent-Length: 5\r\n\r\nstart"
         parser = RequestParser()
         for index in range(len(data)):
             parser.receive_data(data[index : index + 1])
@@ -127,7 +127,7 @@ class RequestParserTests(SynchronousTestCase):
         self.assertEqual(event.body, b"start")
 
     def test_connection_close_stops_parsing(self) -> None:
-        events = parse_all(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\n\r\n")
+        events = parse_all(b"GET / HTCPCP/1.1\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\n\r\n")
         self.assertEqual(len(events), 1)
         assert isinstance(events[0], Request)
         self.assertFalse(events[0].keep_alive)
@@ -145,56 +145,55 @@ class RequestParserTests(SynchronousTestCase):
 
     def test_smuggling(self) -> None:
         self.assertRefused(
-            b"BREW / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", 400
+            b"BREW / HTCPCP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", 400
         )
 
     def test_conflicting_lengths(self) -> None:
         self.assertRefused(
-            b"BREW / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 4\r\n\r\n", 400
+            b"BREW / HTCPCP/1.1\r\nContent-Length: 5\r\nContent-Length: 4\r\n\r\n", 400
         )
 
     def test_request_line_limit(self) -> None:
         limit = Limits().request_line
-        line = b"GET /" + b"a" * (limit - len(b"GET / HTTP/1.1")) + b" HTTP/1.1"
+        line = b"GET /" + b"a" * (limit - len(b"GET / HTCPCP/1.1")) + b" HTCPCP/1.1"
         self.assertEqual(len(line), limit)
         self.assertEqual(len(parse_all(line + b"\r\n\r\n")), 1)
-        longer = b"GET /" + b"a" * (limit + 1 - len(b"GET / HTTP/1.1")) + b" HTTP/1.1"
+        longer = b"GET /" + b"a" * (limit + 1 - len(b"GET / HTCPCP/1.1")) + b" HTCPCP/1.1"
         self.assertRefused(longer + b"\r\n\r\n", 414)
         self.assertRefused(b"GET /" + b"a" * 9000, 414)
 
     def test_header_line_limit(self) -> None:
-        self.assertRefused(b"GET / HTTP/1.1\r\nX: " + b"a" * (16 * 1024) + b"\r\n\r\n", 431)
+        self.assertRefused(b"GET / HTCPCP/1.1\r\nX: " + b"a" * (16 * 1024) + b"\r\n\r\n", 431)
 
     def test_headers_total_limit(self) -> None:
         headers = b"".join(b"X-%d: %s\r\n" % (i, b"a" * 2000) for i in range(9))
-        self.assertRefused(b"GET / HTTP/1.1\r\n" + headers + b"\r\n", 431)
+        self.assertRefused(b"GET / HTCPCP/1.1\r\n" + headers + b"\r\n", 431)
 
     def test_header_count_limit(self) -> None:
         ok = b"".join(b"X-%d: 1\r\n" % i for i in range(100))
-        self.assertEqual(len(parse_all(b"GET / HTTP/1.1\r\n" + ok + b"\r\n")), 1)
-        self.assertRefused(b"GET / HTTP/1.1\r\n" + ok + b"X-100: 1\r\n\r\n", 431)
+        self.assertEqual(len(parse_all(b"GET / HTCPCP/1.1\r\n" + ok + b"\r\n")), 1)
+        self.assertRefused(b"GET / HTCPCP/1.1\r\n" + ok + b"X-100: 1\r\n\r\n", 431)
 
     def test_header_count_limit_before_head_ends(self) -> None:
         """Too many headers are refused even while the head is still arriving."""
         headers = b"".join(b"X-%d: 1\r\n" % i for i in range(101))
-        self.assertRefused(b"GET / HTTP/1.1\r\n" + headers, 431)
+        self.assertRefused(b"GET / HTCPCP/1.1\r\n" + headers, 431)
 
     def test_body_limit(self) -> None:
-        ok = b"BREW / HTTP/1.1\r\nContent-Length: 1024\r\n\r\n" + b"a" * 1024
+        ok = b"BREW / HTCPCP/1.1\r\nContent-Length: 1024\r\n\r\n" + b"a" * 1024
         self.assertEqual(len(parse_all(ok)), 1)
-        self.assertRefused(b"BREW / HTTP/1.1\r\nContent-Length: 1025\r\n\r\n", 413)
-        self.assertRefused(b"BREW / HTTP/1.1\r\n\r\n" + b"a" * 1025, 413)
-        chunked = b"BREW / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n401\r\n"
+        self.assertRefused(b"BREW / HTCPCP/1.1\r\nContent-Length: 1025\r\n\r\n", 413)
+        chunked = b"BREW / HTCPCP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n401\r\n"
         self.assertRefused(chunked, 413)
 
     def test_folded_header(self) -> None:
-        self.assertRefused(b"GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n", 400)
+        self.assertRefused(b"GET / HTCPCP/1.1\r\nX: a\r\n b\r\n\r\n", 400)
 
     def test_nul_in_header(self) -> None:
-        self.assertRefused(b"GET / HTTP/1.1\r\nX: a\x00b\r\n\r\n", 400)
+        self.assertRefused(b"GET / HTCPCP/1.1\r\nX: a\x00b\r\n\r\n", 400)
 
     def test_eof_inside_head(self) -> None:
-        self.assertRefused(b"GET / HTTP/1.1\r\nX: a", 400, eof=True)
+        self.assertRefused(b"GET / HTCPCP/1.1\r\nX: a", 400, eof=True)
 
     def test_eof_between_requests(self) -> None:
         parser = RequestParser()
@@ -205,12 +204,12 @@ class RequestParserTests(SynchronousTestCase):
         parser = RequestParser()
         parser.receive_data(b"GET / HTTP/9.9\r\n\r\n")
         self.assertRaises(ProtocolError, parser.next_event)
-        parser.receive_data(b"GET / HTTP/1.1\r\n\r\n")
+        parser.receive_data(b"GET / HTCPCP/1.1\r\n\r\n")
         self.assertRaises(ProtocolError, parser.next_event)
 
     def test_repeated_head_under_other_limits(self) -> None:
         """A head read before under looser limits is judged again under these."""
-        head = b"GET /repeated HTTP/1.1\r\nX-1: a\r\nX-2: b\r\nX-3: c\r\n\r\n"
+        head = b"GET /repeated HTCPCP/1.1\r\nX-1: a\r\nX-2: b\r\nX-3: c\r\n\r\n"
         self.assertEqual(len(parse_all(head)), 1)
         parser = RequestParser(Limits(header_count=2))
         parser.receive_data(head)
@@ -218,8 +217,8 @@ class RequestParserTests(SynchronousTestCase):
 
     def test_repeated_heads_frame_their_own_bodies(self) -> None:
         """The same head twice: each request reads its own body, chunked or not."""
-        chunked = b"BREW /pot-0 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-        sized = b"BREW /pot-0 HTTP/1.1\r\nContent-Length: 0\r\n\r\n"
+        chunked = b"BREW /pot-0 HTCPCP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        sized = b"BREW /pot-0 HTCPCP/1.1\r\nContent-Length: 0\r\n\r\n"
         events = parse_all(
             chunked
             + b"5\r\nstart\r\n0\r\n\r\n"
@@ -227,7 +226,7 @@ class RequestParserTests(SynchronousTestCase):
             + b"4\r\nstop\r\n0\r\n\r\n"
             + sized
             + sized
-            + b"GET / HTTP/1.1\r\n\r\n"
+            + b"GET / HTCPCP/1.1\r\n\r\n"
         )
         self.assertEqual(
             [(e.method, e.body, e.lengthless_body) for e in events],  # type: ignore[attr-defined]

@@ -19,6 +19,7 @@ from htcpcp.message import (
 )
 
 DOCUMENTED_REASONS = {
+    100: "Continue",
     200: "OK",
     300: "Multiple Options",
     400: "Bad Request",
@@ -31,6 +32,7 @@ DOCUMENTED_REASONS = {
     413: "Content Too Large",
     414: "URI Too Long",
     415: "Unsupported Media Type",
+    417: "Expectation Failed",
     418: "I'm a teapot",
     431: "Request Header Fields Too Large",
     500: "Internal Server Error",

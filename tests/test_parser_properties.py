@@ -101,7 +101,7 @@ class SegmentationTests(SynchronousTestCase):
             while parser.next_event() is not PEER_CLOSED:
                 pass
         except ProtocolError as error:
-            self.assertIn(error.status, {400, 408, 413, 414, 431, 501, 505})
+            self.assertIn(error.status, {400, 408, 413, 414, 417, 431, 501, 505})
 
 
 class RoundTripTests(SynchronousTestCase):
@@ -114,7 +114,7 @@ class RoundTripTests(SynchronousTestCase):
             lambda h: {
                 k: v
                 for k, v in h.items()
-                if k not in ("content-length", "transfer-encoding", "connection", "host")
+                if k not in ("content-length", "transfer-encoding", "connection", "host", "expect")
             }
         ),
         st.binary(max_size=1024),
@@ -122,6 +122,7 @@ class RoundTripTests(SynchronousTestCase):
     def test_serialize_then_parse(
         self, method: str, target: str, version: str, headers: dict[str, str], body: bytes
     ) -> None:
+        headers["host"] = "ducky"
         raw = serialize_request(method, target, list(headers.items()), body, version)
         [request], ended = parse_pieces([raw])
         self.assertEqual(
@@ -178,34 +179,28 @@ class BoundaryTests(SynchronousTestCase):
 
     def test_body_with_length(self) -> None:
         def make(size: int) -> bytes:
-            return b"BREW / HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % size + b"s" * size
+            return b"BREW / HTCPCP/1.1\r\nContent-Length: %d\r\n\r\n" % size + b"s" * size
 
         self.assertBoundary(make, BODY_LIMIT, 413)
 
     def test_chunked_body(self) -> None:
         def make(size: int) -> bytes:
             return (
-                b"BREW / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n" % size
+                b"BREW / HTCPCP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n" % size
                 + b"s" * size
                 + b"\r\n0\r\n\r\n"
             )
 
         self.assertBoundary(make, BODY_LIMIT, 413)
 
-    def test_lengthless_body(self) -> None:
-        def make(size: int) -> bytes:
-            return b"BREW / HTTP/1.1\r\n\r\n" + b"x" * size + b"\r\n"
-
-        self.assertBoundary(make, BODY_LIMIT, 413)
-
     def test_tighter_limits_are_obeyed(self) -> None:
         limits = Limits(request_line=20, header_line=18, header_bytes=30, header_count=3, body=4)
         cases = [
-            (b"GET /" + b"a" * 7 + b" HTTP/1.1\r\n\r\n", 414),
-            (b"GET / HTTP/1.1\r\nX: " + b"a" * 16 + b"\r\n\r\n", 431),
-            (b"GET / HTTP/1.1\r\n" + b"X: aaaaaaa\r\n" * 3 + b"Y: 1\r\n\r\n", 431),
-            (b"GET / HTTP/1.1\r\n" + b"X: 1\r\n" * 4 + b"\r\n", 431),
-            (b"BREW / HTTP/1.1\r\nContent-Length: 5\r\n\r\nstart", 413),
+            (b"GET /" + b"a" * 7 + b" HTCPCP/1.1\r\n\r\n", 414),
+            (b"GET / HTCPCP/1.1\r\nX: " + b"a" * 16 + b"\r\n\r\n", 431),
+            (b"GET / HTCPCP/1.1\r\n" + b"X: aaaaaaa\r\n" * 3 + b"Y: 1\r\n\r\n", 431),
+            (b"GET / HTCPCP/1.1\r\n" + b"X: 1\r\n" * 4 + b"\r\n", 431),
+            (b"BREW / HTCPCP/1.1\r\nContent-Length: 5\r\n\r\nstart", 413),
         ]
         for data, status in cases:
             self.assertEqual(parse_pieces([data], limits), ([], status), data)
@@ -213,12 +208,12 @@ class BoundaryTests(SynchronousTestCase):
 
 def request_line_of(size: int) -> bytes:
     """A GET whose request line (without its line end) is C{size} bytes."""
-    return b"GET /" + b"a" * (size - len(b"GET / HTTP/1.1")) + b" HTTP/1.1\r\n\r\n"
+    return b"GET /" + b"a" * (size - len(b"GET / HTCPCP/1.1")) + b" HTCPCP/1.1\r\n\r\n"
 
 
 def header_line_of(size: int) -> bytes:
     """A GET with one header line of C{size} bytes."""
-    return b"GET / HTTP/1.1\r\nX: " + b"a" * (size - 3) + b"\r\n\r\n"
+    return b"GET / HTCPCP/1.1\r\nX: " + b"a" * (size - 3) + b"\r\n\r\n"
 
 
 def headers_totalling(size: int) -> bytes:
@@ -226,12 +221,12 @@ def headers_totalling(size: int) -> bytes:
     lines = [b"X-%02d: " % i + b"a" * 994 for i in range(16)]
     joined = b"\n".join(lines)
     lines[-1] += b"a" * (size - len(joined))
-    return b"GET / HTTP/1.1\r\n" + b"\n".join(lines) + b"\r\n\r\n"
+    return b"GET / HTCPCP/1.1\r\n" + b"\n".join(lines) + b"\r\n\r\n"
 
 
 def header_lines(count: int) -> bytes:
     """A GET with C{count} header lines."""
-    return b"GET / HTTP/1.1\r\n" + b"".join(b"X%d: 1\r\n" % i for i in range(count)) + b"\r\n"
+    return b"GET / HTCPCP/1.1\r\n" + b"".join(b"X%d: 1\r\n" % i for i in range(count)) + b"\r\n"
 
 
 OVER_LIMIT_HEADS = [

@@ -76,7 +76,7 @@ class LabClientTests(SynchronousTestCase):
             "coffee_bean",
         ):
             self.assertIn(key, status)
-        self.assertEqual(status["additions"], ["Whole-milk"])
+        self.assertEqual(status["additions"], ["whole-milk"])
         self.assertEqual(
             set(status["coffee_bean"]), {"name", "profile", "origin", "type", "strength", "roast"}
         )
@@ -128,11 +128,30 @@ class RfcClientTests(SynchronousTestCase):
         self.connection = Connection(self.server)
 
     def test_version_echoed(self) -> None:
-        for version in (b"HTCPCP/1.0", b"HTCPCP/1.1", b"HTCPCP-TEA/1.0", b"HTTP/1.0"):
+        """HTCPCP versions are echoed; HTTP/1.x with a coffee: target is answered in HTCPCP."""
+        cases = {
+            b"/pot-0 HTCPCP/1.0": "HTCPCP/1.0",
+            b"/pot-0 HTCPCP/1.1": "HTCPCP/1.1",
+            b"/pot-0 HTCPCP-TEA/1.0": "HTCPCP-TEA/1.0",
+            b"coffee://ducky/pot-0 HTTP/1.0": "HTCPCP/1.0",
+            b"coffee://ducky/pot-0 HTTP/1.1": "HTCPCP/1.1",
+        }
+        for line, expected in cases.items():
             connection = Connection(self.server)
-            response = connection.exchange(b"GET /pot-0 %s\r\n\r\n" % version)
-            expected = version.decode().replace("HTTP", "HTCPCP")
+            response = connection.exchange(b"GET %s\r\n\r\n" % line)
             self.assertEqual(response.version, expected)
+
+    def test_http_tools_get_http_status_lines(self) -> None:
+        """An HTTP/1.x request in origin or http:// form is answered in HTTP/1.x."""
+        cases = {
+            b"/pot-0 HTTP/1.0": "HTTP/1.0",
+            b"/pot-0 HTTP/1.1\r\nHost: ducky": "HTTP/1.1",
+            b"http://ducky/pot-0 HTTP/1.1": "HTTP/1.1",
+            b"/pot-0 HTTP/1.2\r\nHost: ducky": "HTTP/1.1",
+        }
+        for line, expected in cases.items():
+            response = Connection(self.server).exchange(b"GET %s\r\n\r\n" % line)
+            self.assertEqual((response.status, response.version), (200, expected))
 
     def test_message_coffeepot_with_length(self) -> None:
         self.assertEqual(self.connection.exchange(brew()).status, 200)
@@ -175,7 +194,7 @@ class RfcClientTests(SynchronousTestCase):
         response = self.connection.exchange(
             brew(headers=COFFEE + b"Accept-Additions: Cream;q=0.5, whisky, *, Rum;q=0\r\n")
         )
-        self.assertEqual(json_body(response)["additions"], ["Cream", "Whisky"])
+        self.assertEqual(json_body(response)["additions"], ["Cream", "whisky"])
 
     def test_query_additions_combined(self) -> None:
         response = self.connection.exchange(
@@ -205,6 +224,9 @@ class RfcClientTests(SynchronousTestCase):
         self.clock.advance(6)
         response = self.connection.exchange(brew(body=b" STOP\r\n"))
         self.assertEqual((response.status, json_body(response)["outcome"]), (200, "stopped"))
+        taken = self.connection.exchange(brew(body=b"stop"))
+        self.assertEqual((taken.status, json_body(taken)["outcome"]), (200, "stopped"))
+        self.assertEqual(json_body(self.connection.exchange(b"GET /pot-0 HTCPCP/1.1\r\n\r\n")), {})
         self.assertEqual(self.connection.exchange(brew(body=b"stop")).status, 409)
 
     def test_bad_body(self) -> None:
@@ -328,7 +350,7 @@ class ConfiguredPotsTests(SynchronousTestCase):
         response = connection.exchange(
             brew(b"coffee://kitchen/big", headers=COFFEE + b"Accept-Additions: ginger\r\n")
         )
-        self.assertEqual(json_body(response)["additions"], ["Ginger"])
+        self.assertEqual(json_body(response)["additions"], ["ginger"])
         clock.advance(5)
         self.assertEqual(server.pots[0].state.value, "ready")
         self.assertEqual(connection.exchange(b"GET coffee://ducky/ HTCPCP/1.1\r\n\r\n").status, 404)
@@ -348,18 +370,18 @@ class FramingTests(SynchronousTestCase):
 
     def test_lengthless_body_in_later_segment(self) -> None:
         self.connection.exchange(brew())
-        self.connection.send(b"BREW /pot-0 HTTP/1.1\r\n" + LAB + b"\r\n")
-        self.clock.advance(0.3)
+        self.connection.send(b"BREW coffee://ducky/pot-0 HTTP/1.1\r\n" + LAB + b"\r\n")
+        self.clock.advance(0.45)
         self.assertEqual(self.connection.responses(), [])
         self.connection.send(b"stop")
         [response] = self.connection.responses()
         self.assertEqual((response.status, self.server.pots[0].state.value), (200, "ready"))
 
     def test_lengthless_body_ends_after_quiet_time(self) -> None:
-        self.connection.send(b"BREW /pot-0 HTTP/1.1\r\n" + LAB + b"\r\nsta")
-        self.clock.advance(1.9)
+        self.connection.send(b"BREW coffee://ducky/pot-0 HTTP/1.1\r\n" + LAB + b"\r\nsta")
+        self.clock.advance(0.49)
         self.assertEqual(self.connection.responses(), [])
-        self.clock.advance(0.2)
+        self.clock.advance(0.02)
         [response] = self.connection.responses()
         self.assertEqual(response.status, 400)
 
@@ -374,9 +396,11 @@ class FramingTests(SynchronousTestCase):
         self.assertTrue(all(r.status == 200 for r in responses))
 
     def test_keep_alive(self) -> None:
-        self.connection.exchange(b"GET /pot-0 HTTP/1.1\r\n\r\n")
+        self.connection.exchange(b"GET /pot-0 HTTP/1.1\r\nHost: ducky\r\n\r\n")
         self.assertFalse(self.connection.closed)
-        response = self.connection.exchange(b"GET /pot-0 HTTP/1.1\r\nConnection: close\r\n\r\n")
+        response = self.connection.exchange(
+            b"GET /pot-0 HTTP/1.1\r\nHost: ducky\r\nConnection: close\r\n\r\n"
+        )
         self.assertEqual(response.headers["connection"], "close")
         self.assertTrue(self.connection.closed)
 
@@ -480,7 +504,7 @@ class HalfCloseTests(SynchronousTestCase):
         self.assertFalse(self.half_closeable())
 
     def test_lengthless_body_awaited(self) -> None:
-        self.connection.send(b"BREW /pot-0 HTTP/1.1\r\n" + LAB + b"\r\n")
+        self.connection.send(b"BREW coffee://ducky/pot-0 HTTP/1.1\r\n" + LAB + b"\r\n")
         self.assertTrue(self.half_closeable())
 
     def test_transport_over_another(self) -> None:

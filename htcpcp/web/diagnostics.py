@@ -44,11 +44,12 @@ DIAGNOSTICS: Final = {
         ),
         Diagnostic(
             "415",
-            "A BREW with the wrong media type",
-            "A BREW must be message/coffeepot (or message/teapot for tea);"
-            " application/tea-pot-command is not: 415 Unsupported Media Type.",
-            b"BREW /pot-0 HTTP/1.1\r\nHost: ducky\r\nContent-Type: application/tea-pot-command"
-            b"\r\nContent-Length: 5\r\n\r\nstart",
+            "A request with the wrong media type",
+            "HTCPCP's media types are message/coffeepot, application/coffee-pot-command"
+            " and message/teapot; application/tea-pot-command is none of them, on any"
+            " method: 415 Unsupported Media Type.",
+            b"GET coffee://ducky HTTP/1.1\r\nHost: ducky\r\n"
+            b"Content-Type: application/tea-pot-command\r\n\r\n",
         ),
         Diagnostic(
             "501",
