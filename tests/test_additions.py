@@ -138,3 +138,29 @@ class EmptyRequestTests(SynchronousTestCase):
     def test_empty_items_are_skipped(self) -> None:
         asked = parse_accept_additions(" , Cream;; ,, ;Whisky, ", [])
         self.assertEqual(asked, AdditionsRequest(("Cream", "Whisky"), (), False))
+
+
+class AdditionTypeParameterTests(SynchronousTestCase):
+    """C{milk-type=Cream}: RFC 2324's addition kinds misread as parameter names."""
+
+    def test_public_clients_example(self) -> None:
+        asked = parse_accept_additions("milk-type=Cream; syrup-type=Almond")
+        self.assertEqual(asked.wanted, ("Cream", "Almond"))
+
+    def test_every_kind_of_the_rfc(self) -> None:
+        for kind in ("milk-type", "syrup-type", "sweetener-type", "spice-type", "alcohol-type"):
+            self.assertEqual(parse_accept_additions(f"{kind}=Rum").wanted, ("Rum",), kind)
+
+    def test_kind_in_any_case_with_blanks(self) -> None:
+        self.assertEqual(parse_accept_additions("Milk-Type = Cream ").wanted, ("Cream",))
+
+    def test_other_parameters_name_nothing(self) -> None:
+        for parameter in ("level=2", "milk=Cream", "type=Cream", "milk-types=Cream"):
+            self.assertEqual(parse_accept_additions(f"Rum; {parameter}").wanted, ("Rum",))
+
+    def test_kind_parameter_with_a_q_value(self) -> None:
+        asked = parse_accept_additions("milk-type=Cream;q=0, syrup-type=Vanilla")
+        self.assertEqual((asked.wanted, asked.excluded), (("Vanilla",), ("Cream",)))
+
+    def test_kind_parameter_value_must_be_a_name(self) -> None:
+        self.assertRaises(AdditionsError, parse_accept_additions, "milk-type=<b>")

@@ -263,3 +263,25 @@ class SplitQueryTests(SynchronousTestCase):
 
     def test_empty_query(self) -> None:
         self.assertEqual(split_query(""), [])
+
+
+class HttpTargetTests(SynchronousTestCase):
+    """An HTTP tool's absolute form, accepted only when the server asks for it."""
+
+    def test_http_and_https_when_asked(self) -> None:
+        for scheme in ("http", "https", "HTTP", "Https"):
+            target = parse_target(f"{scheme}://Ducky:5030/pot-1?Cream", http=True)
+            self.assertEqual(target, Target("http", "ducky", 5030, ("pot-1",), "Cream"), scheme)
+
+    def test_http_refused_by_default(self) -> None:
+        for scheme in ("http", "https"):
+            error = self.assertRaises(TargetError, parse_target, f"{scheme}://ducky/pot-0")
+            self.assertEqual(error.status, 400)
+
+    def test_coffee_schemes_still_coffee_when_http_is_accepted(self) -> None:
+        self.assertEqual(parse_target("koffie://ducky/", http=True).scheme, "coffee")
+        self.assertEqual(parse_target("tea://ducky/", http=True).scheme, "tea")
+
+    def test_other_schemes_refused_when_http_is_accepted(self) -> None:
+        for scheme in ("ftp", "httpx", "ws"):
+            self.assertRaises(TargetError, parse_target, f"{scheme}://ducky/", http=True)
