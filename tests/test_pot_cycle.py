@@ -352,3 +352,110 @@ class ValueTests(SynchronousTestCase):
     def test_busy_carries_its_retry_time(self) -> None:
         busy = PotBusy(2.5)
         self.assertEqual((busy.retry_after, busy.args), (2.5, (2.5,)))
+
+
+class BeanTests(SynchronousTestCase):
+    def test_the_next_bean_is_known_before_brewing(self) -> None:
+        chosen = iter([ROBUSTA, ARABICA, ROBUSTA])
+        pot, clock, _ = pot_on(beans=(ARABICA, ROBUSTA), choose_bean=lambda beans: next(chosen))
+        self.assertEqual(pot.bean, ROBUSTA)
+        brew = pot.start()
+        self.assertEqual((brew.bean, pot.bean), (ROBUSTA, ROBUSTA))
+        clock.advance(30)
+        pot.take_away()
+        self.assertEqual(pot.bean, ARABICA)
+        self.assertEqual(pot.start().bean, ARABICA)
+
+    def test_tea_leaves_the_next_bean_alone(self) -> None:
+        chosen = iter([ROBUSTA, ARABICA])
+        pot, _, _ = pot_on(TEAPOT, beans=(ARABICA, ROBUSTA), choose_bean=lambda b: next(chosen))
+        self.assertIsNone(pot.start([], GREEN).bean)
+        self.assertEqual(pot.bean, ROBUSTA)
+
+    def test_no_bean_without_beans(self) -> None:
+        pot, _, _ = pot_on()
+        self.assertIsNone(pot.bean)
+        pot.start()
+        self.assertIsNone(pot.bean)
+
+
+class TakeAwayTests(SynchronousTestCase):
+    def test_a_ready_brew_is_taken_away_unreported(self) -> None:
+        pot, clock, changes = pot_on()
+        pot.start()
+        clock.advance(30)
+        ready = changes[-1]
+        self.assertEqual((pot.take_away(), pot.state, pot.current), (ready, State.IDLE, None))
+        self.assertEqual((changes[-1], clock.getDelayedCalls()), (ready, []))
+
+    def test_a_stopped_brew_is_taken_away(self) -> None:
+        pot, clock, _ = pot_on()
+        pot.start()
+        clock.advance(3)
+        stopped = pot.stop()
+        self.assertEqual((pot.take_away(), pot.state), (stopped, State.IDLE))
+
+    def test_nothing_to_take_away(self) -> None:
+        pot, clock, _ = pot_on()
+        self.assertRaises(NotBrewing, pot.take_away)
+        pot.start([CREAM])
+        self.assertRaises(NotBrewing, pot.take_away)
+        clock.advance(31)
+        self.assertRaises(NotBrewing, pot.take_away)
+        self.assertEqual(pot.state, State.POURING)
+
+
+class RestoreTests(SynchronousTestCase):
+    """A change that could not be recorded is undone: the pot as it was, unreported."""
+
+    def test_restore_a_brewing_pot_carries_on_to_its_end(self) -> None:
+        pot, clock, changes = pot_on()
+        brew = pot.start()
+        clock.advance(10)
+        pot.stop()
+        pot.restore(State.BREWING, brew)
+        self.assertEqual((pot.state, pot.current, pot.seconds_left()), (State.BREWING, brew, 20))
+        self.assertEqual(len(changes), 2)
+        clock.advance(19.5)
+        self.assertEqual(pot.state, State.BREWING)
+        clock.advance(0.5)
+        self.assertEqual((pot.state, changes[-1].outcome), (State.READY, "ready"))
+
+    def test_restore_a_pouring_pot_carries_on_to_its_pour_end(self) -> None:
+        pot, clock, changes = pot_on()
+        pot.start([CREAM])
+        clock.advance(32)
+        pouring = changes[-1]
+        pot.when()
+        pot.restore(State.POURING, pouring)
+        self.assertEqual((pot.state, pot.seconds_left()), (State.POURING, 8))
+        clock.advance(8)
+        self.assertEqual((pot.state, changes[-1].pour_stop), (State.READY, T0 + 40))
+
+    def test_restore_past_its_end_finishes_at_once(self) -> None:
+        pot, clock, changes = pot_on()
+        brew = pot.start()
+        clock.advance(3)
+        pot.stop()
+        late_clock(clock, 100)
+        pot.restore(State.BREWING, brew)
+        clock.advance(0)
+        self.assertEqual((pot.state, changes[-1].outcome), (State.READY, "ready"))
+
+    def test_restore_an_empty_pot(self) -> None:
+        pot, clock, changes = pot_on()
+        pot.start()
+        pot.restore(State.IDLE, None)
+        self.assertEqual((pot.state, pot.current, clock.getDelayedCalls()), (State.IDLE, None, []))
+        self.assertEqual(len(changes), 1)
+
+    def test_restore_a_ready_pot_sets_no_timer(self) -> None:
+        pot, clock, changes = pot_on()
+        pot.start()
+        clock.advance(30)
+        ready = changes[-1]
+        pot.take_away()
+        pot.restore(State.READY, ready)
+        self.assertEqual(
+            (pot.state, pot.current, clock.getDelayedCalls()), (State.READY, ready, [])
+        )
