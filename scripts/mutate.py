@@ -54,6 +54,7 @@ TESTS: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
         (
             "tests.test_message",
             "tests.test_message_framing",
+            "tests.test_message_http",
             "tests.test_message_responses",
             "tests.test_parser_properties",
             "tests.test_parser_reference",
