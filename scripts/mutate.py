@@ -59,7 +59,7 @@ TESTS: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
             "tests.test_parser_properties",
             "tests.test_parser_reference",
         ),
-        ("tests.test_protocol", "tests.test_client", "tests.test_integration"),
+        ("tests.test_protocol", "tests.test_client"),
     ),
     "pot": (
         ("tests.test_pot", "tests.test_pot_cycle"),
