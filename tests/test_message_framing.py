@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from htcpcp.message import NEED_DATA, PEER_CLOSED, ProtocolError, Request, RequestParser
+from htcpcp.message import (
+    NEED_DATA,
+    PEER_CLOSED,
+    Limits,
+    ProtocolError,
+    Request,
+    RequestParser,
+    Response,
+)
 
 from .helpers import parse_pieces
 
@@ -389,3 +397,50 @@ class LengthlessMethodTests(SynchronousTestCase):
         for method in (b"GET", b"HEAD", b"PROPFIND", b"WHEN", b"OPTIONS", b"STEEP"):
             request = one_request(method + b" / HTCPCP/1.1\r\n\r\n")
             self.assertEqual((request.body, request.lengthless_body), (b"", False), method)
+
+
+class HeaderSizeDetailTests(SynchronousTestCase):
+    """A whole head arriving at once is judged line by line, with a detail for each limit."""
+
+    def test_too_many_lines(self) -> None:
+        data = b"GET / HTCPCP/1.1\r\n" + b"X: 1\r\n" * 101 + b"\r\n"
+        self.assertEqual(refusal(data), (431, "more than 100 header lines"))
+
+    def test_too_large_together(self) -> None:
+        data = b"GET / HTCPCP/1.1\r\n" + (b"X: " + b"a" * 997 + b"\r\n") * 17 + b"\r\n"
+        self.assertEqual(refusal(data), (431, "the headers are too large"))
+
+    def test_one_line_too_long(self) -> None:
+        parser = RequestParser(Limits(header_line=10))
+        parser.receive_data(b"GET / HTCPCP/1.1\r\nX: 12345678\r\n\r\n")
+        error = self.assertRaises(ProtocolError, parser.next_event)
+        self.assertEqual((error.status, error.detail), (431, "a header line is too long"))
+
+    def test_line_end_is_not_counted_in_a_line(self) -> None:
+        head = b"GET / HTCPCP/1.1\r\nX: 123456X\r\n\r\n"
+        parser = RequestParser(Limits(header_line=10))
+        parser.receive_data(head)
+        self.assertIsInstance(parser.next_event(), Request)
+        parser = RequestParser(Limits(header_line=9))
+        parser.receive_data(head)
+        self.assertEqual(self.assertRaises(ProtocolError, parser.next_event).status, 431)
+
+    def test_folded_with_a_space(self) -> None:
+        self.assertEqual(
+            refusal(b"GET / HTCPCP/1.1\r\nX: a\r\n b\r\n\r\n"),
+            (400, "folded header lines are not accepted"),
+        )
+
+
+class ErrorValueTests(SynchronousTestCase):
+    def test_protocol_error_arguments(self) -> None:
+        error = ProtocolError(431, "too large")
+        self.assertEqual(
+            (error.args, error.status, error.detail, error.version),
+            ((431, "too large"), 431, "too large", "HTCPCP/1.1"),
+        )
+
+    def test_response_repr_leaves_out_the_raw_bytes(self) -> None:
+        response = Response("HTCPCP/1.1", 200, "OK", {}, b"{}", b"HTCPCP/1.1 200 OK\r\n\r\n{}")
+        self.assertNotIn("raw", repr(response))
+        self.assertIn("body=b'{}'", repr(response))
