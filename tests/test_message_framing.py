@@ -131,12 +131,22 @@ class ChunkedBodyTests(SynchronousTestCase):
         self.assertEqual(refusal(self.head + b"zz\r\n"), (400, "malformed chunk size"))
         self.assertEqual(refusal(self.head + b"\r\n")[0], 400)
 
-    def test_chunk_size_of_nine_hex_digits(self) -> None:
-        self.assertEqual(refusal(self.head + b"000000001\r\n")[0], 400)
-
-    def test_chunk_size_of_eight_hex_digits(self) -> None:
-        data = self.head + b"00000004\r\nstop\r\n0\r\n\r\n"
+    def test_chunk_size_with_leading_zeros(self) -> None:
+        data = self.head + b"0000000000000000000004\r\nstop\r\n0\r\n\r\n"
         self.assertEqual(one_request(data).body, b"stop")
+
+    def test_chunk_size_of_seventeen_hex_digits(self) -> None:
+        self.assertEqual(
+            refusal(self.head + b"1" + b"0" * 16 + b"\r\n"),
+            (413, "bodies are limited to 1024 bytes"),
+        )
+
+    def test_chunk_size_of_sixteen_hex_digits_past_the_limit(self) -> None:
+        self.assertEqual(refusal(self.head + b"0000000000000401\r\n")[0], 413)
+
+    def test_chunk_size_at_the_limit(self) -> None:
+        data = self.head + b"0000000000000400\r\n" + b"s" * 1024 + b"\r\n0\r\n\r\n"
+        self.assertEqual(len(one_request(data).body), 1024)
 
     def test_upper_case_hex_and_blanks_before_an_extension(self) -> None:
         data = self.head + b"A \t;name=value\r\n0123456789\r\n0\r\n\r\n"
@@ -173,6 +183,51 @@ class ChunkedBodyTests(SynchronousTestCase):
         self.assertEqual(
             (request.body, dict(request.headers)), (b"stop", {"transfer-encoding": "chunked"})
         )
+
+    def test_trailer_lines_up_to_the_header_count(self) -> None:
+        trailers = b"".join(b"T%d: 1\r\n" % i for i in range(100))
+        self.assertEqual(one_request(self.head + b"0\r\n" + trailers + b"\r\n").body, b"")
+        self.assertEqual(
+            refusal(self.head + b"0\r\n" + trailers + b"T: 1\r\n\r\n"),
+            (431, "more than 100 trailer lines"),
+        )
+
+    def test_trailers_up_to_the_header_bytes(self) -> None:
+        limits = Limits(header_bytes=40)
+        fits = self.head + b"0\r\nT: 12345678\r\nU: " + b"u" * 22 + b"\r\n\r\n"
+        self.assertEqual(len(parse_pieces([fits], limits)[0]), 1)
+        over = self.head + b"0\r\nT: 12345678\r\nU: " + b"u" * 23 + b"\r\n\r\n"
+        parser = RequestParser(limits)
+        parser.receive_data(over)
+        error = self.assertRaises(ProtocolError, parser.next_event)
+        self.assertEqual((error.status, error.detail), (431, "the trailers are too large"))
+
+    def test_trailer_line_up_to_the_header_line(self) -> None:
+        limits = Limits(header_line=30)
+        at_limit = self.head + b"0\r\nT: " + b"t" * 27 + b"\r\n\r\n"
+        self.assertEqual(len(parse_pieces([at_limit], limits)[0]), 1)
+        parser = RequestParser(limits)
+        parser.receive_data(self.head + b"0\r\nT: " + b"t" * 28)
+        error = self.assertRaises(ProtocolError, parser.next_event)
+        self.assertEqual((error.status, error.detail), (431, "a trailer line is too long"))
+
+    def test_trailer_line_at_the_limit_waits_for_its_end(self) -> None:
+        parser = RequestParser(Limits(header_line=30))
+        parser.receive_data(self.head + b"0\r\nT: " + b"t" * 27 + b"\r")
+        self.assertIs(parser.next_event(), NEED_DATA)
+
+    def test_megabyte_of_trailers_is_refused_as_it_arrives(self) -> None:
+        parser = RequestParser()
+        parser.receive_data(self.head + b"0\r\n")
+        self.assertIs(parser.next_event(), NEED_DATA)
+        for _ in range(1000):
+            parser.receive_data(b"T: " + b"x" * 1000 + b"\r\n")
+            try:
+                self.assertIs(parser.next_event(), NEED_DATA)
+            except ProtocolError as error:
+                self.assertEqual(error.status, 431)
+                break
+        self.assertLess(parser.buffered, 2000)
 
     def test_chunks_add_up_to_the_body_limit(self) -> None:
         chunk = b"200\r\n" + b"s" * 512 + b"\r\n"

@@ -139,6 +139,28 @@ class FramedResponseTests(SynchronousTestCase):
             ],
         )
 
+    def test_chunked_response_raw_is_the_whole_exchange(self) -> None:
+        data = (
+            b"HTCPCP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\nT: 1\r\n\r\n"
+        )
+        parser = ResponseParser()
+        parser.receive_data(data[:40])
+        self.assertIs(parser.next_event(), NEED_DATA)
+        parser.receive_data(data[40:] + b"HTCPCP/1.1")
+        response = parser.next_event()
+        assert isinstance(response, Response)
+        self.assertEqual((response.body, response.raw), (b"{}", data))
+
+    def test_body_in_many_segments(self) -> None:
+        parser = ResponseParser()
+        parser.receive_data(b"HTCPCP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n")
+        for piece in (b"01", b"234", b"56789"):
+            self.assertIs(parser.next_event(), NEED_DATA)
+            parser.receive_data(piece)
+        response = parser.next_event()
+        assert isinstance(response, Response)
+        self.assertEqual(response.body, b"0123456789")
+
     def test_incomplete_chunked_body_waits(self) -> None:
         self.assertEqual(
             responses(b"HTCPCP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{"), [NEED_DATA]
