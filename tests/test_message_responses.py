@@ -115,6 +115,20 @@ class ReadToCloseTests(SynchronousTestCase):
             (400, "the connection closed inside a response head"),
         )
 
+    def test_body_read_to_close_is_bounded(self) -> None:
+        parser = ResponseParser(Limits(body=10))
+        parser.receive_data(b"HTCPCP/1.1 200 OK\r\n\r\n0123456789")
+        self.assertIs(parser.next_event(), NEED_DATA)
+        parser.receive_data(b"X")
+        error = self.assertRaises(ProtocolError, parser.next_event)
+        self.assertEqual((error.status, error.detail), (413, "the response body is over 10 bytes"))
+
+    def test_head_starting_with_a_blank_line_is_malformed(self) -> None:
+        parser = ResponseParser()
+        parser.receive_data(b"\n\r\nHTCPCP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        error = self.assertRaises(ProtocolError, parser.next_event)
+        self.assertEqual((error.status, error.detail), (400, "malformed status line"))
+
     def test_raw_holds_the_whole_response(self) -> None:
         parser = ResponseParser()
         parser.receive_data(b"HTCPCP/1.1 200 OK\r\n\r\n{}")
