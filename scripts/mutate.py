@@ -341,18 +341,17 @@ class _MutantLoader(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         exec(self._code, module.__dict__)
 
 
-def install_mutant(module: str, number: int) -> None:
-    """Make mutant C{number} of C{module} (C{-1}: the module as it is) what imports get."""
-    tree = load_tree(module)
-    if number >= 0:
-        tree = apply_mutant(tree, list_mutants(tree)[number])
+def install_mutant(module: str, tree: ast.Module, mutant: Mutant | None) -> None:
+    """Make C{mutant} of C{module} (C{None}: the module as it is) what imports get."""
+    if mutant is not None:
+        tree = apply_mutant(tree, mutant)
     path = module_path(module)
     code = compile(tree, str(path), "exec")
     sys.meta_path.insert(0, _MutantLoader(f"htcpcp.{module}", path, code))
     importlib.import_module("htcpcp")
 
 
-def _child(module: str, number: int, temp: Path) -> int:
+def _child(module: str, tree: ast.Module, mutant: Mutant | None, temp: Path) -> int:
     """In the forked child: install the mutant, run trial, return its exit code."""
     from twisted.scripts.trial import run
 
@@ -360,7 +359,7 @@ def _child(module: str, number: int, temp: Path) -> int:
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
     os.chdir(temp)
-    install_mutant(module, number)
+    install_mutant(module, tree, mutant)
     own, broader = TESTS[module]
     sys.argv = ["trial", "--exitfirst", f"--temp-directory={temp / '_trial_temp'}", *own, *broader]
     try:
@@ -377,8 +376,15 @@ class Outcome:
     seconds: float
 
 
-def run_mutant(module: str, number: int, timeout: float, temp: Path) -> tuple[str, float]:
-    """Run the tests against one mutant in a forked child; C{killed}, C{survived} or C{timeout}."""
+def run_mutant(
+    module: str, tree: ast.Module, mutant: Mutant | None, timeout: float, temp: Path
+) -> tuple[str, float]:
+    """
+    Run the tests against one mutant in a forked child; C{killed}, C{survived} or C{timeout}.
+
+    The child mutates the tree read when the run began, so editing the
+    module during a run changes nothing in it.
+    """
     started = time.monotonic()
     sys.stdout.flush()
     sys.stderr.flush()
@@ -389,7 +395,7 @@ def run_mutant(module: str, number: int, timeout: float, temp: Path) -> tuple[st
         os.setpgid(0, 0)
         code = 3
         try:
-            code = _child(module, number, temp)
+            code = _child(module, tree, mutant, temp)
         finally:
             os._exit(code)
     os.close(done_writing)
@@ -438,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
     preload()
     with tempfile.TemporaryDirectory(prefix="mutate-") as temp_name:
         temp = Path(temp_name)
-        status, seconds = run_mutant(args.module, -1, 600.0, temp)
+        status, seconds = run_mutant(args.module, tree, None, 600.0, temp)
         if status != "survived":
             print(f"the tests fail without any mutant ({status}); fix them first")
             return 2
@@ -447,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"clean run {seconds:.1f} s, timeout {timeout:.0f} s each", flush=True)
         outcomes = []
         for mutant in selected:
-            status, seconds = run_mutant(args.module, mutant.number, timeout, temp)
+            status, seconds = run_mutant(args.module, tree, mutant, timeout, temp)
             outcomes.append(Outcome(mutant, status, seconds))
             where = f"{mutant.number:4d} line {mutant.line:4d}"
             print(f"{status:8s} {where} {mutant.kind:12s} {mutant.description}", flush=True)
