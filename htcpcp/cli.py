@@ -28,6 +28,8 @@ from typing import Any, Final, TextIO
 from twisted.internet.defer import Deferred, succeed
 from twisted.python.failure import Failure
 
+from htcpcp import diagram
+from htcpcp.check import add_check_command, run_check
 from htcpcp.client import (
     ClientError,
     Exchange,
@@ -37,6 +39,7 @@ from htcpcp.client import (
     PotTimeout,
     PotTLSError,
 )
+from htcpcp.log_export import export_log
 from htcpcp.message import Response
 
 __all__ = ["EXIT", "build_parser", "describe", "execute", "main"]
@@ -63,6 +66,7 @@ examples:
   htcpcp when coffee://localhost:5030/pot-0        stop the milk pouring
   htcpcp get coffee://localhost:5030/pot-0 --json
   htcpcp log coffee://localhost:5030 --page 2
+  htcpcp log coffee://localhost:5030 --csv > history.csv
   htcpcp propfind coffee://localhost:5443/pot-0 --tls --cafile .htcpcp/server-certificate.pem
   htcpcp stop coffee://localhost:5030/pot-0 -v     show the raw exchange, like curl -v
 
@@ -171,6 +175,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--per-page", type=_page_number, default=20, help="brews per page (default 20)"
     )
     log.add_argument("--pot", help="only this pot's brews (by name)")
+    log.add_argument(
+        "--csv", action="store_true", help="all of the history (or the pot's) as CSV, newest first"
+    )
+    add_check_command(commands)
+    diagram.add_parser(commands)
     return parser
 
 
@@ -380,6 +389,8 @@ class _Streams:
 
 
 async def _run(options: argparse.Namespace, reactor: Any, streams: _Streams) -> int:
+    if options.command == "check":
+        return await run_check(options, reactor, streams.out, streams.err)
     exchanges: list[Exchange] = []
     tls = options.tls or options.cafile is not None
     try:
@@ -395,6 +406,11 @@ async def _run(options: argparse.Namespace, reactor: Any, streams: _Streams) -> 
         streams.err.write(f"htcpcp: {error}\n")
         return EXIT["usage"]
     try:
+        if options.command == "log" and options.csv:
+            problem = await export_log(client, options.url, options.pot, streams.out)
+            if problem is not None:
+                streams.err.write(f"htcpcp: {problem}\n")
+            return EXIT["ok"] if problem is None else EXIT["refused"]
         response = await _send(client, options)
     except ClientError as error:
         if options.verbose:
@@ -445,6 +461,8 @@ def execute(
 def main(argv: Sequence[str] | None = None) -> int:
     """The console script: run the command on the global reactor and return its status."""
     options = build_parser().parse_args(sys.argv[1:] if argv is None else list(argv))
+    if options.command == "diagram":
+        return diagram.run(options)
     from twisted.internet import reactor
     from twisted.logger import globalLogBeginner
 

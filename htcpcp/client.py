@@ -21,6 +21,12 @@ aborts its connection.  A request on a pooled connection that the server
 had closed meanwhile is sent again on a fresh one if it is safe (GET, HEAD,
 PROPFIND, OPTIONS); BREW and WHEN are never sent twice.
 
+Two options serve teaching: C{connections="per-request"} opens a new
+connection for every request and closes it after the response (so each
+exchange shows its own TCP handshake and client port, as the lab's web app
+does), and C{dialect="lab"} writes requests as the lab's app does
+(L{htcpcp.labdialect}).  C{keylog} records the TLS secrets for Wireshark.
+
 TLS verification is on whenever TLS is used.  Twisted lets a certificate
 without subjectAltName through hostname verification (it logs the error and
 goes on), so this client checks that the certificate has one before it
@@ -51,11 +57,12 @@ from twisted.internet.interfaces import (
     IStreamClientEndpoint,
 )
 from twisted.internet.protocol import ClientFactory, Protocol, connectionDone
-from twisted.internet.ssl import Certificate, optionsForClientTLS, trustRootFromCertificates
+from twisted.internet.ssl import Certificate, trustRootFromCertificates
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from htcpcp.labdialect import LAB_SERVER_NAME, lab_request, pot_name_of
 from htcpcp.message import (
     NEED_DATA,
     PEER_CLOSED,
@@ -64,6 +71,7 @@ from htcpcp.message import (
     ResponseParser,
     serialize_request,
 )
+from htcpcp.tls import KeyLog, client_tls_options, tls_client_endpoint
 from htcpcp.urls import TargetError, parse_target
 
 if TYPE_CHECKING:
@@ -89,6 +97,10 @@ __all__ = [
 DEFAULT_PORT: Final = 5030
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "PROPFIND", "OPTIONS"})
 """Methods a client may send twice (RFC 2324 section 2.2.1.1: C{Safe: yes})."""
+DIALECTS: Final = ("rfc", "lab")
+"""How requests are written: RFC 2324 as this suite sends it, or as the lab's app does."""
+CONNECTIONS: Final = ("pooled", "per-request")
+"""Keep-alive connections reused from a pool, or a new connection for every request."""
 COFFEE_TYPE: Final = "message/coffeepot"
 TEA_TYPE: Final = "message/teapot"
 
@@ -407,6 +419,7 @@ class ConnectionPool:
         self._max_idle = max_idle
         self._idle_timeout = idle_timeout
         self._idle: dict[str, list[_Idle]] = {}
+        self._shutting: set[HTCPCPClientProtocol] = set()
         self._closing = False
 
     def idle_count(self, key: str | None = None) -> int:
@@ -435,6 +448,8 @@ class ConnectionPool:
         if not protocol.reusable:
             return
         if self._closing or self._max_idle <= 0:
+            self._shutting.add(protocol)
+            protocol.when_closed().addCallback(lambda _: self._shutting.discard(protocol))
             protocol.transport.loseConnection()
             return
         entries = self._idle.setdefault(key, [])
@@ -464,7 +479,10 @@ class ConnectionPool:
         protocol.transport.loseConnection()
 
     def close(self) -> Deferred[None]:
-        """Close every idle connection; later releases close theirs too."""
+        """
+        Close every idle connection and wait for those being closed; later
+        releases close theirs too.
+        """
         self._closing = True
         closing = []
         for entries in self._idle.values():
@@ -474,6 +492,7 @@ class ConnectionPool:
                 closing.append(entry.protocol.when_closed())
                 entry.protocol.transport.loseConnection()
         self._idle.clear()
+        closing += [protocol.when_closed() for protocol in self._shutting]
         return gatherResults(closing).addCallback(lambda _: None)
 
 
@@ -615,7 +634,13 @@ class PotClient(PotCommands):
     @param max_idle_per_endpoint: idle connections kept per destination.
     @param idle_timeout: seconds an idle connection is kept.
     @param on_exchange: called with an L{Exchange} after every request.
+    @param connections: C{"pooled"} (keep-alive connections reused) or
+        C{"per-request"} (a new connection for every request, closed after it).
+    @param dialect: C{"rfc"}, or C{"lab"} to write requests as the lab's web
+        app does (L{htcpcp.labdialect}; no C{Host}, no C{Content-Length}).
+    @param keylog: records the TLS secrets of every connection.
     @raise PotTLSError: if C{cafile} cannot be read.
+    @raise InvalidRequest: for an unknown C{connections} or C{dialect}.
     """
 
     def __init__(
@@ -629,7 +654,19 @@ class PotClient(PotCommands):
         max_idle_per_endpoint: int = 4,
         idle_timeout: float = 30.0,
         on_exchange: Callable[[Exchange], object] | None = None,
+        connections: str = "pooled",
+        dialect: str = "rfc",
+        keylog: KeyLog | None = None,
     ) -> None:
+        if connections not in CONNECTIONS:
+            raise InvalidRequest(f"connections must be one of {', '.join(CONNECTIONS)}")
+        if dialect not in DIALECTS:
+            raise InvalidRequest(f"dialect must be one of {', '.join(DIALECTS)}")
+        if connections == "per-request":
+            max_idle_per_endpoint = 0
+        self.dialect = dialect
+        self._keylog = keylog
+        self._pot_names: dict[str, str] = {}
         if reactor is None:
             from twisted.internet import reactor
         self._reactor = reactor
@@ -643,8 +680,12 @@ class PotClient(PotCommands):
         self._base_endpoint: IStreamClientEndpoint | None = None
         self._wrap_endpoint = False
         if endpoint is not None:
+            kind = endpoint.split(":", 1)[0].strip().lower()
             try:
-                self._base_endpoint = clientFromString(reactor, endpoint)
+                if keylog is not None and kind == "tls":
+                    self._base_endpoint = tls_client_endpoint(reactor, endpoint, keylog)
+                else:
+                    self._base_endpoint = clientFromString(reactor, endpoint)
             except (ValueError, TypeError, KeyError) as error:
                 raise InvalidRequest(f"{endpoint!r} is not a client endpoint: {error}") from error
             self._wrap_endpoint = tls and endpoint.split(":", 1)[0].lower() not in ("tls", "ssl")
@@ -691,7 +732,7 @@ class PotClient(PotCommands):
             endpoint = HostnameEndpoint(self._reactor, hostname, port or DEFAULT_PORT)
             if not self._tls:
                 return endpoint
-        return wrapClientTLS(optionsForClientTLS(hostname, trustRoot=self._trust), endpoint)
+        return wrapClientTLS(client_tls_options(hostname, self._trust, self._keylog), endpoint)
 
     def request(
         self,
@@ -705,7 +746,8 @@ class PotClient(PotCommands):
 
         C{target} is a coffee URL (any RFC 2324 scheme, or C{tea://}) or, with
         an C{endpoint}, an origin-form path such as C{/pot-1/earl-grey}.  It is
-        sent as given, with C{Host} added unless C{headers} has one.
+        sent as given, with C{Host} added unless C{headers} has one; in the
+        lab dialect it is rewritten as the lab's app writes it.
         """
         try:
             route = self._route(target)
@@ -714,9 +756,12 @@ class PotClient(PotCommands):
                     raise InvalidRequest(f"the header {name!r}: {value!r} cannot be sent")
         except ClientError as error:
             return fail(error)
-        if not any(name.lower() == "host" for name, _ in headers):
-            headers = [("Host", route.host_header), *headers]
-        data = serialize_request(method, target, headers, body)
+        if self.dialect == "lab":
+            data = lab_request(method, target, headers, body, LAB_SERVER_NAME, self._pot_names)
+        else:
+            if not any(name.lower() == "host" for name, _ in headers):
+                headers = [("Host", route.host_header), *headers]
+            data = serialize_request(method, target, headers, body)
         return self._send(route, data, method == "HEAD", method in SAFE_METHODS, fresh=False)
 
     def send_raw(self, data: bytes, endpoint_target: str | None = None) -> Deferred[Response]:
@@ -744,6 +789,8 @@ class PotClient(PotCommands):
         started = self._reactor.seconds()
         sending = Deferred.fromCoroutine(self._exchange(route, data, head, safe, fresh))
         sending.addTimeout(self._timeout, self._reactor, self._timed_out(route))
+        if self.dialect == "lab":
+            sending.addCallback(self._learn_name, data)
         if self._on_exchange is not None:
             sending.addBoth(self._report, route, data, started)
         return sending
@@ -771,6 +818,14 @@ class PotClient(PotCommands):
             protocol.transport.loseConnection()
         else:
             self.pool.release(route.key, protocol)
+        return response
+
+    def _learn_name(self, response: Response, data: bytes) -> Response:
+        """Remember the name of the pot a PROPFIND described, for C{Use-Pot}."""
+        if response.status == 200 and data.startswith(b"PROPFIND "):
+            learned = pot_name_of(response.body)
+            if learned is not None:
+                self._pot_names[f"pot-{learned[0]}"] = learned[1]
         return response
 
     def _report(self, result: Any, route: _Route, data: bytes, started: float) -> Any:

@@ -4,11 +4,13 @@ Server configuration: the lab's world by default, more pots from an INI file.
 The default configuration answers to C{ducky} (and localhost and this
 machine's names); pot-0 is the coffee pot C{ducky}, pot-1 the teapot C{tea}.
 A configuration file (read with L{configparser}, so nothing to install)
-replaces the pots and can add names and change timeouts::
+replaces the pots and can add names, change timeouts and limit the brew
+history kept (C{history-keep}: C{all}, the default; C{N days}; C{N brews})::
 
     [server]
     names = ducky, kitchen.example
     idle-timeout = 60
+    history-keep = 90 days
 
     [pot:ducky]
     kind = coffee
@@ -25,13 +27,14 @@ replaces the pots and can add names and change timeouts::
 from __future__ import annotations
 
 import configparser
-import socket
 from dataclasses import dataclass, field, replace
 from typing import Final
 
 from htcpcp.additions import addition_key
+from htcpcp.addresses import LOOPBACK_NAMES, host_names, local_addresses
 from htcpcp.message import DEFAULT_LIMITS, Limits
 from htcpcp.pot import Addition, Bean, CoffeeSupply, PotKind, PotSpec, Variety
+from htcpcp.retention import KEEP_ALL, Retention, parse_retention
 
 __all__ = [
     "BEANS",
@@ -99,6 +102,7 @@ class Config:
         request (head and body), must arrive.
     @ivar idle_timeout: seconds an idle keep-alive connection stays open.
     @ivar body_quiet_time: seconds of silence that end a length-less body.
+    @ivar history_keep: how much brew history to keep (C{history-keep}).
     """
 
     pots: tuple[PotSpec, ...]
@@ -108,6 +112,7 @@ class Config:
     idle_timeout: float = 60.0
     body_quiet_time: float = 0.5
     limits: Limits = field(default=DEFAULT_LIMITS)
+    history_keep: Retention = KEEP_ALL
 
     def with_brew_time(self, seconds: float) -> Config:
         """The same configuration with every coffee pot brewing in C{seconds}."""
@@ -117,16 +122,14 @@ class Config:
         return replace(self, pots=pots)
 
     def host_names(self) -> frozenset[str]:
-        """The configured names, localhost, and this machine's names and addresses."""
+        """
+        The configured names, localhost, and this machine's own names and
+        addresses (every interface's, the LAN's included: L{htcpcp.addresses}).
+        """
         names = {n.lower() for n in self.names}
-        names.update({"localhost", "127.0.0.1", "::1", "localhost.localdomain"})
-        for name in (socket.gethostname(), socket.getfqdn()):
-            names.add(name.lower())
-            try:
-                infos = socket.getaddrinfo(name, None)
-            except OSError:
-                continue
-            names.update(str(info[4][0]).lower() for info in infos)
+        names.update(LOOPBACK_NAMES)
+        names.update(host_names())
+        names.update(local_addresses())
         return frozenset(names)
 
 
@@ -247,4 +250,12 @@ def load_config(text: str, source: str = "<config>") -> Config:
         ),
         idle_timeout=_number(server, "idle-timeout", base.idle_timeout),
         body_quiet_time=_number(server, "body-quiet-time", base.body_quiet_time),
+        history_keep=_retention(server),
     )
+
+
+def _retention(section: configparser.SectionProxy) -> Retention:
+    try:
+        return parse_retention(section.get("history-keep", "all"))
+    except ValueError as error:
+        raise ConfigError(f"[{section.name}] history-keep: {error}") from error

@@ -19,8 +19,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import Any, Final, NamedTuple
-from urllib.parse import parse_qs
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
@@ -42,8 +41,11 @@ from htcpcp.pot import (
     State,
     Variety,
 )
-from htcpcp.storage import History, HistoryPage
+from htcpcp.storage import History
 from htcpcp.urls import Target, TargetError, parse_target, split_query
+
+if TYPE_CHECKING:
+    from htcpcp.history_resource import LogResource
 
 __all__ = ["METHODS", "SAFE", "Dispatcher", "Reply", "brew_status"]
 
@@ -59,20 +61,18 @@ SAFE: Final[Mapping[str, str]] = {
 }
 """The RFC 2324 Safe header value for each method."""
 POT_METHODS: Final = ", ".join(METHODS)
-LOG_METHODS: Final = "GET, HEAD, OPTIONS"
+READ_ONLY_METHODS: Final = "GET, HEAD, OPTIONS"
 RFC_COFFEE_TYPE: Final = "message/coffeepot"
 COFFEE_TYPES: Final = frozenset({RFC_COFFEE_TYPE, "application/coffee-pot-command"})
 TEA_TYPE: Final = "message/teapot"
 MEDIA_TYPES: Final = COFFEE_TYPES | {TEA_TYPE}
 CHANGES: Final = frozenset({"BREW", "POST", "WHEN"})
 MAX_POT_DIGITS: Final = 9
-MAX_PAGE: Final = 10**9
 UNRECORDED_RETRY: Final = "5"
 """Seconds a client is asked to wait after a change that could not be recorded (503)."""
 LAB_TIME: Final = "%a, %d %b %Y %H:%M:%S"
 JSON: Final = "application/json"
 TEXT: Final = "text/plain; charset=utf-8"
-MAX_PAGE_SIZE: Final = 200
 
 
 class Reply(NamedTuple):
@@ -190,6 +190,9 @@ class Dispatcher:
         self._names = names
         self._clock = clock
         self._history = history
+        from htcpcp.history_resource import LogResource  # it answers with this module's Reply
+
+        self._log: LogResource = LogResource(history)
         self._by_name = {p.name.lower(): p for p in self.pots}
         self._catalogues = {
             p.name: {addition_key(a.name): a for a in p.spec.additions} for p in self.pots
@@ -262,7 +265,7 @@ class Dispatcher:
         if pot is None:
             if resolved.target.segments == ("pots",):
                 return self._pots_resource(request)
-            return self._log_resource(request, resolved.target)
+            return self._log.answer(request, resolved.target)
         if request.method in CHANGES:
             return self._in_turn(pot, lambda: _refused(handler, request, pot, resolved.variety))
         return _refused(handler, request, pot, resolved.variety)
@@ -341,30 +344,6 @@ class Dispatcher:
         if refusal is not None:
             return refusal
         return _json({"pots": [pot_properties(pot) for pot in self.pots]})
-
-    def _log_resource(self, request: Request, target: Target) -> Reply | Deferred[Reply]:
-        refusal = _read_only(request, "the log")
-        if refusal is not None:
-            return refusal
-        if self._history is None:
-            return _text(404, "this server keeps no history")
-        query = parse_qs(target.query, max_num_fields=10)
-        page_text = query.get("page", ["1"])[0]
-        per_page_text = query.get("per_page", ["50"])[0]
-        if not all(
-            t.isascii() and t.isdigit() and len(t) <= 10 for t in (page_text, per_page_text)
-        ):
-            return _text(400, "page and per_page must be whole numbers")
-        page, per_page = int(page_text), int(per_page_text)
-        if not 1 <= page <= MAX_PAGE or not 1 <= per_page <= MAX_PAGE_SIZE:
-            return _text(400, f"page must be 1 to {MAX_PAGE}, per_page 1 to {MAX_PAGE_SIZE}")
-        pot = query.get("pot", [None])[0]
-        listing = self._history.page(pot, page, per_page)
-        return listing.addCallback(self._log_reply)
-
-    @staticmethod
-    def _log_reply(page: HistoryPage) -> Reply:
-        return _json(page)
 
     def _get(self, request: Request, pot: Pot, variety: str | None) -> Reply:
         if "accept-additions" in request.headers or "?" in request.target:
@@ -459,9 +438,17 @@ class Dispatcher:
     def _start_tea(
         self, request: Request, pot: Pot, variety_name: str | None
     ) -> Reply | Deferred[Reply]:
+        """
+        Brew tea.  At C{/} (no pot named) brewing never starts: the answer is
+        300 with the teas on offer (RFC 7168 section 2.1.1), even where the
+        default pot is a coffee pot.
+        """
         spec = pot.spec
-        if spec.kind is not PotKind.TEAPOT:
+        at_root = not self._resolve(request).target.segments and "use-pot" not in request.headers
+        if spec.kind is not PotKind.TEAPOT and not at_root:
             return _text(415, f"pot {pot.name} is a coffee pot: send message/coffeepot")
+        if spec.kind is not PotKind.TEAPOT:
+            return _text(300, "choose a tea", ("Alternates", self.alternates))
         if variety_name is None:
             names = ", ".join(v.name for v in spec.varieties)
             return _text(
@@ -556,11 +543,6 @@ class Dispatcher:
         return write.addCallback(acknowledge)
 
 
-def _whole_number(text: str) -> bool:
-    """Whether C{text} is a whole number small enough to page with."""
-    return text.isascii() and text.isdigit() and len(text) <= len(str(MAX_PAGE))
-
-
 def _media_type(value: str) -> str:
     """A Content-Type's media type alone, lower-case."""
     return value.partition(";")[0].strip().lower()
@@ -569,9 +551,9 @@ def _media_type(value: str) -> str:
 def _read_only(request: Request, what: str) -> Reply | None:
     """The answer to a request a read-only resource does not serve, or C{None}."""
     if request.method == "OPTIONS":
-        return Reply(200, b"", TEXT, (("Allow", LOG_METHODS),))
+        return Reply(200, b"", TEXT, (("Allow", READ_ONLY_METHODS),))
     if request.method not in ("GET", "HEAD"):
-        return _text(405, f"{what} is read-only: {LOG_METHODS}", ("Allow", LOG_METHODS))
+        return _text(405, f"{what} is read-only: {READ_ONLY_METHODS}", ("Allow", READ_ONLY_METHODS))
     return None
 
 

@@ -39,6 +39,7 @@ from zope.interface.interface import InterfaceClass
 
 from htcpcp.config import Config
 from htcpcp.dispatch import SAFE, TEXT, Dispatcher, Reply
+from htcpcp.history_stream import StreamedReply
 from htcpcp.message import (
     NEED_DATA,
     PEER_CLOSED,
@@ -53,6 +54,8 @@ __all__ = ["PotServerFactory", "PotServerProtocol"]
 SERVER: Final = "htcpcp/0.1 (Twisted)"
 MAX_BUFFERED: Final = 64 * 1024
 """Unanswered bytes a connection may hold; answers unread by the client, likewise."""
+ANSWERS_PER_TURN: Final = 64
+"""Pipelined requests answered at once before other connections get their turn."""
 
 
 class _Responses:
@@ -114,11 +117,11 @@ class _Responses:
         status: int,
         content_type: str,
         safe: str | None,
-        length: int,
+        length: int | None,
         extra: tuple[tuple[str, str], ...] = (),
         close: bool = False,
     ) -> bytes:
-        """Everything of a response before its body, blank line included."""
+        """Everything of a response before its body, blank line included (no length: C{None})."""
         key = (version, status, content_type, safe)
         prefix = self._prefixes.get(key)
         if prefix is None:
@@ -127,7 +130,9 @@ class _Responses:
                 fixed.append(("Safe", safe))
             prefix = serialize_response(version, status, fixed)[:-2]
             self._prefixes[key] = prefix
-        head = b"%s%sContent-Length: %d\r\n" % (prefix, self._date_line(), length)
+        head = prefix + self._date_line()
+        if length is not None:
+            head += b"Content-Length: %d\r\n" % length
         if extra:
             head += "".join(f"{name}: {value}\r\n" for name, value in extra).encode("utf-8")
         if close:
@@ -194,12 +199,14 @@ class PotServerProtocol(LineReceiver):
     _waiting = False
     _closing = False
     _continued: Request | None = None
+    _next_turn: IDelayedCall | None = None
 
     def __init__(self, factory: PotServerFactory) -> None:
         self.factory = factory
         self._idle = factory.idle
         self._parser = RequestParser(factory.config.limits)
         self._output: list[bytes] = []
+        self._output_bytes = 0
 
     def __conform__(self, interface: InterfaceClass) -> PotServerProtocol | None:
         """
@@ -260,18 +267,20 @@ class PotServerProtocol(LineReceiver):
             self._cancel_request_deadline()
         if self._quiet_timer is not None:
             self._cancel_quiet_timer()
+        if self._next_turn is not None:
+            self._next_turn.cancel()
+            self._next_turn = None
 
     def rawDataReceived(self, data: bytes) -> None:
         if self._closing:
             return
         self._idle.touch(self)
         self._parser.receive_data(data)
-        if self._parser.buffered > MAX_BUFFERED:
-            self._refuse(ProtocolError(413, "too much unanswered data"))
-            return
         if self._quiet_timer is not None:
             self._quiet_timer.reset(self.factory.config.body_quiet_time)
         self._process()
+        if self._parser.buffered > MAX_BUFFERED:
+            self._refuse(ProtocolError(413, "too much unanswered data"))
 
     def readConnectionLost(self) -> None:
         """The client half-closed: what it sent so far is all there is."""
@@ -287,8 +296,24 @@ class PotServerProtocol(LineReceiver):
     def resumeProducing(self) -> None:
         """The client read our answers: read and answer again (unless an answer still waits)."""
         self.paused = False
-        if not self._waiting and not self._closing:
+        self._resume_reading()
+        self._process()
+
+    def _may_read(self) -> bool:
+        """
+        Whether to read and answer now: not while the client has not read
+        our answers (L{paused}), an answer waits for the history, other
+        connections have their turn, or the connection is closing.
+        """
+        return not (self.paused or self._waiting or self._next_turn or self._closing)
+
+    def _resume_reading(self) -> None:
+        if self._may_read():
             self.transport.resumeProducing()
+
+    def _take_turn(self) -> None:
+        self._next_turn = None
+        self._resume_reading()
         self._process()
 
     def timeoutConnection(self) -> None:
@@ -307,7 +332,12 @@ class PotServerProtocol(LineReceiver):
 
     def _answer_buffered(self) -> None:
         parser = self._parser
-        while not (self._waiting or self._closing or self.paused):
+        answered = 0
+        while self._may_read():
+            if answered == ANSWERS_PER_TURN:
+                self.transport.pauseProducing()
+                self._next_turn = self.factory.clock.callLater(0, self._take_turn)
+                return
             try:
                 event = parser.next_event()
             except ProtocolError as error:
@@ -324,12 +354,9 @@ class PotServerProtocol(LineReceiver):
             if self._quiet_timer is not None:
                 self._cancel_quiet_timer()
             self._respond_to(event)  # type: ignore[arg-type]
-            if self._unsent() >= MAX_BUFFERED:
+            answered += 1
+            if self._output_bytes >= MAX_BUFFERED:
                 self._flush()
-
-    def _unsent(self) -> int:
-        """Bytes of answers made in this pass and not yet handed to the transport."""
-        return sum(len(piece) for piece in self._output)
 
     def _arm_timers(self) -> None:
         parser = self._parser
@@ -347,7 +374,7 @@ class PotServerProtocol(LineReceiver):
         waiting = parser.awaiting_continue
         if waiting is not None and waiting is not self._continued:
             self._continued = waiting
-            self._output.append(b"%s 100 Continue\r\n\r\n" % waiting.reply_version.encode())
+            self._queue(b"%s 100 Continue\r\n\r\n" % waiting.reply_version.encode())
 
     def _request_too_slow(self) -> None:
         self._request_deadline = None
@@ -398,19 +425,66 @@ class PotServerProtocol(LineReceiver):
         )
         return self.factory.internal_error
 
-    def _deferred_reply(self, reply: Reply, request: Request) -> None:
+    def _deferred_reply(self, reply: Reply | StreamedReply, request: Request) -> None:
+        if isinstance(reply, StreamedReply):
+            self._stream(reply, request)
+            return
         self._waiting = False
         if self._closing:
             return
-        if not self.paused:
-            self.transport.resumeProducing()
+        self._resume_reading()
         self._idle.touch(self)
         self._send(request, reply)
         self._process()
 
+    def _stream(self, reply: StreamedReply, request: Request) -> None:
+        """
+        Send an answer whose body comes in pieces (the log as CSV), then carry on.
+
+        Chunked for 1.1 (the connection can go on), else ended by closing.
+        The body's writer is the transport's producer while it sends; each
+        piece sent counts as activity, so a client that stops reading is
+        cut off after the idle timeout.
+        """
+        version = request.reply_version
+        chunked = version.endswith("/1.1")
+        close = not (request.keep_alive and chunked)
+        framing = (("Transfer-Encoding", "chunked"),) if chunked else ()
+        self._queue(
+            self.factory.responses.head(
+                version,
+                200,
+                reply.content_type,
+                SAFE.get(request.method),
+                None,
+                reply.headers + framing,
+                close,
+            )
+        )
+        self._flush()
+        self._idle.touch(self)
+        self.transport.unregisterProducer()
+        if request.method == "HEAD":
+            self._streamed(None, close)
+            return
+        sending = reply.send(self.transport, chunked, lambda: self._idle.touch(self))
+        sending.addBoth(self._streamed, close)
+
+    def _streamed(self, result: Failure | None, close: bool) -> None:
+        if isinstance(result, Failure) or self._closing:
+            return
+        self.transport.registerProducer(self, True)
+        self._waiting = False
+        if close:
+            self._close()
+            return
+        self._resume_reading()
+        self._idle.touch(self)
+        self._process()
+
     def _send(self, request: Request, reply: Reply) -> None:
         close = not request.keep_alive or reply.status in (500, 501)
-        self._output.append(
+        self._queue(
             self.factory.responses.response(reply, request.reply_version, request.method, close)
         )
         if close:
@@ -434,8 +508,21 @@ class PotServerProtocol(LineReceiver):
     def _flush(self) -> None:
         """Write the responses made in this pass, in one go."""
         if self._output:
-            self.transport.writeSequence(self._output)
+            output = self._output
             self._output = []
+            self._output_bytes = 0
+            self.transport.writeSequence(output)
+
+    def _queue(self, data: bytes) -> None:
+        """
+        Add to the answers made in this pass.
+
+        Once they reach C{MAX_BUFFERED} bytes they are handed to the
+        transport, which pauses this producer (so reading and answering)
+        while it holds that much unsent.
+        """
+        self._output.append(data)
+        self._output_bytes += len(data)
 
     def _refuse(self, error: ProtocolError) -> None:
         """Answer a request that cannot be read, then close."""
@@ -448,7 +535,7 @@ class PotServerProtocol(LineReceiver):
         head = self.factory.responses.head(
             error.version, error.status, TEXT, None, len(body), close=True
         )
-        self._output.append(head + body)
+        self._queue(head + body)
         self._close()
 
 

@@ -17,21 +17,25 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
-from twisted.application import strports
+from twisted.application.internet import TimerService
 from twisted.application.service import MultiService
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from htcpcp.config import Config, default_config
 from htcpcp.dispatch import Dispatcher
+from htcpcp.listening import listening_service
 from htcpcp.pot import Pot
 from htcpcp.protocol import PotServerFactory
 from htcpcp.storage import History
-from htcpcp.tls import with_certificate
+from htcpcp.tls import KeyLog, with_certificate
 
 __all__ = ["HISTORY_FILE", "PotServer", "PotService", "buildPotServer", "makePotService"]
 
 HISTORY_FILE: Final = "history.sqlite3"
+PRUNE_INTERVAL: Final = 3600.0
+"""Seconds between two applications of C{history-keep} (the first is at start-up)."""
 
 log = Logger()
 
@@ -102,24 +106,46 @@ class PotService(MultiService):
         endpoints: Sequence[str],
         dataDir: str | Path,
         clock: IReactorTime | None = None,
+        keylog: KeyLog | None = None,
     ) -> None:
         super().__init__()
         self.dataDir = Path(dataDir)
         self.dataDir.mkdir(parents=True, exist_ok=True)
         self.config = config
-        self.endpoints = [with_certificate(e, self.dataDir) for e in endpoints]
+        self.endpoints = [with_certificate(e, self.dataDir, config.names) for e in endpoints]
         self._clock = clock
+        self._keylog = keylog
         self.server: PotServer | None = None
 
     def _build(self) -> None:
         if self.server is not None:
             return
-        history = History(str(self.dataDir / HISTORY_FILE))
+        history = History(str(self.dataDir / HISTORY_FILE), self.config.history_keep)
         self.server = buildPotServer(self.config, history, self._clock)
+        if not history.keep.keeps_all:
+            pruning = TimerService(PRUNE_INTERVAL, self._prune, history)
+            pruning.clock = self._clock or _reactor()
+            pruning.setServiceParent(self)
         for description in self.endpoints:
-            port = strports.service(description, self.server.factory)
-            port.setName(description)
-            port.setServiceParent(self)
+            listening_service(
+                description, self.server.factory, "the pot server", self._keylog
+            ).setServiceParent(self)
+
+    def _prune(self, history: History) -> Deferred[int]:
+        """Remove what C{history-keep} no longer keeps; say how much."""
+        clock = self._clock or _reactor()
+        pruning = Deferred.fromCoroutine(history.prune(clock.seconds()))
+
+        def report(removed: int) -> int:
+            if removed:
+                log.info(
+                    "history-keep {keep}: removed {removed} brews",
+                    keep=history.keep.describe(),
+                    removed=removed,
+                )
+            return removed
+
+        return pruning.addCallback(report)
 
     def privilegedStartService(self) -> None:
         self._build()
@@ -149,11 +175,14 @@ def makePotService(
     config: Config | None = None,
     endpoints: Sequence[str] = ("tcp:5030",),
     dataDir: str | Path = ".htcpcp",
+    keylog: KeyLog | None = None,
 ) -> PotService:
     """
     A service serving the pots of C{config} on C{endpoints}.
 
     Bare C{ssl:} endpoints get a self-signed certificate generated into
-    C{dataDir}, where the brew history is kept too.
+    C{dataDir}, where the brew history is kept too; C{keylog} records their
+    TLS secrets.  C{tcp:PORT} and C{ssl:PORT} without an interface listen on
+    IPv4 and IPv6 (L{htcpcp.listening}).
     """
-    return PotService(config or default_config(), endpoints, dataDir)
+    return PotService(config or default_config(), endpoints, dataDir, keylog=keylog)

@@ -8,8 +8,14 @@ C{chromedriver}; nothing is downloaded.  Screenshots of the main pages are
 saved under the directory printed at the start (C{HTCPCP_SCREENSHOTS}
 chooses another).
 
-Without chromium, chromedriver or the selenium package these tests skip,
-saying why; with C{HTCPCP_REQUIRE_TOOLS=1} (as in CI) they fail instead.
+Every page, in every pot state and both themes, is checked with axe-core
+(the npm package, which C{.ci/run} installs into C{.ci/node}; C{HTCPCP_AXE}
+names another C{axe.min.js}), injected through Selenium: no violation of
+serious or critical impact, and no colour-contrast violation at all.
+
+Without chromium, chromedriver, the selenium package or axe-core these
+tests skip, saying why; with C{HTCPCP_REQUIRE_TOOLS=1} (as in CI) they fail
+instead.
 """
 
 from __future__ import annotations
@@ -52,6 +58,12 @@ forbidden = peppermint:milk, green:milk, *:alcohol
 coffee = never
 """
 WAIT = 20.0
+AXE = Path(
+    os.environ.get(
+        "HTCPCP_AXE",
+        Path(__file__).parent.parent / ".ci/node/node_modules/axe-core/axe.min.js",
+    )
+)
 
 
 def _missing_tools() -> str | None:
@@ -60,6 +72,8 @@ def _missing_tools() -> str | None:
         import selenium  # noqa: F401
     except ImportError:
         missing.append("the selenium package (pip install selenium)")
+    if not AXE.is_file():
+        missing.append(f"axe-core at {AXE} (npm install --prefix .ci/node axe-core)")
     return ", ".join(missing) or None
 
 
@@ -216,6 +230,28 @@ class BrowserTestCase(SynchronousTestCase):
         path = self.screenshots / f"{name}.png"
         self.assertTrue(self.driver.save_screenshot(str(path)), path)
 
+    def shoot_both(self, name: str) -> None:
+        """Screenshots of this page in the light and the dark theme."""
+        for theme in ("light", "dark"):
+            self.driver.execute_script(f"document.documentElement.dataset.theme = '{theme}';")
+            self.shoot(f"{name}-{theme}")
+
+    def check_accessibility(self, what: str) -> None:
+        """axe-core on this page in both themes: nothing serious, no contrast failure."""
+        for theme in ("light", "dark"):
+            self.driver.execute_script(f"document.documentElement.dataset.theme = '{theme}';")
+            if not self.driver.execute_script("return typeof axe !== 'undefined';"):
+                self.driver.execute_script(AXE.read_text())
+            found = self.driver.execute_async_script(
+                "const done = arguments[arguments.length - 1];"
+                "axe.run(document, {resultTypes: ['violations']})"
+                ".then(r => done(r.violations.map(v => [v.id, v.impact,"
+                " v.nodes.map(n => n.target.join(' ')).slice(0, 3)])))"
+                ".catch(e => done([['axe-failed', 'critical', [String(e)]]]));"
+            )
+            bad = [v for v in found if v[1] in ("serious", "critical") or v[0] == "color-contrast"]
+            self.assertEqual(bad, [], f"{what} ({theme})")
+
     def state_of(self, index: int) -> str:
         return self.find(f"#pot-{index}").get_attribute("data-state")
 
@@ -244,7 +280,8 @@ class BrewFlowTests(BrowserTestCase):
     def test_coffee_with_milk_countdown_pour_say_when_then_history(self) -> None:
         self.open()
         self.assertEqual(self.heading(), "The pots")
-        self.shoot("01-home")
+        self.shoot_both("01-home")
+        self.check_accessibility("home, idle")
         self.brew("0", "coffee", ("Cream",))
         self.until(lambda: self.state_of(0) == "brewing", "the brew to start")
         self.assertEqual(self.find("#live-note").text, "Brewing has started.")
@@ -253,6 +290,7 @@ class BrewFlowTests(BrowserTestCase):
         first = clock.text
         self.assertRegex(first, r"^0:0[1-5]$")
         self.shoot("02-brewing")
+        self.check_accessibility("home while brewing")
         self.until(lambda: clock.text != first, "the countdown to tick")
         self.until(
             lambda: self.find("#pot-0 .action-when").is_displayed(),
@@ -262,8 +300,10 @@ class BrewFlowTests(BrowserTestCase):
         self.assertEqual(self.find("#pot-0 [data-role=state]").text, "Pouring milk")
         self.assertTrue(self.driver.execute_script("return window.stillTheSamePage === true;"))
         self.shoot("03-pouring")
+        self.check_accessibility("home while pouring")
         self.submit("#pot-0 .button-when")
         self.assertEqual(self.state_of(0), "ready")
+        self.check_accessibility("home with a cup ready")
         self.assertEqual(self.find("#pot-0 [data-role=summary]").text, "Coffee with Cream")
         self.assertFalse(self.find("#pot-0 .action-when").is_displayed())
         self.submit('.site-nav a[href="./history"]')
@@ -273,29 +313,43 @@ class BrewFlowTests(BrowserTestCase):
         self.assertIn("ready", row.text)
         self.assertTrue(self.finds("svg.chart rect.bar"))
         self.shoot("04-history")
+        self.check_accessibility("history")
+        self.open("log")
+        self.assertEqual(self.heading(), "History")
         self.open("beans/0")
         self.assertEqual(self.heading(), "Beans of ducky")
         self.assertTrue(self.find(".bean h2").text)
         self.shoot("05-beans")
+        self.check_accessibility("beans")
         self.open("inspector")
         self.find(".exchange.method-when summary").click()
         self.assertIn("WHEN /pot-0 HTCPCP/1.1", self.find(".exchange.method-when pre").text)
         self.shoot("06-inspector")
+        self.check_accessibility("inspector")
         self.open("test-501")
         self.assertEqual(self.find("#answer-status").text, "501 Not Implemented")
         self.shoot("07-diagnostic-501")
+        self.check_accessibility("diagnostic 501")
+        self.open("diagnostics")
+        self.check_accessibility("diagnostics")
 
     def test_phone_sized_screen(self) -> None:
-        self.driver.set_window_size(390, 844)
+        self.driver.set_window_size(360, 780)
         self.open()
+        columns = self.driver.execute_script(
+            "return getComputedStyle(document.querySelector('.addition-grid'))"
+            ".gridTemplateColumns.split(' ').length;"
+        )
+        self.assertEqual(columns, 2)
         overflow = self.driver.execute_script(
             "return document.documentElement.scrollWidth - window.innerWidth;"
         )
         self.assertLessEqual(overflow, 0)
         self.assertTrue(self.find(".button-brew").is_displayed())
-        self.shoot("08-phone-home")
+        self.shoot_both("08-phone-home")
+        self.check_accessibility("home on a phone")
         self.open("history")
-        self.shoot("09-phone-history")
+        self.shoot_both("09-phone-history")
 
 
 class RefusalTests(BrowserTestCase):
@@ -308,14 +362,20 @@ class RefusalTests(BrowserTestCase):
         self.brew("1", "coffee")
         self.assertEqual(self.heading(), "I'm a teapot")
         self.assertEqual(self.find(".error-code").text, "418")
+        self.assertIn("/outcome/", self.driver.current_url)
         self.shoot("10-teapot-418")
+        self.check_accessibility("418 page")
+        self.driver.refresh()
+        self.assertEqual(self.heading(), "I'm a teapot")
         self.open()
         self.brew("0", "coffee", other="Chamomile")
         self.assertEqual(self.heading(), "Not acceptable")
         additions = [item.text for item in self.finds("#pot-additions li")]
         self.assertIn("Whisky", additions)
         self.assertNotIn("Chamomile", additions)
+        self.assertIn("ducky has no Chamomile.", self.find(".error-page").text)
         self.shoot("11-not-acceptable-406")
+        self.check_accessibility("406 page")
 
     def test_a_form_without_its_csrf_token_is_refused(self) -> None:
         self.open()
@@ -389,7 +449,60 @@ class PotAwayTests(BrowserTestCase):
         self.open()
         self.assertEqual(self.find(".problem-status").text, "503")
         self.assertEqual(self.find("#problem h2").text, "The pot server cannot be reached")
-        self.shoot("16-pot-away-503")
+        self.assertEqual(self.state_of(0), "unknown")
+        self.assertIn("unreachable since", self.find("#pot-0 [data-role=state]").text)
+        self.assertFalse(self.find(".button-brew").is_enabled())
+        self.shoot_both("16-pot-away-503")
+        self.check_accessibility("home during an outage")
         self.pot_process = self.twist_pot()
-        self.until(lambda: self.finds("#pot-0"), "the page to recover by itself")
-        self.assertFalse(self.finds("#problem"))
+        self.until(lambda: not self.finds("#problem"), "the page to recover by itself")
+        self.until(lambda: self.state_of(0) == "idle", "the pots to be known again")
+
+
+class AnnouncementAndFlowTests(BrowserTestCase):
+    def test_changes_are_announced_once_and_a_double_click_brews_once(self) -> None:
+        self.open()
+        self.driver.execute_script(
+            "window.said = [];"
+            "new MutationObserver(() => window.said.push("
+            "document.getElementById('live-note').textContent))"
+            ".observe(document.getElementById('live-note'), {childList: true, characterData: true,"
+            " subtree: true});"
+        )
+        self.choose("#brew-pot", "0")
+        self.find('#brew-form input[value="Cream"]').click()
+        self.driver.execute_script(
+            "const b = document.querySelector('.button-brew'); b.click(); b.click();"
+        )
+        self.until(lambda: self.state_of(0) == "brewing", "the brew to start")
+        self.until(lambda: self.state_of(0) == "pouring", "the milk to pour")
+        self.driver.execute_script(
+            "window.said = [];"
+            "new MutationObserver(() => window.said.push("
+            "document.getElementById('live-note').textContent))"
+            ".observe(document.getElementById('live-note'), {childList: true, characterData: true,"
+            " subtree: true});"
+        )
+        self.until(lambda: self.state_of(0) == "ready", "the milk to stop by itself", 40)
+        said = self.driver.execute_script("return window.said;")
+        self.assertEqual([text for text in said if text], ["ducky is ready."])
+        self.open("inspector?show=changes")
+        self.assertEqual(len(self.finds(".exchange.method-brew")), 1)
+        self.open()
+        self.assertEqual(self.find("#live-note").text, "")
+
+    def test_an_idle_page_asks_the_pots_only_at_the_heartbeat(self) -> None:
+        import json
+        import urllib.request
+
+        self.open()
+        context = __import__("ssl")._create_unverified_context()
+
+        def exchanges() -> int:
+            with urllib.request.urlopen(self.base + "api/inspector", context=context) as answer:
+                return len(json.load(answer)["exchanges"])
+
+        before = exchanges()
+        time.sleep(20)
+        after = exchanges()
+        self.assertLessEqual(after - before, 2 * 2)

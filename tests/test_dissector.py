@@ -84,6 +84,9 @@ FIELDS = (
     "htcpcp.body",
     "htcpcp.command",
     "htcpcp.chunk_size",
+    "htcpcp.request_number",
+    "htcpcp.prev_request_in",
+    "htcpcp.next_request_in",
     "htcpcp.request_in",
     "htcpcp.response_in",
     "htcpcp.time",
@@ -93,6 +96,7 @@ FIELDS = (
     "_ws.expert.message",
     "_ws.lua.error",
     "tls.app_data",
+    "tls.record.content_type",
 )
 
 Row = dict[str, list[str]]

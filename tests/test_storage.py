@@ -8,9 +8,11 @@ from pathlib import Path
 
 from twisted.trial.unittest import TestCase
 
+from htcpcp import storage
 from htcpcp.config import BEANS
+from htcpcp.history_schema import MIGRATIONS
 from htcpcp.pot import Brew
-from htcpcp.storage import MIGRATIONS, History
+from htcpcp.storage import History
 
 
 def a_brew(number: int, outcome: str = "ready") -> Brew:
@@ -80,13 +82,13 @@ class HistoryTests(TestCase):
     async def test_writes_happen_off_the_reactor_thread(self) -> None:
         self.history.prepare()
         threads = []
-        original = History._record
+        original = storage.write_brews
 
-        def spy(cursor: sqlite3.Cursor, brew: Brew) -> None:
+        def spy(cursor: sqlite3.Cursor, brews: list[Brew]) -> None:
             threads.append(threading.get_ident())
-            original(cursor, brew)
+            original(cursor, brews)
 
-        self.patch(self.history, "_record", spy)
+        self.patch(storage, "write_brews", spy)
         await self.history.record(a_brew(1))
         self.assertEqual(len(threads), 1)
         self.assertNotEqual(threads[0], threading.get_ident())

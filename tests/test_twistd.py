@@ -20,7 +20,7 @@ from pathlib import Path
 from twisted.trial.unittest import SynchronousTestCase
 
 from htcpcp.message import NEED_DATA, ProtocolError, Response, ResponseParser
-from htcpcp.tap import Options
+from htcpcp.tap import Options, reset_history
 
 from .test_integration import exchange, parse_responses
 
@@ -175,8 +175,38 @@ class TwistdTests(SynchronousTestCase):
             port = taken.getsockname()[1]
             process = self.twistd(*self.pot_arguments(port))
             output, _ = process.communicate(timeout=30)
-        self.assertNotEqual(process.returncode, 0)
-        self.assertIn(b"Address already in use", output)
+        self.assertEqual(process.returncode, 1)
+        self.assertEqual(
+            output.decode().strip(),
+            f"htcpcp: cannot listen on port {port} of 127.0.0.1: Address already in use:"
+            " another server is using it (stop it, or choose another port)",
+        )
+
+    def test_lab_mode_serves_pot_and_plain_web_on_dual_stack(self) -> None:
+        pot, web = free_port(), free_port()
+        data = Path(self.mktemp()).absolute()
+        process = self.twistd(
+            "htcpcp", "--lab", "--pot", f"tcp:{pot}", "--web", f"tcp:{web}", "--data-dir", str(data)
+        )
+        wait_for_port(web, process)
+        for family, address in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+            with socket.socket(family) as sock:
+                sock.settimeout(10)
+                sock.connect((address, web))
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                answer = b""
+                while chunk := sock.recv(65536):
+                    answer += chunk
+            self.assertTrue(answer.startswith(b"HTTP/1.1 200"), answer[:100])
+            self.assertIn(b"ducky", answer)
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=20)
+        self.assertIn(
+            f"the pot server listens on every IPv4 and IPv6 address, port {pot}".encode(), output
+        )
+        self.assertIn(
+            f"the web front end listens on every IPv4 and IPv6 address, port {web}".encode(), output
+        )
 
     def test_bare_ssl_generates_certificate_with_san(self) -> None:
         data = Path(self.mktemp()).absolute()
@@ -245,3 +275,72 @@ class OptionsTests(SynchronousTestCase):
             ["--pot", "tcp:1", "--config", "/nonexistent.ini"],
         ):
             self.assertRaises(UsageError, Options().parseOptions, arguments)
+
+
+class LabOptionsTests(SynchronousTestCase):
+    def test_lab_is_the_lab_set_up(self) -> None:
+        options = Options()
+        options.parseOptions(["--lab"])
+        self.assertEqual(options["pot"], ["tcp:5030"])
+        self.assertEqual(options["web"], "tcp:5031")
+        self.assertEqual(options["pot-at"], "tcp:host=127.0.0.1:port=5030")
+        self.assertEqual(options["pot-connections"], "per-request")
+        self.assertEqual(options["pot-dialect"], "lab")
+
+    def test_each_lab_setting_can_be_changed(self) -> None:
+        options = Options()
+        options.parseOptions(["--lab", "--pot", "tcp:6000", "--pot-dialect", "rfc"])
+        self.assertEqual(options["pot"], ["tcp:6000"])
+        self.assertEqual(options["pot-dialect"], "rfc")
+        self.assertEqual(options["pot-connections"], "per-request")
+
+    def test_without_lab_the_web_pools_and_speaks_rfc(self) -> None:
+        options = Options()
+        options.parseOptions(["--pot", "tcp:5030", "--web", "ssl:5031"])
+        self.assertEqual((options["pot-connections"], options["pot-dialect"]), ("pooled", "rfc"))
+
+    def test_unknown_values_are_usage_errors(self) -> None:
+        from twisted.python.usage import UsageError
+
+        for arguments in (
+            ["--lab", "--pot-dialect", "klingon"],
+            ["--lab", "--pot-connections", "x"],
+        ):
+            self.assertRaises(UsageError, Options().parseOptions, arguments)
+
+
+class ResetHistoryTests(SynchronousTestCase):
+    def test_the_history_is_moved_aside_whole(self) -> None:
+        data = Path(self.mktemp())
+        data.mkdir()
+        for suffix in ("", "-wal", "-shm"):
+            (data / f"history.sqlite3{suffix}").write_text(suffix or "main")
+        moved = reset_history(data, now=0.0)
+        assert moved is not None
+        self.assertEqual(moved, data / "old-history" / "history-19700101T000000Z.sqlite3")
+        self.assertEqual(sorted(p.name for p in data.glob("history.sqlite3*")), [])
+        self.assertEqual(Path(f"{moved}-wal").read_text(), "-wal")
+        self.assertEqual(moved.read_text(), "main")
+        self.assertIsNone(reset_history(data))
+
+    def test_reset_history_starts_empty(self) -> None:
+        data = Path(self.mktemp()).absolute()
+        port = free_port()
+        arguments = ("htcpcp", "--pot", f"tcp:{port}:interface=127.0.0.1", "--data-dir", str(data))
+        runner = TwistdTests()
+        first = runner.twistd(*arguments, "--brew-time", "600")
+        try:
+            wait_for_port(port, first)
+            self.assertEqual(runner.brew(port, b"start").status, 200)
+        finally:
+            runner._kill(first)
+        second = runner.twistd(*arguments, "--reset-history")
+        try:
+            wait_for_port(port, second)
+            [log] = parse_responses(exchange(port, b"GET /log HTCPCP/1.1\r\n\r\n"))
+            self.assertEqual(json.loads(log.body)["total"], 0)
+            [pot] = parse_responses(exchange(port, b"GET /pot-0 HTCPCP/1.1\r\n\r\n"))
+            self.assertEqual(pot.body, b"{}")
+        finally:
+            runner._kill(second)
+        self.assertEqual(len(list((data / "old-history").glob("history-*.sqlite3"))), 1)

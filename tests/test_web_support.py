@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import urljoin
 
 from treq.testing import StubTreq
 from twisted.internet.defer import Deferred, fail, succeed
@@ -95,9 +96,13 @@ class MemoryPotClient(PotCommands):
         if self.down is not None:
             self._report(Exchange("memory", data, None, None, started, 0.0, str(self.down)))
             return fail(self.down)
-        response = Connection(self.server).exchange(data, head)
+        response = self.answer(data, head)
         self._report(Exchange("memory", data, response.raw, response.status, started, 0.0, None))
         return succeed(response)
+
+    def answer(self, data: bytes, head: bool) -> Response:
+        """The pot server's answer to C{data}."""
+        return Connection(self.server).exchange(data, head)
 
     def _report(self, exchange: Exchange) -> None:
         if self.on_exchange is not None:
@@ -119,6 +124,17 @@ class MemoryPotClient(PotCommands):
     def close(self) -> Deferred[None]:
         self.closed = True
         return succeed(None)
+
+
+class UnlistedPotClient(MemoryPotClient):
+    """A pot server that does not list its pots (C{GET /pots} is 404), as a peer's might not."""
+
+    def answer(self, data: bytes, head: bool) -> Response:
+        if not data.startswith(b"GET /pots "):
+            return super().answer(data, head)
+        body = b"no such resource\n"
+        head_part = b"HTCPCP/1.1 404 Not Found\r\nContent-Length: %d\r\n\r\n" % len(body)
+        return Response("HTCPCP/1.1", 404, "Not Found", {}, body, head_part + body)
 
 
 @dataclass
@@ -149,6 +165,19 @@ class Web:
         data = {"__csrf_protection__": self.token(origin=origin), **fields}
         return self.go(path, "POST", origin, data=data, **kwargs)
 
+    def submit(self, path: str, fields: dict[str, Any], origin: str = ORIGIN, **kwargs: Any) -> Any:
+        """
+        Submit a form and follow its redirect (POST-redirect-GET): the page
+        it leads to, with the form's own answer as C{.posted}.
+        """
+        posted = self.post(path, fields, origin, **kwargs)
+        assert posted.code == 303, (posted.code, posted.page)
+        [location] = posted.headers.getRawHeaders("location")
+        target = urljoin(origin + path, location)
+        shown = self.go(target[len(origin) :], origin=origin)
+        shown.posted = posted
+        return shown
+
     def later(self, seconds: float) -> None:
         """Let C{seconds} pass for the pots and the front end."""
         self.clock.advance(seconds)
@@ -164,13 +193,24 @@ def _result(deferred: Deferred[Any]) -> Any:
     return results[0]
 
 
-def make_web(config: Config | None = None, interval: float = 1.0) -> Web:
-    """A front end over an in-memory pot server, both on one L{Clock}."""
+def make_web(
+    config: Config | None = None,
+    heartbeat: float = 15.0,
+    retry: float = 1.0,
+    listing: bool = True,
+) -> Web:
+    """
+    A front end over an in-memory pot server, both on one L{Clock}.
+
+    @param listing: whether the pot server lists its pots (C{GET /pots});
+        without, it is like another HTCPCP server that does not.
+    """
     history = MemoryHistory()
     server, clock = memory_server(config or fast_config(), history)  # type: ignore[arg-type]
     inspector = Inspector()
-    client = MemoryPotClient(server, clock, inspector.record)
-    front = FrontEnd(client, inspector=inspector, clock=clock, interval=interval)  # type: ignore[arg-type]
+    kind = MemoryPotClient if listing else UnlistedPotClient
+    client = kind(server, clock, inspector.record)
+    front = FrontEnd(client, inspector=inspector, clock=clock, heartbeat=heartbeat, retry=retry)  # type: ignore[arg-type]
     return Web(front, client, clock, history, StubTreq(front.resource()))
 
 

@@ -157,7 +157,7 @@ class TwistdTests(SynchronousTestCase):
         home = fetch(web, "/", context=context)
         self.assertEqual(home.status, 200)
         self.assertIn(b">ducky</h2>", home.body)
-        self.assertIn(b"GET /pot-0 HTCPCP/1.1", fetch(web, "/inspector", context=context).body)
+        self.assertIn(b"GET /pots HTCPCP/1.1", fetch(web, "/inspector", context=context).body)
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=20)
         self.assertEqual(output.count(b"SELF-SIGNED certificate was generated"), 1)

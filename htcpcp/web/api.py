@@ -17,8 +17,8 @@ from htcpcp.client import Exchange
 from htcpcp.message import Response
 from htcpcp.web.diagnostics import Diagnostic
 from htcpcp.web.errors import ErrorPage
-from htcpcp.web.gateway import PotInfo, PotView, Snapshot
 from htcpcp.web.inspector import method_of, shown
+from htcpcp.web.model import PotInfo, PotView, Snapshot
 from htcpcp.web.pages import TIMER_LABELS, clock_text, state_label
 
 __all__ = [

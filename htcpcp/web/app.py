@@ -5,9 +5,15 @@ The Klein application: every route of the front end.
 Pages (GET, never changing a pot) render HTML; C{api/...} mirrors them as
 JSON; C{events} streams the live status.  Everything that changes a pot or
 a preference is a POST form: the L{Requirer} prerequisite procures the
-session and refuses a missing or wrong CSRF token with a 403 page, Klein's
-L{Form} validates the fields (lengths and shapes, so nothing odd reaches
-an HTCPCP header), and success answers 303 to the home page.  A POST
+session, refuses a form from another site or without a CSRF token in its
+body with a 403 page, and answers a stale token (an expired session) with
+the page again, freshly tokened, saying why.  Klein's L{Form} validates the
+fields (lengths and shapes, so nothing odd reaches an HTCPCP header).
+Every outcome answers 303 (POST-redirect-GET): success to the home page
+with a one-time notice (a cookie, so a reload does not bring it back), a
+refusal to C{outcome/ID}, which shows it with its status code; a repeated
+submission of one rendered form is answered as the first was
+(L{Outcomes}).  A POST
 handler is never wrapped in L{Plating.routed}, which turns refusals into a
 500 (see the project's Klein notes); pages are rendered with
 L{twisted.web.template} directly, to bytes.  The home, beans and history
@@ -21,9 +27,10 @@ Errors are pages too: 404 and 405 from routing, the pot's own refusals
 
 from __future__ import annotations
 
+import hmac
 import json
 import re
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -37,6 +44,7 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource
 from twisted.web.template import Flattenable, Tag
 from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import RequestRedirect
 from zope.interface import Interface
 
 from htcpcp.client import ClientError
@@ -44,20 +52,21 @@ from htcpcp.message import Response as PotResponse
 from htcpcp.web import api
 from htcpcp.web.diagnostics import DIAGNOSTICS, Diagnostic
 from htcpcp.web.errors import ErrorPage, from_answer, from_problem, web_error
-from htcpcp.web.gateway import (
-    POT_LIMIT,
-    PotAnswerError,
-    PotGateway,
-    PotInfo,
-    Snapshot,
-    UnknownPot,
-    problem_for,
-)
+from htcpcp.web.gateway import POT_LIMIT, PotGateway, UnknownPot, problem_for
 from htcpcp.web.inspector import Inspector
 from htcpcp.web.layout import THEMES, PageContext, page
 from htcpcp.web.live import LiveFeed
+from htcpcp.web.model import PotAnswerError, PotInfo, Snapshot
 from htcpcp.web.mount import IMount, Mount, safe_next
-from htcpcp.web.pages import beans_content, countdowns, error_content, home_content
+from htcpcp.web.outcomes import NONCE_FIELD, Outcomes, new_nonce
+from htcpcp.web.pages import (
+    NOTICES,
+    beans_content,
+    countdowns,
+    error_content,
+    home_content,
+    refresh_after,
+)
 from htcpcp.web.rendering import PageCache, flatten_page
 from htcpcp.web.reports import (
     diagnostic_content,
@@ -65,12 +74,14 @@ from htcpcp.web.reports import (
     history_content,
     inspector_content,
 )
-from htcpcp.web.sessions import SessionStore, check_csrf, procure
+from htcpcp.web.sessions import FormSession, SessionStore, form_token, procure, same_origin
 from htcpcp.web.statics import STATIC_DIRECTORY, StaticFiles
 
 __all__ = ["THEME_COOKIE", "BadQuery", "FormPost", "WebApplication"]
 
 THEME_COOKIE: Final = b"htcpcp-theme"
+NOTICE_COOKIE: Final = b"htcpcp-notice"
+NOTICE_LIFETIME: Final = 60
 THEME_LIFETIME: Final = 365 * 86400
 HISTORY_PAGE: Final = 20
 CHART_SAMPLE: Final = 200
@@ -91,6 +102,7 @@ class FormPost:
 
     context: PageContext
     request: IRequest
+    session: FormSession
 
 
 class BadQuery(Exception):
@@ -236,11 +248,20 @@ def _html(
     content: Iterable[Flattenable],
     *,
     status: int = 200,
-    current: str = "",
+    current: str | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
     body = flatten_page(page(context, title, content, current=current))
     return _html_response(body, status, headers)
+
+
+def _redirect(location: str) -> Response:
+    return Response(code=303, headers={"Location": location}, body=b"")
+
+
+def _form_text(request: IRequest, name: bytes) -> str:
+    raw = request.args.get(name, [b""])[0]  # type: ignore[attr-defined]
+    return raw.decode("ascii", "replace")[:64]
 
 
 def _error_headers(error: ErrorPage) -> dict[str, str]:
@@ -271,6 +292,7 @@ class WebApplication:
         self._feed = feed
         self._inspector = inspector
         self._sessions = sessions
+        self._outcomes = Outcomes()
         self._static = StaticFiles(STATIC_DIRECTORY)
         self._home_pages = PageCache()
         self._beans_pages = PageCache()
@@ -280,13 +302,14 @@ class WebApplication:
         """The Klein resource of this application."""
         return self.app.resource()  # type: ignore[no-any-return]
 
-    def _context(self, request: IRequest) -> PageContext:
+    def _context(self, request: IRequest, *, make: bool = False) -> PageContext:
         mount = _mount(request)
-        session = procure(request, self._sessions, mount)
+        session = procure(request, self._sessions, mount, make=make)
         if request.method != b"GET":
             mount = mount._replace(here="")
-        token = None if session is None else session.identifier
-        return PageContext(mount, token, _theme_of(request))
+        if session is None:
+            return PageContext(mount, None, _theme_of(request))
+        return PageContext(mount, session.identifier, _theme_of(request), new_nonce())
 
     async def _error(
         self, request: IRequest, error: ErrorPage, headers: Mapping[str, str] | None = None
@@ -302,29 +325,78 @@ class WebApplication:
 
     @requirer.prerequisite([ISession])
     async def _guard(self, request: IRequest) -> None:
-        """Procure the session and refuse a form without its CSRF token."""
-        context = self._context(request)
-        if not check_csrf(request, context.token):
-            log.info("refused a form without a valid CSRF token")
+        """
+        Procure the session; refuse a form from elsewhere or without its CSRF
+        token, and answer a stale token with the page again.
+        """
+        sent = form_token(request)
+        if sent is None or not same_origin(request):
+            log.info("refused a form without a CSRF token in its body, or from another site")
+            context = self._context(request)
             refusal = ErrorPage(
                 403,
                 "Refused",
-                "This form has no valid security token, so nothing was done. It may be old"
-                " (the session expired) or come from another site: go back and try again.",
+                "This form has no valid security token, so nothing was done. It may come"
+                " from another site: go back to the pots and try again.",
             )
             content = error_content(context, refusal)
             raise EarlyExit(_html(context, "Refused", content, status=403))
-        request.setComponent(IFormPost, FormPost(context, request))  # type: ignore[attr-defined]
+        session = procure(request, self._sessions, _mount(request))
+        if session is None or not hmac.compare_digest(sent, session.identifier.encode("ascii")):
+            log.info("a form with a stale CSRF token: shown again")
+            raise EarlyExit(await self._stale(request))
+        context = self._context(request)
+        request.setComponent(IFormPost, FormPost(context, request, session))  # type: ignore[attr-defined]
 
-    def _after(self, post: FormPost, info: PotInfo, answer: PotResponse, done: str) -> Response:
-        if answer.status == 200:
-            location = post.context.url(f"?done={done}")
-            return Response(code=303, headers={"Location": location}, body=b"")
-        error = from_answer(answer, info)
-        content = error_content(post.context, error)
-        return _html(
-            post.context, error.title, content, status=error.status, headers=_error_headers(error)
+    async def _stale(self, request: IRequest) -> Response:
+        """The home page again, with a fresh token, saying why nothing was done."""
+        context = self._context(request, make=True)
+        snapshot = await self._gateway.snapshot()
+        note = (
+            "This page was out of date (its session had expired), so nothing was done."
+            " Here it is again: check it and send it again."
         )
+        return self._home(context._replace(mount=context.mount._replace(here="")), snapshot, note)
+
+    async def _submit(
+        self, post: FormPost, form: str, act: Callable[[], Awaitable[tuple[str, str]]]
+    ) -> Response:
+        """
+        Run a form's action once per rendered form, and redirect: to the
+        page it names with its notice, or to the refusal it led to.
+        """
+
+        async def outcome() -> tuple[str, str]:
+            try:
+                return await act()
+            except UnknownPot:
+                return self._refused(post, web_error(404, "There is no such pot."))
+            except (ClientError, PotAnswerError) as error:
+                return self._refused(post, from_problem(problem_for(error, self._gateway.redact)))
+
+        nonce = _form_text(post.request, NONCE_FIELD)
+        location, notice = await self._outcomes.once(post.session.session, nonce, form, outcome)
+        if notice:
+            post.request.addCookie(  # type: ignore[attr-defined]
+                NOTICE_COOKIE,
+                notice.encode("ascii"),
+                path=post.context.mount.path.encode("utf-8"),
+                max_age=str(NOTICE_LIFETIME).encode("ascii"),
+                secure=post.request.isSecure(),
+                httpOnly=True,
+                sameSite="lax",
+            )
+        return _redirect(post.context.url(location))
+
+    def _refused(self, post: FormPost, error: ErrorPage) -> tuple[str, str]:
+        return f"outcome/{self._outcomes.keep(post.session.session, error)}", ""
+
+    def _after(
+        self, post: FormPost, info: PotInfo, answer: PotResponse, done: str, asked: str = ""
+    ) -> tuple[str, str]:
+        if answer.status == 200:
+            return "", done
+        return self._refused(post, from_answer(answer, info, done, asked))
 
     @requirer.require(
         app.route("/brew", methods=["POST"]),
@@ -338,26 +410,38 @@ class WebApplication:
         self, pot: int, drink: str, additions: tuple[str, ...], other: str, post: FormPost
     ) -> Response:
         """Start a brew: coffee, or a tea variety, with additions."""
-        info = await self._gateway.pot(pot)
-        wanted = (*additions, other) if other else additions
-        answer = await self._gateway.brew(info, drink.lower(), wanted)
-        return self._after(post, info, answer, "brewing")
+
+        async def act() -> tuple[str, str]:
+            info = await self._gateway.pot(pot)
+            wanted = (*additions, other) if other else additions
+            answer = await self._gateway.brew(info, drink.lower(), wanted)
+            return self._after(post, info, answer, "brewing", ", ".join(wanted))
+
+        return await self._submit(post, "brew", act)
 
     @requirer.require(
         app.route("/pots/<int:index>/stop", methods=["POST"]), post=RequestComponent(IFormPost)
     )
     async def stop(self, index: int, post: FormPost) -> Response:
-        """Stop a pot's brew early."""
-        info = await self._gateway.pot(index)
-        return self._after(post, info, await self._gateway.stop(info), "stopped")
+        """Stop a pot's brew early, or take a finished cup away."""
+
+        async def act() -> tuple[str, str]:
+            info = await self._gateway.pot(index)
+            return self._after(post, info, await self._gateway.stop(info), "stopped")
+
+        return await self._submit(post, f"stop-{index}", act)
 
     @requirer.require(
         app.route("/pots/<int:index>/when", methods=["POST"]), post=RequestComponent(IFormPost)
     )
     async def when(self, index: int, post: FormPost) -> Response:
         """Say when: stop the milk pouring."""
-        info = await self._gateway.pot(index)
-        return self._after(post, info, await self._gateway.when(info), "when")
+
+        async def act() -> tuple[str, str]:
+            info = await self._gateway.pot(index)
+            return self._after(post, info, await self._gateway.when(info), "when")
+
+        return await self._submit(post, f"when-{index}", act)
 
     @requirer.require(
         app.route("/theme", methods=["POST"]),
@@ -377,19 +461,36 @@ class WebApplication:
             httpOnly=True,
             sameSite="lax",
         )
-        return Response(code=303, headers={"Location": post.context.url(back)}, body=b"")
+        return _redirect(post.context.url(back))
 
     async def _invalid(self, request: IRequest, values: Any) -> Response:
-        """A form whose fields did not validate: 400, saying which."""
+        """A form whose fields did not validate: a 400 refusal, saying which."""
         errors = "; ".join(
             f"{field.formFieldName}: {error.message}"
             for field, error in values.validationErrors.items()
         )
-        return await self._error(request, web_error(400, errors))
+        post = request.getComponent(IFormPost)  # type: ignore[attr-defined]
+        location, _ = self._refused(post, web_error(400, errors))
+        return _redirect(post.context.url(location))
 
     for _handler in (brew, theme):
         Form.onValidationFailureFor(_handler)(_invalid)
     del _handler
+
+    @app.route("/outcome/<string:identifier>", methods=["GET"])
+    async def outcome(self, request: IRequest, identifier: str) -> Response:
+        """A form's refusal, shown with its status code (reloading it sends nothing)."""
+        context = self._context(request)
+        session = procure(request, self._sessions, _mount(request))
+        error = None
+        if session is not None:
+            error = self._outcomes.refusal(session.session, identifier)
+        if error is None:
+            error = web_error(404, "That message is no longer kept: go back to the pots.")
+        content = error_content(context, error)
+        return _html(
+            context, error.title, content, status=error.status, headers=_error_headers(error)
+        )
 
     # Pages --------------------------------------------------------------
 
@@ -397,22 +498,40 @@ class WebApplication:
     def home(self, request: IRequest) -> Response | Deferred[Response]:
         """Every pot's live status and the brew form."""
         context = self._context(request)
+        notice = self._notice(request, context)
         snapshot = self._gateway.recent()
         if snapshot is None:
             waiting = self._gateway.snapshot()
-            return waiting.addCallback(lambda taken: self._home(request, context, taken))
-        return self._home(request, context, snapshot)
+            return waiting.addCallback(lambda taken: self._home(context, taken, notice))
+        return self._home(context, snapshot, notice)
 
-    def _home(self, request: IRequest, context: PageContext, snapshot: Snapshot) -> Response:
+    def _notice(self, request: IRequest, context: PageContext) -> str:
+        """The notice a form left for this page, forgotten once read."""
+        sent = (request.getCookie(NOTICE_COOKIE) or b"").decode("ascii", "replace")
+        if not sent:
+            return ""
+        request.addCookie(  # type: ignore[attr-defined]
+            NOTICE_COOKIE,
+            b"",
+            path=context.mount.path.encode("utf-8"),
+            max_age=b"0",
+            secure=request.isSecure(),
+            httpOnly=True,
+            sameSite="lax",
+        )
+        return NOTICES.get(sent, "")
+
+    def _home(self, context: PageContext, snapshot: Snapshot, notice: str) -> Response:
         """The home page for C{snapshot} (right away when one is recent enough)."""
         clocks = countdowns(snapshot, self._gateway.now() - snapshot.taken)
-        notice = _query_text(request, b"done")
         error = None if snapshot.problem is None else from_problem(snapshot.problem)
         title = "The pots" if error is None else error.title
 
         def make(shared: PageContext) -> Tag:
             content = home_content(shared, snapshot, clocks, notice)
-            return page(shared, title, content, live=True)
+            return page(
+                shared, title, content, current="", live=True, refresh=refresh_after(snapshot)
+            )
 
         body = self._home_pages.page(context, (snapshot.fingerprint, clocks, notice), make)
         if error is None:
@@ -440,6 +559,7 @@ class WebApplication:
         return listing, list(sample.get("brews") or []), pot
 
     @app.route("/history", methods=["GET"])
+    @app.route("/log", methods=["GET"])
     async def history(self, request: IRequest) -> Response:
         """The brew history: totals, charts and a page of brews."""
         context = self._context(request)
@@ -533,7 +653,7 @@ class WebApplication:
 
     # Errors -------------------------------------------------------------
 
-    @app.handle_errors(NotFound, UnknownPot)
+    @app.handle_errors(NotFound, UnknownPot, RequestRedirect)
     async def not_found(self, request: IRequest, failure: Failure) -> Response:
         detail = "There is no such pot." if failure.check(UnknownPot) else ""
         return await self._error(request, web_error(404, detail))

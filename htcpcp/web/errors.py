@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from htcpcp.message import Response
-from htcpcp.web.gateway import PotInfo, Problem
+from htcpcp.web.model import PotInfo, Problem
 
 __all__ = ["ErrorPage", "from_answer", "from_problem", "web_error"]
 
@@ -50,6 +50,12 @@ EXPLANATIONS: Final = {
     ),
     503: ("Out of coffee", "The pot cannot brew that right now."),
 }
+BUSY: Final = {
+    "brewing": ("The pot is busy", "One brew at a time: the pot is still brewing or pouring milk."),
+    "stopped": ("Nothing to stop", "There is nothing to stop: the pot is not brewing."),
+    "when": ("No milk is pouring", "No milk is pouring, so there is nothing to say when to."),
+}
+"""What a 409 means, by the action that met it."""
 _RETRY: Final = re.compile(r"\d{1,6}\Z")
 
 
@@ -90,8 +96,23 @@ def from_problem(problem: Problem) -> ErrorPage:
     )
 
 
-def from_answer(response: Response, pot: PotInfo) -> ErrorPage:
-    """The page for a pot's refusal (any status but 200)."""
+def _refused(asked: str, pot: PotInfo) -> str:
+    """The additions of C{asked} (comma-separated) that C{pot} lacks, in words."""
+    has = {addition.lower() for addition in pot.additions}
+    lacking = [a.strip() for a in asked.split(",") if a.strip() and a.strip().lower() not in has]
+    if not lacking:
+        return "The pot does not have one of the additions you asked for."
+    names = " or ".join(lacking)
+    return f"{pot.name} has no {names}."
+
+
+def from_answer(response: Response, pot: PotInfo, action: str = "", asked: str = "") -> ErrorPage:
+    """
+    The page for a pot's refusal (any status but 200).
+
+    @param action: what was asked (C{brewing}, C{stopped}, C{when}), for the words of a 409.
+    @param asked: the additions asked for, comma-separated, to name those a 406 refused.
+    """
     detail = response.body.decode("utf-8", "replace").strip()
     retry = response.headers.get("retry-after", "").strip()
     retry_after = int(retry) if _RETRY.match(retry) else None
@@ -107,4 +128,7 @@ def from_answer(response: Response, pot: PotInfo) -> ErrorPage:
     additions: tuple[str, ...] = ()
     if response.status == 406:
         additions = tuple(a.strip() for a in detail.split(",") if a.strip()) or pot.additions
+        explanation = f"{_refused(asked, pot)} These are the ones it has:"
+    if response.status == 409:
+        title, explanation = BUSY.get(action, (title, explanation))
     return ErrorPage(response.status, title, explanation, detail, pot.name, additions, retry_after)

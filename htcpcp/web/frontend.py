@@ -14,7 +14,8 @@ it from then on: L{FrontEnd.close} ends the live streams and closes it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from twisted.internet.defer import Deferred
@@ -25,11 +26,12 @@ from htcpcp.client import PotClient
 from htcpcp.web.api import snapshot_document
 from htcpcp.web.app import WebApplication
 from htcpcp.web.endpoints import redactor
-from htcpcp.web.gateway import PotGateway, Snapshot
+from htcpcp.web.gateway import PotGateway
 from htcpcp.web.inspector import Inspector
 from htcpcp.web.live import LiveFeed
+from htcpcp.web.model import Snapshot
 from htcpcp.web.security import WebRoot
-from htcpcp.web.sessions import SessionStore
+from htcpcp.web.sessions import SESSION_FILE, SessionStore
 
 __all__ = ["FrontEnd"]
 
@@ -47,8 +49,11 @@ class FrontEnd:
     @param client: how the pots are reached (owned from now on).
     @param inspector: where the client reports its exchanges, if anywhere.
     @param clock: the clock for status age, sessions and the live loop.
-    @param interval: seconds between two looks at the pots' status.
+    @param heartbeat: the longest the pots' status is reused while none is changing.
+    @param retry: seconds between two tries while the pot server cannot be used.
     @param redact: hides what people should not see in error messages.
+    @param data_dir: where the sessions are kept (L{SESSION_FILE}), or
+        C{None} to keep them in memory.
     """
 
     def __init__(
@@ -57,14 +62,19 @@ class FrontEnd:
         *,
         inspector: Inspector | None = None,
         clock: IReactorTime | None = None,
-        interval: float = 1.0,
+        heartbeat: float = 15.0,
+        retry: float = 5.0,
         redact: Callable[[str], str] = str,
+        data_dir: str | Path | None = None,
     ) -> None:
         clock = clock or _global_reactor()
         self.inspector = inspector or Inspector(redact=redact)
-        self.gateway = PotGateway(client, clock, interval=interval, redact=redact)
+        self.gateway = PotGateway(client, clock, heartbeat=heartbeat, retry=retry, redact=redact)
         self.feed = LiveFeed(self.gateway, clock, self._document)
-        self.sessions = SessionStore(clock)
+        path = None if data_dir is None else Path(data_dir) / SESSION_FILE
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self.sessions = SessionStore(clock, path)
         self.application = WebApplication(self.gateway, self.feed, self.inspector, self.sessions)
         self._resource = WebRoot(self.application.resource())
 
@@ -75,17 +85,35 @@ class FrontEnd:
         *,
         reactor: Any = None,
         timeout: float = 10.0,
-        interval: float = 1.0,
+        heartbeat: float = 15.0,
+        retry: float = 5.0,
+        data_dir: str | Path | None = None,
+        client_options: Mapping[str, Any] | None = None,
     ) -> FrontEnd:
         """
         A front end for the pot server at the client endpoint C{pot_at}
-        (C{tcp:127.0.0.1:5030}, C{tls:pots.example:5030:trustRoots=/etc/ca}).
+        (C{tcp:127.0.0.1:5030}, C{tls:pots.example:5030:trustRoots=/etc/ca});
+        C{client_options} are more keyword arguments of its L{PotClient}.
         """
         reactor = reactor or _global_reactor()
         redact = redactor(pot_at)
         inspector = Inspector(redact=redact)
-        client = PotClient(reactor, endpoint=pot_at, timeout=timeout, on_exchange=inspector.record)
-        return cls(client, inspector=inspector, clock=reactor, interval=interval, redact=redact)
+        client = PotClient(
+            reactor,
+            endpoint=pot_at,
+            timeout=timeout,
+            on_exchange=inspector.record,
+            **(client_options or {}),
+        )
+        return cls(
+            client,
+            inspector=inspector,
+            clock=reactor,
+            heartbeat=heartbeat,
+            retry=retry,
+            redact=redact,
+            data_dir=data_dir,
+        )
 
     def _document(self, snapshot: Snapshot) -> dict[str, Any]:
         return snapshot_document(snapshot, self.gateway.now())
@@ -97,4 +125,5 @@ class FrontEnd:
     def close(self) -> Deferred[None]:
         """End the live streams and close the connections to the pot."""
         self.feed.close()
+        self.sessions.close()
         return self.gateway.client.close()

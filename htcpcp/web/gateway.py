@@ -3,24 +3,28 @@
 The front end's one way to the pots: discovery, shared status, actions.
 
 Everything goes through a L{PotClient}, over a real connection to the pot
-server.  There is no "list the pots" request, so the pots are discovered
-with PROPFIND C{/pot-0}, C{/pot-1}, ... until a 404, and the catalogue is
-kept for a minute.  The status of every pot (a GET each) is taken at most
-once per C{interval}, however many browsers look at it: concurrent callers
-share the request in flight, later ones the cached L{Snapshot}.
+server, and the front end asks as often as needed and no more, for its
+traffic is what students capture.  One C{GET /pots} lists every pot with
+its state; only the pots that are not idle are then asked for their status
+(a GET each).  A server without that listing (another HTCPCP server: it
+answers 404) is explored with PROPFIND C{/pot-0}, C{/pot-1}, ... until a
+404, its catalogue kept for C{catalogue_ttl}, and every pot asked.
+
+A L{Snapshot} is reused by everyone (pages, the JSON API, the live streams)
+until it is L{Snapshot.due}: when a brewing or pouring pot says its state
+will change (its C{seconds_left}), else after a C{heartbeat}, and at once
+after the front end changes a pot (L{PotGateway.changed}).  Concurrent
+callers share the requests in flight.
 
 A pot server that cannot be used never raises from L{PotGateway.snapshot}:
 the snapshot carries a L{Problem} (503 unreachable, 504 too slow, 502 a TLS
-failure or an unreadable answer) and is cached like any other, so a dead
-server is asked once per interval and the front end recovers by itself.
+failure or an unreadable answer, in words) and the pots last seen, as
+unknown; it is due again after C{retry}, so the front end recovers by itself.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any, Final, Generic, TypeVar
 
 from twisted.internet.defer import Deferred, DeferredList, succeed
@@ -30,20 +34,27 @@ from twisted.python.failure import Failure
 
 from htcpcp.client import ClientError, PotClient, PotTimeout, PotTLSError, PotUnreachable
 from htcpcp.message import Response
+from htcpcp.web.model import (
+    ACTIVE_STATES,
+    PotAnswerError,
+    PotInfo,
+    PotView,
+    Problem,
+    Snapshot,
+    read_json,
+)
 
-__all__ = [
-    "PotAnswerError",
-    "PotGateway",
-    "PotInfo",
-    "PotView",
-    "Problem",
-    "Snapshot",
-    "UnknownPot",
-    "problem_for",
-]
+__all__ = ["POT_LIMIT", "PotGateway", "UnknownPot", "problem_for"]
 
-POT_LIMIT: Final = 32
-"""Pots discovered at most."""
+POT_LIMIT: Final = 100
+"""Pots shown at most (and probed for, on a server without a listing)."""
+LISTING: Final = "/pots"
+NO_LISTING: Final = frozenset({400, 404, 405, 501})
+"""What a server without C{/pots} answers it."""
+SETTLE: Final = 0.1
+"""Seconds after a pot's announced change before it is asked again."""
+MIN_GAP: Final = 0.25
+"""The shortest wait between two snapshots, whatever a pot announces."""
 
 T = TypeVar("T")
 log = Logger()
@@ -51,121 +62,6 @@ log = Logger()
 
 class UnknownPot(Exception):
     """The front end knows no pot with that index."""
-
-
-class PotAnswerError(Exception):
-    """The pot server answered something the front end cannot use."""
-
-
-@dataclass(frozen=True)
-class PotInfo:
-    """A pot's catalogue, from its PROPFIND."""
-
-    index: int
-    name: str
-    kind: str
-    brew_time: float
-    pour_time: float
-    additions: tuple[str, ...]
-    varieties: tuple[tuple[str, float], ...] = ()
-
-    @property
-    def target(self) -> str:
-        """The pot's origin-form target."""
-        return f"/pot-{self.index}"
-
-    @property
-    def teapot(self) -> bool:
-        return self.kind == "teapot"
-
-    @classmethod
-    def from_propfind(cls, index: int, body: Mapping[str, Any]) -> PotInfo:
-        """Read a PROPFIND body; L{PotAnswerError} if it is not one."""
-        try:
-            pot = body["pot"]
-            return cls(
-                index=index,
-                name=str(pot["name"]),
-                kind=str(pot["kind"]),
-                brew_time=float(pot["brew_time"]),
-                pour_time=float(pot["pour_time"]),
-                additions=tuple(str(a) for a in pot["additions"]),
-                varieties=tuple((str(k), float(v)) for k, v in pot.get("varieties", {}).items()),
-            )
-        except (KeyError, TypeError, ValueError, AttributeError) as error:
-            raise PotAnswerError(f"pot-{index} described itself oddly: {error!r}") from error
-
-
-@dataclass(frozen=True)
-class PotView:
-    """A pot and its status (the body of its GET: C{{}} when empty)."""
-
-    info: PotInfo
-    status: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def state(self) -> str:
-        """idle, brewing, pouring or ready."""
-        state = self.status.get("state")
-        return state if state in ("brewing", "pouring", "ready") else "idle"
-
-    @property
-    def seconds_left(self) -> float:
-        try:
-            return max(0.0, float(self.status.get("seconds_left") or 0.0))
-        except (TypeError, ValueError):
-            return 0.0
-
-    @property
-    def outcome(self) -> str:
-        return str(self.status.get("outcome") or "")
-
-    def summary(self) -> str:
-        """What is in the pot, in words: C{Coffee with Cream and Whisky}."""
-        if not self.status:
-            return "Ready for an order"
-        variety = self.status.get("variety")
-        drink = f"{variety} tea" if variety else str(self.status.get("beverage_type") or "coffee")
-        additions = [str(a) for a in self.status.get("additions") or ()]
-        drink = drink[:1].upper() + drink[1:]
-        if not additions:
-            return drink
-        listed = ", ".join(additions[:-1]) + " and " + additions[-1] if len(additions) > 1 else ""
-        return f"{drink} with {listed or additions[0]}"
-
-
-@dataclass(frozen=True)
-class Problem:
-    """Why the pot server could not be used, as an HTTP status and words."""
-
-    status: int
-    title: str
-    detail: str
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """
-    Every pot's status at C{taken} (the clock's seconds), or the problem.
-
-    @ivar generation: how many changes the front end had made to the pots
-        when the snapshot began (see L{PotGateway.changed}).
-    """
-
-    taken: float
-    pots: tuple[PotView, ...] = ()
-    problem: Problem | None = None
-    generation: int = 0
-
-    @cached_property
-    def fingerprint(self) -> str:
-        """
-        What the snapshot says (not when): equal for snapshots that say the same.
-
-        A string, made once, so that finding a page kept for it costs little.
-        """
-        statuses = [json.dumps(view.status, sort_keys=True) for view in self.pots]
-        return repr((self.problem, [view.info for view in self.pots], statuses))
 
 
 def problem_for(error: Exception, redact: Callable[[str], str] = str) -> Problem:
@@ -178,6 +74,13 @@ def problem_for(error: Exception, redact: Callable[[str], str] = str) -> Problem
     if isinstance(error, PotUnreachable):
         return Problem(503, "The pot server cannot be reached", detail)
     return Problem(502, "The pot server answered something unreadable", detail)
+
+
+def _expect_200(response: Response, what: str) -> None:
+    if response.status != 200:
+        said = response.body.decode("utf-8", "replace").strip()[:80]
+        words = f": {said!r}" if said else ""
+        raise PotAnswerError(f"{what} answered {response.status} {response.reason}{words}")
 
 
 class _Shared(Generic[T]):
@@ -205,13 +108,6 @@ class _Shared(Generic[T]):
                 waiter.callback(result)
 
 
-def _json(response: Response, what: str) -> Any:
-    try:
-        return json.loads(response.body)
-    except ValueError as error:
-        raise PotAnswerError(f"{what} answered with something that is not JSON") from error
-
-
 async def _all(requests: Sequence[Deferred[Response]]) -> list[Response]:
     """Wait for every request; raise the first one's error if any failed."""
     results = await DeferredList(list(requests), consumeErrors=True)
@@ -221,14 +117,31 @@ async def _all(requests: Sequence[Deferred[Response]]) -> list[Response]:
     return [value for _, value in results]
 
 
+def _listed(body: object) -> list[tuple[PotInfo, str]]:
+    """The pots of a C{/pots} body, each with its state."""
+    entries = body.get("pots") if isinstance(body, Mapping) else None
+    if not isinstance(entries, list):
+        raise PotAnswerError('GET /pots answered without the "pots" list this front end reads')
+    found = []
+    for position, entry in enumerate(entries[:POT_LIMIT]):
+        index = entry.get("index", position) if isinstance(entry, Mapping) else position
+        if not isinstance(index, int) or not 0 <= index < POT_LIMIT:
+            raise PotAnswerError(f"GET /pots lists a pot numbered {str(index)[:20]!r}")
+        info = PotInfo.read(index, entry, f"GET /pots (its pot {position})")
+        found.append((info, str(entry.get("state", "")) if isinstance(entry, Mapping) else ""))
+    return found
+
+
 class PotGateway:
     """
     The pots of one pot server, as the front end sees them.
 
     @param client: the client every request goes through.
     @param clock: the clock the status's age is measured with.
-    @param interval: seconds a status snapshot is reused.
-    @param catalogue_ttl: seconds the discovered pots are trusted.
+    @param heartbeat: the longest a snapshot is reused while no pot is changing.
+    @param retry: seconds between two tries while the pot server cannot be used.
+    @param catalogue_ttl: seconds the discovered pots are trusted (and a
+        server's lack of C{/pots} remembered).
     @param redact: hides what people should not see in error messages.
     """
 
@@ -237,18 +150,24 @@ class PotGateway:
         client: PotClient,
         clock: IReactorTime,
         *,
-        interval: float = 1.0,
+        heartbeat: float = 15.0,
+        retry: float = 5.0,
         catalogue_ttl: float = 60.0,
         redact: Callable[[str], str] = str,
     ) -> None:
         self.client = client
         self.redact = redact
-        self.interval = interval
+        self.heartbeat = heartbeat
+        self.retry = retry
         self._clock = clock
         self._catalogue_ttl = catalogue_ttl
         self._catalogue: tuple[float, tuple[PotInfo, ...]] | None = None
+        self._seen: tuple[PotInfo, ...] = ()
+        self._no_listing_until = float("-inf")
+        self._since: float | None = None
         self._last: Snapshot | None = None
         self._generation = 0
+        self._listeners: list[Callable[[], object]] = []
         self._discover = _Shared(lambda: Deferred.fromCoroutine(self._discovery()))
         self._take = self._new_take()
 
@@ -262,6 +181,10 @@ class PotGateway:
     def generation(self) -> int:
         """How many changes this front end has made to the pots."""
         return self._generation
+
+    def on_change(self, listener: Callable[[], object]) -> None:
+        """Call C{listener} whenever the front end has changed a pot."""
+        self._listeners.append(listener)
 
     async def pots(self) -> tuple[PotInfo, ...]:
         """The pots of the server (cached); raises L{ClientError} or L{PotAnswerError}."""
@@ -278,14 +201,14 @@ class PotGateway:
         raise UnknownPot(index)
 
     def snapshot(self) -> Deferred[Snapshot]:
-        """Every pot's status, at most C{interval} old; never fails for the pot's sake."""
+        """Every pot's status, taken again only once it is due; never fails for the pot's sake."""
         recent = self.recent()
         return self._take() if recent is None else succeed(recent)
 
     def recent(self) -> Snapshot | None:
-        """The last snapshot if it is less than C{interval} old, else C{None}."""
+        """The last snapshot until it is due, else C{None}."""
         last = self._last
-        if last is not None and self.now() - last.taken < self.interval:
+        if last is not None and self.now() < last.due:
             return last
         return None
 
@@ -299,36 +222,80 @@ class PotGateway:
         self._generation += 1
         self._last = None
         self._take = self._new_take()
+        for listener in list(self._listeners):
+            listener()
+
+    def _remember(self, pots: tuple[PotInfo, ...]) -> tuple[PotInfo, ...]:
+        self._catalogue = (self.now(), pots)
+        self._seen = pots
+        return pots
+
+    async def _listing(self) -> list[tuple[PotInfo, str]] | None:
+        """Every pot and its state from C{GET /pots}; C{None} if the server has no listing."""
+        if self.now() < self._no_listing_until:
+            return None
+        response = await self.client.get(LISTING)
+        if response.status in NO_LISTING:
+            self._no_listing_until = self.now() + self._catalogue_ttl
+            return None
+        _expect_200(response, f"GET {LISTING}")
+        listed = _listed(read_json(response.body, f"GET {LISTING}"))
+        self._remember(tuple(info for info, _ in listed))
+        return listed
 
     async def _discovery(self) -> tuple[PotInfo, ...]:
+        listed = await self._listing()
+        if listed is not None:
+            return tuple(info for info, _ in listed)
         found = []
         for index in range(POT_LIMIT):
             response = await self.client.propfind(f"/pot-{index}")
             if response.status == 404:
                 break
-            if response.status != 200:
-                raise PotAnswerError(f"PROPFIND /pot-{index} answered {response.status}")
-            found.append(PotInfo.from_propfind(index, _json(response, f"pot-{index}")))
-        pots = tuple(found)
-        self._catalogue = (self.now(), pots)
-        return pots
+            _expect_200(response, f"PROPFIND /pot-{index}")
+            body = read_json(response.body, f"PROPFIND /pot-{index}")
+            found.append(PotInfo.from_propfind(index, body))
+        return self._remember(tuple(found))
+
+    def _due(self, taken: float, views: Sequence[PotView]) -> float:
+        waits = [view.seconds_left + SETTLE for view in views if view.state in ACTIVE_STATES]
+        return taken + max(MIN_GAP, min([self.heartbeat, *waits]))
+
+    async def _statuses(self) -> tuple[PotView, ...]:
+        listed = await self._listing()
+        if listed is None:
+            asked = list(await self.pots())
+            pots = tuple(asked)
+        else:
+            pots = tuple(info for info, _ in listed)
+            asked = [info for info, state in listed if state != "idle"]
+        responses = await _all([self.client.get(info.target) for info in asked])
+        statuses: dict[int, Any] = {}
+        for info, response in zip(asked, responses, strict=True):
+            _expect_200(response, f"GET {info.target}")
+            status = read_json(response.body, f"GET {info.target}")
+            if not isinstance(status, Mapping):
+                raise PotAnswerError(f"GET {info.target} answered JSON that is not an object")
+            statuses[info.index] = status
+        return tuple(PotView(info, statuses.get(info.index, {})) for info in pots)
 
     async def _snapshot(self) -> Snapshot:
         generation = self._generation
         try:
-            pots = await self.pots()
-            responses = await _all([self.client.get(info.target) for info in pots])
-            views = []
-            for info, response in zip(pots, responses, strict=True):
-                if response.status != 200:
-                    raise PotAnswerError(f"GET {info.target} answered {response.status}")
-                views.append(PotView(info, _json(response, info.name)))
-            snapshot = Snapshot(self.now(), tuple(views), generation=generation)
+            views = await self._statuses()
+            now = self.now()
+            self._since = None
+            snapshot = Snapshot(now, views, generation=generation, due=self._due(now, views))
         except (ClientError, PotAnswerError) as error:
+            now = self.now()
             self._catalogue = None
+            self._no_listing_until = float("-inf")
+            self._since = now if self._since is None else self._since
             problem = problem_for(error, self.redact)
-            snapshot = Snapshot(self.now(), problem=problem, generation=generation)
-            log.info("pot server problem: {detail}", detail=snapshot.problem.detail)  # type: ignore[union-attr]
+            problem = Problem(problem.status, problem.title, problem.detail, self._since)
+            unknown = tuple(PotView(info, known=False) for info in self._seen)
+            snapshot = Snapshot(now, unknown, problem, generation, due=now + self.retry)
+            log.info("pot server problem: {detail}", detail=problem.detail)
         if generation == self._generation:
             self._last = snapshot
         return snapshot
@@ -359,16 +326,20 @@ class PotGateway:
     async def beans(self, info: PotInfo) -> tuple[PotInfo, Mapping[str, Any]]:
         """The pot C{info} and its PROPFIND body (the bean it brews)."""
         response = await self.client.propfind(info.target)
-        if response.status != 200:
-            raise PotAnswerError(f"PROPFIND {info.target} answered {response.status}")
-        return info, _json(response, info.name)
+        _expect_200(response, f"PROPFIND {info.target}")
+        body = read_json(response.body, f"PROPFIND {info.target}")
+        if not isinstance(body, Mapping):
+            raise PotAnswerError(f"PROPFIND {info.target} answered JSON that is not an object")
+        return info, body
 
     async def history(self, page: int, per_page: int, pot: str | None) -> Mapping[str, Any]:
         """One page of the brew history (the server's C{/log})."""
         response = await self.client.history("/log", page, per_page, pot=pot)
-        if response.status != 200:
-            raise PotAnswerError(f"the history answered {response.status}")
-        return _json(response, "the history")  # type: ignore[no-any-return]
+        _expect_200(response, "GET /log (the history)")
+        history = read_json(response.body, "GET /log (the history)")
+        if not isinstance(history, Mapping):
+            raise PotAnswerError("GET /log (the history) answered JSON that is not an object")
+        return history
 
     async def send_raw(self, data: bytes) -> Response:
         """Send C{data} as it is on a fresh connection; the pot's answer."""

@@ -17,7 +17,9 @@ from typing import Any, Final, NamedTuple
 from twisted.web.template import Flattenable, Tag, tags
 
 from htcpcp.web.mount import Mount
+from htcpcp.web.outcomes import NONCE_FIELD
 from htcpcp.web.sessions import csrf_glue
+from htcpcp.web.statics import asset_url
 
 __all__ = ["NAVIGATION", "THEMES", "PageContext", "page"]
 
@@ -34,14 +36,17 @@ class PageContext(NamedTuple):
     """
     What every page needs to know about its request.
 
-    @ivar token: the CSRF token of the browser's session (its identifier),
-        or C{None} when there is no session (then no form is shown).
+    @ivar token: the CSRF token of the browser's session, or C{None} when
+        there is no session (then no form is shown).
     @ivar theme: the theme the browser chose, or C{None} to follow its system.
+    @ivar nonce: this view's forms' nonce (a repeated submission of one of
+        them is answered as the first was).
     """
 
     mount: Mount
     token: str | None = None
     theme: str | None = None
+    nonce: str | None = None
 
     def url(self, relative: str = "") -> str:
         """C{relative} (a path below the mount point) as a link from this page."""
@@ -51,8 +56,9 @@ class PageContext(NamedTuple):
         """A state-changing form with its CSRF token; empty without a session."""
         if self.token is None:
             return tags.transparent()
+        nonce = tags.input(type="hidden", name=NONCE_FIELD.decode(), value=self.nonce or "")
         return tags.form(method="post", action=self.url(action), **attributes)(
-            *csrf_glue(self.token), *children
+            *csrf_glue(self.token), nonce, *children
         )
 
 
@@ -67,7 +73,7 @@ def _theme_form(context: PageContext) -> Tag:
                 value=theme,
                 class_="theme-choice",
                 title=f"Use the {theme} theme",
-                **({"aria-pressed": "true"} if context.theme == theme else {}),
+                **{"aria-pressed": "true" if context.theme == theme else "false"},
             )(theme.capitalize())
             for theme in THEMES
         ),
@@ -76,7 +82,7 @@ def _theme_form(context: PageContext) -> Tag:
     )
 
 
-def _navigation(context: PageContext, current: str) -> Tag:
+def _navigation(context: PageContext, current: str | None) -> Tag:
     items = []
     for path, label in NAVIGATION:
         link = tags.a(href=context.url(path))(label)
@@ -91,14 +97,17 @@ def page(
     title: str,
     content: Iterable[Flattenable],
     *,
-    current: str = "",
+    current: str | None = None,
     live: bool = False,
+    refresh: int | None = None,
 ) -> Tag:
     """
     A whole HTML page.
 
-    @param current: the navigation entry this page belongs to.
+    @param current: the navigation entry this page belongs to, if any.
     @param live: whether the page follows the pots' live status.
+    @param refresh: seconds after which a browser without script reloads
+        the page (while a pot is changing), or C{None}.
     """
     html_attributes = {"lang": "en"}
     if context.theme in THEMES:
@@ -115,16 +124,20 @@ def page(
             tags.meta(name="viewport", content="width=device-width, initial-scale=1"),
             tags.meta(name="color-scheme", content="light dark"),
             tags.title(f"{title} · HTCPCP"),
-            tags.link(rel="stylesheet", href=context.url("static/style.css")),
-            tags.link(rel="icon", href=context.url("static/favicon.svg"), type="image/svg+xml"),
-            tags.link(rel="alternate icon", href=context.url("favicon.ico")),
-            tags.script(src=context.url("static/app.js"), defer="defer"),
+            tags.link(rel="stylesheet", href=context.url(asset_url("style.css"))),
+            tags.link(rel="icon", href=context.url(asset_url("favicon.svg")), type="image/svg+xml"),
+            tags.script(src=context.url(asset_url("app.js")), defer="defer"),
+            tags.noscript(tags.meta(**{"http-equiv": "refresh", "content": str(refresh)}))
+            if refresh is not None
+            else "",
         ),
         tags.body(**body_attributes)(
             tags.a(href="#main", class_="skip-link")("Skip to the content"),
             tags.header(class_="site-header")(
                 tags.a(href=context.url(), class_="brand")(
-                    tags.img(src=context.url("static/cup.svg"), alt="", width="32", height="32"),
+                    tags.img(
+                        src=context.url(asset_url("cup.svg")), alt="", width="32", height="32"
+                    ),
                     tags.span("HTCPCP"),
                 ),
                 _navigation(context, current),

@@ -2,10 +2,12 @@
 """
 Live pot status for browsers, as server-sent events.
 
-One L{LiveFeed} serves every browser: while at least one is connected, a
-single loop takes the gateway's snapshot once per interval and writes it to
-every stream, so the pot sees one GET per pot per interval however many
-browsers watch.  Unchanged snapshots are not sent again; a comment line
+One L{LiveFeed} serves every browser: while at least one is connected, it
+takes the gateway's snapshot when the last one is due (at a pot's next
+change, after a heartbeat, or at once after the front end changed a pot)
+and writes it to every stream, so the pot is asked as often as its state
+needs however many browsers watch, and not at all while none does.
+Unchanged snapshots are not sent again; a comment line
 every C{heartbeat} seconds keeps idle streams (and proxies) awake.  A new
 stream starts with the current snapshot (from the gateway's cache, which a
 change empties), and a snapshot begun before the front end changed a pot is
@@ -25,13 +27,13 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IReactorTime
-from twisted.internet.task import LoopingCall
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 
-from htcpcp.web.gateway import PotGateway, Snapshot
+from htcpcp.web.gateway import PotGateway
+from htcpcp.web.model import Snapshot
 
 __all__ = ["LiveFeed"]
 
@@ -64,8 +66,9 @@ class LiveFeed:
         self._streams: dict[IRequest, Deferred[None]] = {}
         self._last: bytes | None = None
         self._sent_at = 0.0
-        self._loop = LoopingCall(self._tick)
-        self._loop.clock = clock
+        self._next: IDelayedCall | None = None
+        self._taking = False
+        gateway.on_change(self._soon)
 
     def __len__(self) -> int:
         return len(self._streams)
@@ -86,9 +89,8 @@ class LiveFeed:
         self._streams[request] = ended
         request.notifyFinish().addBoth(self._forget, request)  # type: ignore[attr-defined]
         request.write(b"retry: %d\n\n" % RETRY_MILLISECONDS)
-        if not self._loop.running:
+        if len(self._streams) == 1:
             self._last = None
-            self._loop.start(self._gateway.interval, now=False).addErrback(self._loop_failed)
         welcome = self._gateway.snapshot().addCallback(self._welcome, request)
         welcome.addErrback(self._loop_failed)
         return ended
@@ -96,16 +98,34 @@ class LiveFeed:
     def close(self) -> None:
         """End every stream and stop the loop."""
         streams, self._streams = self._streams, {}
-        if self._loop.running:
-            self._loop.stop()
+        self._cancel()
         for ended in streams.values():
             if not ended.called:
                 ended.callback(None)
 
     def _forget(self, result: object, request: IRequest) -> None:
         self._streams.pop(request, None)
-        if not self._streams and self._loop.running:
-            self._loop.stop()
+        if not self._streams:
+            self._cancel()
+
+    def _cancel(self) -> None:
+        if self._next is not None and self._next.active():
+            self._next.cancel()
+        self._next = None
+
+    def _soon(self) -> None:
+        """The front end changed a pot: look again at once, if anyone watches."""
+        if self._streams and not self._taking:
+            self._cancel()
+            self._next = self._clock.callLater(0, self._tick)
+
+    def _schedule(self, snapshot: Snapshot) -> None:
+        """Look again when C{snapshot} is due, while anyone watches."""
+        if not self._streams or self._taking:
+            return
+        self._cancel()
+        wait = max(0.0, snapshot.due - self._clock.seconds())
+        self._next = self._clock.callLater(wait, self._tick)
 
     def _event(self, snapshot: Snapshot) -> bytes:
         return b"data: " + json.dumps(self._render(snapshot)).encode("utf-8") + b"\n\n"
@@ -116,13 +136,21 @@ class LiveFeed:
             request.write(event)
             if self._last is None:
                 self._last, self._sent_at = event, self._clock.seconds()
+        if self._next is None:
+            self._schedule(snapshot)
 
-    def _tick(self) -> Deferred[None]:
-        return self._gateway.snapshot().addCallback(self._publish)
+    def _tick(self) -> None:
+        self._next = None
+        self._taking = True
+        taking = self._gateway.snapshot().addCallback(self._publish)
+        taking.addErrback(self._loop_failed)
 
     def _publish(self, snapshot: Snapshot) -> None:
+        self._taking = False
         if snapshot.generation != self._gateway.generation:
+            self._soon()
             return
+        self._schedule(snapshot)
         event = self._event(snapshot)
         now = self._clock.seconds()
         if event != self._last:

@@ -11,16 +11,18 @@ and C{app.js} only keeps them current.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, NamedTuple
 
 from twisted.web.template import Flattenable, Tag, tags
 
 from htcpcp.web.errors import ErrorPage
-from htcpcp.web.gateway import PotInfo, PotView, Problem, Snapshot
 from htcpcp.web.layout import PageContext
+from htcpcp.web.model import PotInfo, PotView, Problem, Snapshot
 
 __all__ = [
+    "NOTICES",
     "STATE_LABELS",
     "TIMER_LABELS",
     "Countdown",
@@ -29,6 +31,7 @@ __all__ = [
     "countdowns",
     "error_content",
     "home_content",
+    "refresh_after",
     "state_label",
 ]
 
@@ -37,15 +40,21 @@ STATE_LABELS: Final = {
     "brewing": "Brewing",
     "pouring": "Pouring milk",
     "ready": "Ready",
+    "unknown": "Unknown",
 }
 TIMER_LABELS: Final = {"brewing": "Ready in", "pouring": "Stops pouring by itself in"}
 ACTIONS: Final = (
-    ("when", "Say when", "pouring", "Stop the milk now"),
-    ("stop", "Stop", "brewing pouring", "End this brew early"),
+    ("when", "when", "Say when", "pouring", "Stop the milk now"),
+    ("stop", "stop", "Stop", "brewing pouring", "End this brew early"),
+    ("take", "stop", "Take the cup away", "ready", "Empty the pot, ready for a new brew"),
 )
+"""Each pot's forms: class, address, label, the states it is offered in, hint."""
+MANY_POTS: Final = 8
+"""Beyond this many pots, the cards are compact."""
+REFRESH_LONGEST: Final = 15
 NOTICES: Final = {
     "brewing": "Brewing has started.",
-    "stopped": "The brew was stopped.",
+    "stopped": "Done: the brew was stopped, or the cup taken away.",
     "when": "The milk has stopped: enjoy.",
 }
 MAX_TEXT: Final = 40
@@ -61,6 +70,22 @@ def state_label(view: PotView) -> str:
     if view.state == "ready" and view.outcome == "stopped":
         return "Stopped early"
     return STATE_LABELS[view.state]
+
+
+def unknown_label(problem: Problem) -> str:
+    """The words on a pot's card while the pot server cannot be used."""
+    since = time.strftime("%H:%M:%S", time.gmtime(problem.since))
+    return f"Unknown — pot server unreachable since {since} UTC"
+
+
+def refresh_after(snapshot: Snapshot) -> int | None:
+    """Seconds after which a page without script reloads itself: while a pot changes."""
+    if snapshot.problem is not None:
+        return REFRESH_LONGEST
+    waits = [view.seconds_left for view in snapshot.pots if view.state in ("brewing", "pouring")]
+    if not waits:
+        return None
+    return max(1, min(REFRESH_LONGEST, math.ceil(min(waits)) + 1))
 
 
 class Countdown(NamedTuple):
@@ -84,9 +109,12 @@ def countdowns(snapshot: Snapshot, age: float) -> tuple[Countdown, ...]:
     return tuple(Countdown.of(view.seconds_left - age) for view in snapshot.pots)
 
 
-def _pot_card(context: PageContext, view: PotView, countdown: Countdown) -> Tag:
+def _pot_card(
+    context: PageContext, view: PotView, countdown: Countdown, problem: Problem | None
+) -> Tag:
     info = view.info
     state = view.state
+    label = unknown_label(problem) if problem is not None else state_label(view)
     timer = tags.p(class_="pot-timer", **{"data-role": "timer"})(
         tags.span(**{"data-role": "timer-label"})(TIMER_LABELS.get(state, "")),
         " ",
@@ -95,12 +123,15 @@ def _pot_card(context: PageContext, view: PotView, countdown: Countdown) -> Tag:
         ),
     )
     if state not in TIMER_LABELS:
-        timer.attributes["hidden"] = "hidden"
+        timer.attributes["data-off"] = "1"
     actions: list[Flattenable] = []
-    for action, label, shown_in, hint in ACTIONS:
+    for action, address, words, shown_in, hint in ACTIONS:
+        button = tags.button(type="submit", title=hint, class_=f"button-{action}")(words)
+        if problem is not None:
+            button.attributes["disabled"] = "disabled"
         form = context.post_form(
-            f"pots/{info.index}/{action}",
-            tags.button(type="submit", title=hint, class_=f"button-{action}")(label),
+            f"pots/{info.index}/{address}",
+            button,
             class_=f"pot-action action-{action}",
             **{"data-show": shown_in},
         )
@@ -126,9 +157,7 @@ def _pot_card(context: PageContext, view: PotView, countdown: Countdown) -> Tag:
         tags.div(class_="vessel", **{"aria-hidden": "true"})(
             tags.span(class_="liquid"), tags.span(class_="milk")
         ),
-        tags.p(class_="pot-state")(
-            tags.span(class_="badge", **{"data-role": "state"})(state_label(view))
-        ),
+        tags.p(class_="pot-state")(tags.span(class_="badge", **{"data-role": "state"})(label)),
         tags.p(class_="pot-drink", **{"data-role": "summary"})(view.summary()),
         timer,
         tags.div(class_="pot-actions")(*actions),
@@ -140,14 +169,18 @@ def _problem_box(problem: Problem) -> Tag:
         tags.p(class_="problem-status")(str(problem.status)),
         tags.h2(problem.title),
         tags.p(
-            "The pots cannot be shown right now. This page recovers by itself when the"
-            " pot server is back; without JavaScript, reload it."
+            "What the pots are doing is unknown since ",
+            tags.time(datetime=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(problem.since)))(
+                time.strftime("%H:%M:%S UTC", time.gmtime(problem.since))
+            ),
+            ", and nothing can be brewed. This page recovers by itself when the pot server"
+            " is back.",
         ),
         tags.p(class_="detail")(problem.detail),
     )
 
 
-def _brew_form(context: PageContext, pots: Sequence[PotView]) -> Tag:
+def _brew_form(context: PageContext, pots: Sequence[PotView], usable: bool) -> Tag:
     infos = [view.info for view in pots]
     pot_select = tags.select(name="pot", id="brew-pot")(
         tags.option(value=str(info.index))(
@@ -179,37 +212,38 @@ def _brew_form(context: PageContext, pots: Sequence[PotView]) -> Tag:
         )
         for addition, indexes in holders.items()
     ]
-    return tags.section(class_="brew", **{"aria-labelledby": "brew-title"})(
-        tags.h2(id="brew-title")("Brew something"),
-        context.post_form(
-            "brew",
-            tags.div(class_="field-row")(
-                tags.label(for_="brew-pot")("Pot"),
-                pot_select,
-            ),
-            tags.div(class_="field-row")(
-                tags.label(for_="brew-drink")("Drink"),
-                tags.select(name="drink", id="brew-drink")(*drinks),
-            ),
-            tags.fieldset(class_="additions")(
-                tags.legend("Additions ", tags.small("(each pot has its own)")),
-                tags.div(class_="addition-grid")(*boxes),
-            ),
-            tags.div(class_="field-row")(
-                tags.label(for_="brew-other")("Something else"),
-                tags.input(
-                    type="text",
-                    name="other",
-                    id="brew-other",
-                    maxlength=str(MAX_TEXT),
-                    placeholder="e.g. Chamomile",
-                    autocomplete="off",
-                ),
-            ),
-            tags.button(type="submit", class_="button-brew")("Brew"),
-            class_="brew-form",
-            id="brew-form",
+    fields = tags.fieldset(class_="brew-fields", id="brew-fields")(
+        tags.legend(class_="visually-hidden")("Your order"),
+        tags.div(class_="field-row")(
+            tags.label(for_="brew-pot")("Pot"),
+            pot_select,
         ),
+        tags.div(class_="field-row")(
+            tags.label(for_="brew-drink")("Drink"),
+            tags.select(name="drink", id="brew-drink")(*drinks),
+        ),
+        tags.fieldset(class_="additions")(
+            tags.legend("Additions ", tags.small("(each pot has its own)")),
+            tags.div(class_="addition-grid")(*boxes),
+        ),
+        tags.div(class_="field-row")(
+            tags.label(for_="brew-other")("Something else"),
+            tags.input(
+                type="text",
+                name="other",
+                id="brew-other",
+                maxlength=str(MAX_TEXT),
+                placeholder="e.g. Chamomile",
+                autocomplete="off",
+            ),
+        ),
+        tags.button(type="submit", class_="button-brew")("Brew"),
+    )
+    if not usable:
+        fields.attributes["disabled"] = "disabled"
+    return tags.section(class_="brew", id="brew", **{"aria-labelledby": "brew-title"})(
+        tags.h2(id="brew-title")("Brew something"),
+        context.post_form("brew", fields, class_="brew-form", id="brew-form"),
     )
 
 
@@ -217,33 +251,36 @@ def home_content(
     context: PageContext,
     snapshot: Snapshot,
     clocks: Sequence[Countdown],
-    notice: str | None = None,
+    notice: str = "",
 ) -> list[Flattenable]:
     """
     The home page: every pot's status, then the brew form.
 
     @param clocks: the pots' L{countdowns}, one a pot.
+    @param notice: what the last form did, in words (once).
     """
+    problem = snapshot.problem
     content: list[Flattenable] = [tags.h1("The pots")]
     content.append(
         tags.p(class_="live-note", id="live-note", role="status", **{"aria-live": "polite"})(
-            NOTICES.get(notice or "", "")
+            notice or ""
         )
     )
-    if snapshot.problem is not None:
-        content.append(_problem_box(snapshot.problem))
+    if problem is not None:
+        content.append(_problem_box(problem))
     elif not snapshot.pots:
         content.append(tags.p(class_="empty")("The pot server has no pots."))
+    many = " pots-many" if len(snapshot.pots) > MANY_POTS else ""
     content.append(
-        tags.div(class_="pots", id="pots")(
+        tags.div(class_="pots" + many, id="pots")(
             *(
-                _pot_card(context, view, countdown)
+                _pot_card(context, view, countdown, problem)
                 for view, countdown in zip(snapshot.pots, clocks, strict=True)
             )
         )
     )
     if snapshot.pots:
-        content.append(_brew_form(context, snapshot.pots))
+        content.append(_brew_form(context, snapshot.pots, problem is None))
     return content
 
 

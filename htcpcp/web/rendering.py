@@ -9,16 +9,17 @@ is made from: the page's own key (the pots' status, the notice, ...) and
 the L{PageContext} (mount point, the page's address, theme, whether there
 is a session).
 
-The one part of a page that differs from browser to browser is the CSRF
-token in its forms (the session's identifier).  A cached page is never made
-with a real token: it is flattened with a placeholder, random and made with
-the cache so that no content can hold it, and kept cut at the placeholder;
-each view joins the pieces with its own session's token.  A page kept for
-one session therefore never carries its token to another.
+The parts of a page that differ from view to view are the CSRF token in
+its forms (the session's) and the forms' nonce (the view's).  A cached page
+is never made with either: it is flattened with placeholders, random and
+made with the cache so that no content can hold them, and kept cut at
+them; each view joins the pieces with its own token and nonce.  A page kept
+for one session therefore never carries its token to another.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -56,8 +57,9 @@ class PageCache:
 
     def __init__(self, limit: int = 32) -> None:
         self._limit = limit
-        self._placeholder = secrets.token_hex(32)
-        self._marker = self._placeholder.encode("ascii")
+        self._token = secrets.token_hex(32)
+        self._nonce = secrets.token_hex(16)
+        self._markers = re.compile(b"(%s|%s)" % (self._token.encode(), self._nonce.encode()))
         self._pages: OrderedDict[Hashable, list[bytes]] = OrderedDict()
 
     def __len__(self) -> int:
@@ -67,22 +69,31 @@ class PageCache:
         self, context: PageContext, key: Hashable, make: Callable[[PageContext], Tag]
     ) -> bytes:
         """
-        The page C{make} makes for C{context}, with C{context}'s CSRF token.
+        The page C{make} makes for C{context}, with C{context}'s CSRF token and nonce.
 
         @param key: everything else the page is made from: equal keys (and
-            contexts but for their tokens) must make the same page.
+            contexts but for their tokens and nonces) must make the same page.
         @param make: makes the page for a context, which may differ from
-            C{context} in its token only.
+            C{context} in its token and nonce only.
         """
         token = context.token
-        shared = PageContext(
-            context.mount, None if token is None else self._placeholder, context.theme
+        shared = context._replace(
+            token=None if token is None else self._token,
+            nonce=None if context.nonce is None else self._nonce,
         )
         whole = (shared, key)
-        around = self._pages.pop(whole, None)
-        if around is None:
-            around = flatten_page(make(shared)).split(self._marker)
-        self._pages[whole] = around
+        pieces = self._pages.pop(whole, None)
+        if pieces is None:
+            pieces = self._markers.split(flatten_page(make(shared)))
+        self._pages[whole] = pieces
         if len(self._pages) > self._limit:
             self._pages.popitem(last=False)
-        return around[0] if token is None else token.encode("ascii").join(around)
+        if len(pieces) == 1:
+            return pieces[0]
+        own = {
+            self._token.encode(): (token or "").encode("ascii"),
+            self._nonce.encode(): (context.nonce or "").encode("ascii"),
+        }
+        return b"".join(
+            own.get(piece, piece) if index % 2 else piece for index, piece in enumerate(pieces)
+        )

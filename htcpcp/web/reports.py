@@ -17,9 +17,9 @@ from htcpcp.client import Exchange
 from htcpcp.message import Response
 from htcpcp.web.charts import brews_over_time, popular_additions
 from htcpcp.web.diagnostics import DIAGNOSTICS, Diagnostic
-from htcpcp.web.gateway import PotInfo
 from htcpcp.web.inspector import method_of, shown
 from htcpcp.web.layout import PageContext
+from htcpcp.web.model import PotInfo
 
 __all__ = [
     "diagnostic_content",
@@ -44,7 +44,9 @@ def _milk(brew: Mapping[str, Any]) -> str:
     start, stop = brew.get("pour_start"), brew.get("pour_stop")
     if isinstance(start, (int, float)) and isinstance(stop, (int, float)):
         return f"{stop - start:.0f} s"
-    return "pouring" if brew.get("milk") else "—"
+    if not brew.get("milk"):
+        return "—"
+    return "pouring" if brew.get("outcome") == "pouring" else "not poured"
 
 
 def _brew_row(brew: Mapping[str, Any]) -> Tag:
@@ -108,7 +110,12 @@ def history_content(
     brews = listing.get("brews") or []
     table: Flattenable = tags.p(class_="empty")("No brews yet.")
     if brews:
-        table = tags.div(class_="table-wrap")(
+        table = tags.div(
+            class_="table-wrap",
+            tabindex="0",
+            role="region",
+            **{"aria-label": "Brews (scrolls sideways)"},
+        )(
             tags.table(class_="history-table")(
                 tags.caption(f"Page {page} of {pages}, newest first (times in UTC)"),
                 tags.thead(
@@ -153,6 +160,7 @@ def history_content(
                 tags.figcaption("The most popular additions", _latest(sample)),
             ),
         ),
+        tags.p(class_="scroll-hint", **{"aria-hidden": "true"})("Scroll sideways for more →"),
         table,
         tags.nav(class_="pager", **{"aria-label": "History pages"})(*pager),
     ]

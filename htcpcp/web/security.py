@@ -6,7 +6,8 @@ which responses are gzipped.
 L{WebRoot} is what a L{Site} serves or another application mounts.  It is a
 leaf: it records the request's L{Mount} before Klein rewrites C{prepath},
 adds the headers every response carries (a strict Content-Security-Policy,
-C{nosniff}, a referrer policy, HSTS under TLS), redirects the bare mount
+C{nosniff}, a referrer policy, HSTS under TLS, a C{Server} without
+versions in place of twisted.web's), redirects the bare mount
 point (C{/coffee}) to C{/coffee/} so relative links resolve, and hands the
 request to the Klein application.
 
@@ -39,7 +40,9 @@ HEADERS: Final = (
     (b"Referrer-Policy", (b"same-origin",)),
     (b"X-Frame-Options", (b"DENY",)),
     (b"Cross-Origin-Opener-Policy", (b"same-origin",)),
+    (b"Server", (b"htcpcp-web",)),
 )
+"""Headers on every response; C{Server} names the product, never a version."""
 HSTS: Final = (b"max-age=31536000",)
 VARY: Final = (b"Accept-Encoding",)
 UNCOMPRESSED: Final = (".png", ".ico", ".jpg", ".gif", ".webp")

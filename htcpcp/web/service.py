@@ -17,12 +17,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Final
 
-from twisted.application import strports
 from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import quoteStringArgument
 
-from htcpcp.tls import with_certificate
+from htcpcp.listening import listening_service
+from htcpcp.tls import KeyLog, with_certificate
 from htcpcp.web.endpoints import fields
 from htcpcp.web.frontend import FrontEnd
 from htcpcp.web.site import make_site
@@ -35,13 +35,12 @@ _ANY_ADDRESS: Final = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}
 class WebService(MultiService):
     """Serves a L{FrontEnd} on one endpoint; stopping it ends streams and closes the client."""
 
-    def __init__(self, front: FrontEnd, endpoint: str) -> None:
+    def __init__(self, front: FrontEnd, endpoint: str, keylog: KeyLog | None = None) -> None:
         super().__init__()
         self.front = front
         self.endpoint = endpoint
-        port = strports.service(endpoint, make_site(front.resource()))
-        port.setName(endpoint)
-        port.setServiceParent(self)
+        site = make_site(front.resource())
+        listening_service(endpoint, site, "the web front end", keylog).setServiceParent(self)
 
     def stopService(self) -> Deferred[None]:
         closing = self.front.close()
@@ -55,14 +54,28 @@ def makeWebService(
     dataDir: str | Path = ".htcpcp",
     *,
     reactor: Any = None,
-    interval: float = 1.0,
+    heartbeat: float = 15.0,
+    retry: float = 5.0,
+    keylog: KeyLog | None = None,
+    connections: str = "pooled",
+    dialect: str = "rfc",
 ) -> WebService:
     """
     The web front end on the server endpoint C{endpoint}, for the pot server
-    at the client endpoint C{pot_at}.
+    at the client endpoint C{pot_at}, reached with C{connections} in
+    C{dialect} (see L{htcpcp.client.PotClient}); C{keylog} records the TLS
+    secrets of both.
     """
     endpoint = with_certificate(endpoint, Path(dataDir))
-    return WebService(FrontEnd.connect(pot_at, reactor=reactor, interval=interval), endpoint)
+    front = FrontEnd.connect(
+        pot_at,
+        reactor=reactor,
+        heartbeat=heartbeat,
+        retry=retry,
+        data_dir=dataDir,
+        client_options={"keylog": keylog, "connections": connections, "dialect": dialect},
+    )
+    return WebService(front, endpoint, keylog)
 
 
 def pot_client_endpoint(description: str, dataDir: str | Path) -> str:

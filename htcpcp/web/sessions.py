@@ -1,88 +1,192 @@
-# -*- test-case-name: tests.test_web_routes -*-
+# -*- test-case-name: tests.test_web_sessions -*-
 """
 Sessions and cross-site request forgery protection for the front end's forms.
 
-L{procure} finds a request's session from its cookie, or makes one on a
-GET, and issues the cookie as Klein's L{SessionProcurer} does (same names,
-C{Secure} under TLS, C{HttpOnly}) but also C{SameSite=Lax} and scoped to
-the mount point; it skips what the front end does not use (sessions named
-by a header, and the search for tokens sent over plain HTTP, which this
-store keeps apart anyway), which was a tenth of a first page view.  The
-session is set on the request as Klein's L{ISession} component, where
-Klein's forms look for it.  Every state-changing form carries
-Klein's hidden CSRF field, whose value must equal the session identifier
-(L{klein.RenderableForm.glue}); L{check_csrf} refuses a form without it
-before Klein's own check runs, so the refusal is a page, not a bare string.
+L{SessionStore} is Klein's L{ISessionStore} over SQLite (C{web-sessions.sqlite3}
+in the data directory, or in memory when there is none): the sessions and the
+server's secret survive a restart of the web front end, so no open page's
+forms go stale because of it.  Sessions idle for longer than the cookie
+lives are dropped, and beyond C{limit} the least recently used go.  Only a
+new session and, at most once a minute per session, its last use are
+written: a page view reads from memory.
 
-L{SessionStore} keeps sessions in memory like Klein's C{MemorySessionStore},
-but bounded: sessions idle for longer than the cookie lives are dropped,
-and beyond C{limit} sessions the least recently used goes.
+L{procure} finds a request's session from its cookie, or makes one, and
+issues the cookie as Klein's L{SessionProcurer} does (same names, C{Secure}
+under TLS, C{HttpOnly}), but also C{SameSite=Lax} and scoped to the mount
+point.  The CSRF token a session's forms carry is never its identifier
+(which only the HttpOnly cookie holds) but an HMAC of it with the server's
+secret (L{SessionStore.token}).  The request's L{ISession} component is a
+L{FormSession} whose C{identifier} is that token, which is what Klein's own
+form check compares with; the front end's checks (L{form_token}, read from
+the form body only, and L{same_origin}) run before it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import secrets
+import sqlite3
 from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from klein import Field
 from klein.interfaces import ISession, ISessionStore, NoSuchSession, SessionMechanism
-from klein.storage.memory import MemorySessionStore
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.python.components import Componentized
+from twisted.web.http import parse_qs
 from twisted.web.iweb import IRequest
 from twisted.web.template import Tag
-from zope.interface import implementer
+from zope.interface import Interface, implementer
 
 from htcpcp.web.mount import Mount
 
-__all__ = ["SESSION_LIFETIME", "SessionStore", "check_csrf", "csrf_glue", "procure"]
+__all__ = [
+    "CSRF_FIELD",
+    "SESSION_FILE",
+    "SESSION_LIFETIME",
+    "FormSession",
+    "SessionStore",
+    "csrf_glue",
+    "form_token",
+    "procure",
+    "same_origin",
+]
 
 SESSION_LIFETIME: Final = 12 * 3600
+SESSION_FILE: Final = "web-sessions.sqlite3"
+TOUCH_EVERY: Final = 60.0
+"""Seconds between two writes of a session's last use."""
 CSRF_FIELD: Final = b"__csrf_protection__"
 """The field Klein's C{checkCSRF} reads (C{klein._form.CSRF_PROTECTION})."""
 COOKIES: Final = {True: "Klein-Secure-Session", False: "Klein-INSECURE-Session"}
 """The session cookie's name over TLS and over plain HTTP (Klein's own)."""
+MAX_FORM: Final = 64 * 1024
+SCHEMA: Final = (
+    "CREATE TABLE IF NOT EXISTS sessions (identifier TEXT NOT NULL,"
+    " confidential INTEGER NOT NULL, used REAL NOT NULL, PRIMARY KEY (identifier, confidential))",
+    "CREATE INDEX IF NOT EXISTS sessions_used ON sessions (used)",
+    "CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL)",
+)
+
+
+@implementer(ISession)
+@dataclass(frozen=True)
+class FormSession:
+    """
+    A browser's session as Klein's forms see it: C{identifier} is its CSRF token.
+
+    @ivar session: the identifier the cookie carries (never put in a page).
+    """
+
+    identifier: str
+    session: str
+    isConfidential: bool
+    authenticatedBy: SessionMechanism = SessionMechanism.Cookie
+    data: Componentized = field(default_factory=Componentized, compare=False)
+
+    def authorize(self, interfaces: Iterable[type[Interface]]) -> Deferred[dict[Any, Any]]:
+        """Nothing is authorized through a session here."""
+        return succeed({})
 
 
 @implementer(ISessionStore)
 class SessionStore:
     """
-    Sessions in memory, at most C{limit}, each dropped after C{lifetime} idle seconds.
+    Sessions in SQLite, at most C{limit}, each dropped after C{lifetime} idle seconds.
 
+    @param path: the database file, or C{None} for one in memory.
     @param clock: the clock idle time is measured with.
     """
 
     def __init__(
-        self, clock: IReactorTime, limit: int = 10_000, lifetime: float = SESSION_LIFETIME
+        self,
+        clock: IReactorTime,
+        path: Path | None = None,
+        *,
+        limit: int = 10_000,
+        lifetime: float = SESSION_LIFETIME,
     ) -> None:
         self._clock = clock
         self._limit = limit
         self._lifetime = lifetime
-        self._sessions: OrderedDict[tuple[bool, str], tuple[float, Any]] = OrderedDict()
-        self._factory = MemorySessionStore()
+        self._db = sqlite3.connect(":memory:" if path is None else str(path))
+        if path is not None:
+            self._db.execute("PRAGMA journal_mode=WAL")
+        with self._db:
+            for statement in SCHEMA:
+                self._db.execute(statement)
+            self._db.execute(
+                "INSERT OR IGNORE INTO secrets VALUES ('csrf', ?)", (secrets.token_bytes(32),)
+            )
+        [(self._secret,)] = self._db.execute("SELECT value FROM secrets WHERE name = 'csrf'")
+        self._used: OrderedDict[tuple[bool, str], float] = OrderedDict()
 
     def __len__(self) -> int:
-        return len(self._sessions)
+        [(count,)] = self._db.execute("SELECT count(*) FROM sessions")
+        return int(count)
 
-    def new(self, confidential: bool) -> ISession:
+    def close(self) -> None:
+        self._db.close()
+
+    def token(self, identifier: str, confidential: bool) -> str:
+        """The CSRF token of a session: an HMAC of its identifier with the server's secret."""
+        message = f"{int(confidential)}:{identifier}".encode("ascii", "replace")
+        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+
+    def new(self, confidential: bool) -> FormSession:
         """A new session, kept from now on (until idle too long or pushed out)."""
-        session: ISession = self._factory.newSession(confidential, SessionMechanism.Cookie).result  # type: ignore[attr-defined]
-        self._sessions[(confidential, session.identifier)] = (self._clock.seconds(), session)
-        while len(self._sessions) > self._limit:
-            self._sessions.popitem(last=False)
-        return session
+        identifier = secrets.token_hex(32)
+        now = self._clock.seconds()
+        with self._db:
+            self._db.execute("DELETE FROM sessions WHERE used < ?", (now - self._lifetime,))
+            self._db.execute(
+                "INSERT INTO sessions VALUES (?, ?, ?)", (identifier, int(confidential), now)
+            )
+            self._db.execute(
+                "DELETE FROM sessions WHERE rowid IN (SELECT rowid FROM sessions"
+                " ORDER BY used DESC LIMIT -1 OFFSET ?)",
+                (self._limit,),
+            )
+        self._remember((confidential, identifier), now)
+        return self._session(identifier, confidential)
 
-    def find(self, identifier: str, confidential: bool) -> ISession | None:
+    def find(self, identifier: str, confidential: bool) -> FormSession | None:
         """The live session C{identifier}, now used again; C{None} if there is none."""
         key = (confidential, identifier)
         now = self._clock.seconds()
-        found = self._sessions.pop(key, None)
-        if found is None or now - found[0] > self._lifetime:
+        used = self._used.get(key)
+        if used is None:
+            found = self._db.execute(
+                "SELECT used FROM sessions WHERE identifier = ? AND confidential = ?",
+                (identifier, int(confidential)),
+            ).fetchone()
+            used = None if found is None else float(found[0])
+        if used is None or now - used > self._lifetime:
             return None
-        self._sessions[key] = (now, found[1])
-        return found[1]  # type: ignore[no-any-return]
+        if now - used >= TOUCH_EVERY:
+            with self._db:
+                self._db.execute(
+                    "UPDATE sessions SET used = ? WHERE identifier = ? AND confidential = ?",
+                    (now, identifier, int(confidential)),
+                )
+            used = now
+        self._remember(key, used)
+        return self._session(identifier, confidential)
+
+    def _remember(self, key: tuple[bool, str], used: float) -> None:
+        self._used.pop(key, None)
+        self._used[key] = used
+        while len(self._used) > self._limit:
+            self._used.popitem(last=False)
+
+    def _session(self, identifier: str, confidential: bool) -> FormSession:
+        return FormSession(self.token(identifier, confidential), identifier, confidential)
 
     def newSession(
         self, isConfidential: bool, authenticatedBy: SessionMechanism
@@ -101,28 +205,30 @@ class SessionStore:
         """Nothing to do: insecure and secure sessions are kept apart."""
 
 
-def procure(request: IRequest, store: SessionStore, mount: Mount) -> ISession | None:
+def procure(
+    request: IRequest, store: SessionStore, mount: Mount, *, make: bool = False
+) -> FormSession | None:
     """
-    The request's session, made on a GET if it has none.
+    The request's session, made on a GET (or when C{make}) if it has none.
 
     @return: C{None} when there is no session and none may be made (a HEAD,
         or a POST whose cookie has expired).
     """
     components: Componentized = request  # type: ignore[assignment]
-    session: ISession | None = components.getComponent(ISession)
-    if session is not None:
+    session = components.getComponent(ISession)
+    if isinstance(session, FormSession):
         return session
     secure = bool(request.isSecure())
     sent = request.getCookie(COOKIES[secure].encode("ascii"))
     if sent:
         session = store.find(sent.decode("ascii", "replace"), secure)
     if session is None:
-        if request.method != b"GET":
+        if request.method != b"GET" and not make:
             return None
         session = store.new(secure)
         request.addCookie(  # type: ignore[call-arg]
             COOKIES[secure],
-            session.identifier,
+            session.session,
             max_age=str(SESSION_LIFETIME),
             path=mount.path,
             secure=secure,
@@ -133,12 +239,40 @@ def procure(request: IRequest, store: SessionStore, mount: Mount) -> ISession | 
     return session
 
 
-def check_csrf(request: IRequest, token: str | None) -> bool:
-    """Whether a state-changing request carries its session's CSRF C{token}."""
-    if token is None:
+def form_token(request: IRequest) -> bytes | None:
+    """
+    The CSRF token of a form, from its body only; C{None} when the body has
+    none, or when the query string carries one too (never trusted there).
+    """
+    query = request.uri.partition(b"?")[2]  # type: ignore[attr-defined]
+    if CSRF_FIELD in parse_qs(query, keep_blank_values=True):
+        return None
+    content_type = request.getHeader(b"content-type") or b""  # type: ignore[attr-defined]
+    if not content_type.lower().startswith(b"application/x-www-form-urlencoded"):
+        return None
+    content = request.content  # type: ignore[attr-defined]
+    content.seek(0)
+    body = content.read(MAX_FORM)
+    content.seek(0)
+    sent = parse_qs(body, keep_blank_values=True).get(CSRF_FIELD)
+    return sent[0] if sent and len(sent) == 1 else None
+
+
+def same_origin(request: IRequest) -> bool:
+    """
+    Whether the browser says the form came from this site: its C{Origin}
+    (or, without one, its C{Referer}) names this request's scheme and host.
+    A request that names neither is let through (the token decides).
+    """
+    said = request.getHeader(b"origin") or request.getHeader(b"referer")  # type: ignore[attr-defined]
+    if not said:
+        return True
+    if said == b"null":
         return False
-    sent = request.args.get(CSRF_FIELD, [b""])[0]  # type: ignore[attr-defined]
-    return bool(sent) and hmac.compare_digest(sent, token.encode("ascii"))
+    parts = urlsplit(said.decode("latin-1"))
+    scheme = "https" if request.isSecure() else "http"
+    host = (request.getHeader(b"host") or b"").decode("latin-1").lower()  # type: ignore[attr-defined]
+    return parts.scheme == scheme and parts.netloc.lower() == host
 
 
 def csrf_glue(token: str | None) -> list[Tag]:
@@ -146,7 +280,7 @@ def csrf_glue(token: str | None) -> list[Tag]:
     The hidden CSRF field of a form, as Klein's C{RenderableForm.glue} makes
     it (nothing without a token).
 
-    @param token: the session's identifier, which Klein's check expects.
+    @param token: the session's CSRF token (L{SessionStore.token}).
     """
     if token is None:
         return []

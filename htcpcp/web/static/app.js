@@ -36,6 +36,31 @@
     });
   }
 
+  // A form is sent once: a second click while the first is under way does nothing.
+  document.querySelectorAll('form[method="post"]').forEach(function (form) {
+    if (form.id === "theme-form") {
+      return;
+    }
+    form.addEventListener("submit", function (event) {
+      if (form.dataset.sent === "1") {
+        event.preventDefault();
+        return;
+      }
+      form.dataset.sent = "1";
+      form.querySelectorAll("button").forEach(function (button) {
+        button.setAttribute("aria-disabled", "true");
+      });
+    });
+  });
+  window.addEventListener("pageshow", function () {
+    document.querySelectorAll('form[data-sent="1"]').forEach(function (form) {
+      delete form.dataset.sent;
+      form.querySelectorAll("button").forEach(function (button) {
+        button.removeAttribute("aria-disabled");
+      });
+    });
+  });
+
   // The brew form: show the chosen pot's additions and teas only.
   const potSelect = document.getElementById("brew-pot");
   const drinkSelect = document.getElementById("brew-drink");
@@ -90,12 +115,34 @@
     return;
   }
 
+  // One polite live region: each change is said once, never the countdown.
   const note = document.getElementById("live-note");
   function say(text) {
-    if (note) {
+    if (note && note.textContent !== text) {
       note.textContent = text;
     }
   }
+  const SAID = {
+    brewing: " has started brewing.",
+    pouring: " is pouring milk: say when.",
+    ready: " is ready.",
+    stopped: " was stopped early.",
+    idle: " is empty.",
+  };
+  const states = new Map();
+  document.querySelectorAll("article.pot").forEach(function (card) {
+    states.set(card.id, card.dataset.state);
+  });
+  function announce(pot) {
+    const was = states.get("pot-" + pot.index);
+    states.set("pot-" + pot.index, pot.state);
+    if (was === undefined || was === pot.state || was === "unknown") {
+      return "";
+    }
+    const key = pot.state === "ready" && pot.label === "Stopped early" ? "stopped" : pot.state;
+    return SAID[key] ? pot.name + SAID[key] : "";
+  }
+  let away = false;
 
   function reloadOnce() {
     const last = Number(sessionStorage.getItem("htcpcp-reloaded") || "0");
@@ -112,27 +159,52 @@
     }
   }
 
+  function sinceText(seconds) {
+    const when = new Date(seconds * 1000);
+    return when.toISOString().slice(11, 19) + " UTC";
+  }
+
+  function markUnknown(problem) {
+    document.querySelectorAll("article.pot").forEach(function (card) {
+      card.dataset.state = "unknown";
+      states.set(card.id, "unknown");
+      setText(card, "state", "Unknown — pot server unreachable since " + sinceText(problem.since));
+      card.querySelector('[data-role="timer"]').dataset.off = "1";
+      card.querySelectorAll("button").forEach(function (button) {
+        button.disabled = true;
+      });
+    });
+    const fields = document.getElementById("brew-fields");
+    if (fields) {
+      fields.disabled = true;
+    }
+  }
+
   function apply(doc) {
     if (!doc.ok) {
       body.classList.add("pots-away");
-      if (!document.getElementById("problem")) {
-        say(doc.problem.title + " (" + doc.problem.detail + "). Waiting for it to come back…");
+      markUnknown(doc.problem);
+      if (!away) {
+        away = true;
+        say(doc.problem.title + " since " + sinceText(doc.problem.since) + ": the pots cannot be used.");
       }
       return;
     }
-    if (body.classList.contains("pots-away")) {
-      body.classList.remove("pots-away");
-      say("The pot server is back.");
-    }
-    if (document.getElementById("problem")) {
+    if (away || document.getElementById("problem")) {
+      sessionStorage.setItem("htcpcp-back", "1");
       reloadOnce();
       return;
     }
+    const said = [];
     doc.pots.forEach(function (pot) {
       const card = document.getElementById("pot-" + pot.index);
       if (!card) {
         reloadOnce();
         return;
+      }
+      const change = announce(pot);
+      if (change) {
+        said.push(change);
       }
       card.dataset.state = pot.state;
       setText(card, "state", pot.label);
@@ -140,7 +212,11 @@
       setText(card, "timer-label", pot.timer_label);
       const timer = card.querySelector('[data-role="timer"]');
       const clock = card.querySelector('[data-role="clock"]');
-      timer.hidden = !pot.timer_label;
+      if (pot.timer_label) {
+        delete timer.dataset.off;
+      } else {
+        timer.dataset.off = "1";
+      }
       if (pot.timer_label) {
         setDeadline(clock, pot.seconds_left);
       } else {
@@ -150,6 +226,13 @@
         form.hidden = form.dataset.show.split(" ").indexOf(pot.state) < 0;
       });
     });
+    if (said.length) {
+      say(said.join(" "));
+    }
+  }
+  if (sessionStorage.getItem("htcpcp-back") === "1" && !document.getElementById("problem")) {
+    sessionStorage.removeItem("htcpcp-back");
+    say("The pot server is back.");
   }
 
   function poll() {
@@ -173,14 +256,13 @@
   let paused = false;
   const source = new EventSource(body.dataset.events);
   source.onmessage = function (event) {
-    if (paused) {
-      paused = false;
-      say("");
-    }
+    paused = false;
     apply(JSON.parse(event.data));
   };
   source.onerror = function () {
-    paused = true;
-    say("Live updates paused; reconnecting…");
+    if (!paused) {
+      paused = true;
+      say("Live updates paused; reconnecting…");
+    }
   };
 })();

@@ -1,0 +1,127 @@
+# -*- test-case-name: tests.test_web_flows -*-
+"""
+What a form's submission led to, kept so that every outcome is a redirect.
+
+Every form is answered with 303 (POST-redirect-GET), whatever the pot said:
+a refusal (406, 409, 418, ...) is kept here under a random identifier, for
+the session that caused it, and shown by a GET of C{outcome/ID} with its own
+status code, so reloading it never sends the brew again.
+
+Each rendered page's forms carry a nonce.  L{Outcomes.once} runs a
+submission the first time a (session, nonce, form) is seen, and answers a
+repeat (a double click, a browser resending the form) with the first one's
+redirect, waiting for it if it is still under way: a pot is never asked
+twice for one click.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Final, Generic, TypeVar
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.python.failure import Failure
+
+from htcpcp.web.errors import ErrorPage
+
+__all__ = ["NONCE_FIELD", "Outcomes", "new_nonce"]
+
+NONCE_FIELD: Final = b"nonce"
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def new_nonce() -> str:
+    return secrets.token_hex(16)
+
+
+class _Bounded(Generic[K, V]):
+    """At most C{limit} entries, the least recently stored going first."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._entries: OrderedDict[K, V] = OrderedDict()
+
+    def put(self, key: K, value: V) -> None:
+        self._entries.pop(key, None)
+        self._entries[key] = value
+        while len(self._entries) > self._limit:
+            self._entries.popitem(last=False)
+
+    def get(self, key: K) -> V | None:
+        return self._entries.get(key)
+
+    def discard(self, key: K) -> None:
+        self._entries.pop(key, None)
+
+
+class Outcomes:
+    """
+    The refusals to show and the submissions already answered.
+
+    @param limit: how many of each are kept.
+    """
+
+    def __init__(self, limit: int = 4096) -> None:
+        self._refusals: _Bounded[str, tuple[str, ErrorPage]] = _Bounded(limit)
+        self._answered: _Bounded[tuple[str, str, str], Deferred[str]] = _Bounded(limit)
+
+    def keep(self, session: str, error: ErrorPage) -> str:
+        """Keep C{error} for C{session}; the identifier to show it by."""
+        identifier = secrets.token_hex(16)
+        self._refusals.put(identifier, (session, error))
+        return identifier
+
+    def refusal(self, session: str, identifier: str) -> ErrorPage | None:
+        """The refusal C{identifier} if it is C{session}'s."""
+        found = self._refusals.get(identifier)
+        return found[1] if found is not None and found[0] == session else None
+
+    async def once(
+        self, session: str, nonce: str, form: str, submit: Callable[[], Awaitable[str]]
+    ) -> str:
+        """
+        Where to redirect after a submission: C{submit()}'s answer the first
+        time, the same answer for a repeat (C{nonce} empty: always run).
+        """
+        if not nonce:
+            return await submit()
+        key = (session, nonce, form)
+        earlier = self._answered.get(key)
+        if earlier is not None:
+            return await _copy(earlier)
+        first: Deferred[str] = Deferred.fromCoroutine(_run(submit))
+
+        def forget(reason: Failure) -> Failure:
+            self._answered.discard(key)
+            return reason
+
+        first.addErrback(forget)
+        if not first.called:
+            self._answered.put(key, first)
+        elif not isinstance(first.result, Failure):
+            self._answered.put(key, succeed(first.result))
+        return await _copy(first)
+
+
+async def _run(submit: Callable[[], Awaitable[str]]) -> str:
+    return await submit()
+
+
+def _copy(deferred: Deferred[str]) -> Deferred[str]:
+    """A Deferred with C{deferred}'s result, leaving C{deferred}'s for others."""
+    if deferred.called and not isinstance(deferred.result, Failure):
+        return succeed(deferred.result)
+    copy: Deferred[str] = Deferred()
+
+    def deliver(result: str | Failure) -> str | None:
+        if isinstance(result, Failure):
+            copy.errback(result)
+            return None
+        copy.callback(result)
+        return result
+
+    deferred.addBoth(deliver)
+    return copy
