@@ -33,6 +33,9 @@ TEAPOT = PotSpec(
     CoffeeSupply.NEVER,
 )
 ARABICA = Bean("Yirgacheffe", "floral", "Ethiopia", "arabica", 3, "light")
+PAGING_RULES = (
+    "page must be 1 to 1,000,000,000, per_page 1 to 200, before a brew's seq (a page's next)"
+)
 ALL_METHODS = "BREW, POST, GET, HEAD, PROPFIND, WHEN, OPTIONS"
 READ_ONLY_METHODS = "GET, HEAD, OPTIONS"
 COFFEE = {"content-type": "message/coffeepot"}
@@ -671,21 +674,11 @@ class LogTests(DispatcherCase):
     def test_page_bounds(self) -> None:
         self.assertEqual(self.page("?page=1000000000"), (200, (None, 1_000_000_000, 50)))
         self.assertEqual(self.page("?page=1000000001"), (400, None))
-        self.assertText(
-            self.ask("GET", "/log?page=0"), 400, "page must be 1 to 1000000000, per_page 1 to 200"
-        )
+        self.assertText(self.ask("GET", "/log?page=0"), 400, PAGING_RULES)
 
     def test_values_that_are_not_whole_numbers(self) -> None:
-        for query in (
-            "?page=abc",
-            "?per_page=1.5",
-            "?page=-1",
-            "?page=\u0663",
-            "?page=" + "9" * 11,
-        ):
-            self.assertText(
-                self.ask("GET", "/log" + query), 400, "page and per_page must be whole numbers"
-            )
+        for query in ("?page=abc", "?per_page=1.5", "?page=-1", "?page=", "?page=" + "9" * 11):
+            self.assertText(self.ask("GET", "/log" + query), 400, PAGING_RULES)
 
     def test_ten_digit_values_are_numbers(self) -> None:
         self.assertEqual(self.page("?page=0000000001"), (200, (None, 1, 50)))
