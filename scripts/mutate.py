@@ -65,8 +65,14 @@ TESTS: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
         ("tests.test_pot", "tests.test_pot_cycle"),
         ("tests.test_protocol", "tests.test_storage"),
     ),
-    "dispatch": (("tests.test_dispatch", "tests.test_protocol"), ("tests.test_integration",)),
-    "storage": (("tests.test_storage",), ("tests.test_protocol", "tests.test_integration")),
+    "dispatch": (
+        ("tests.test_dispatch", "tests.test_protocol"),
+        ("tests.test_history_resource", "tests.test_integration"),
+    ),
+    "storage": (
+        ("tests.test_storage", "tests.test_history_pages", "tests.test_history_retention"),
+        ("tests.test_history_resource", "tests.test_protocol", "tests.test_integration"),
+    ),
 }
 """For each module: its own test modules, then the broader ones."""
 
