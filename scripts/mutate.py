@@ -70,7 +70,12 @@ TESTS: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
         ("tests.test_history_resource", "tests.test_integration"),
     ),
     "storage": (
-        ("tests.test_storage", "tests.test_history_pages", "tests.test_history_retention"),
+        (
+            "tests.test_storage",
+            "tests.test_storage_records",
+            "tests.test_history_pages",
+            "tests.test_history_retention",
+        ),
         ("tests.test_history_resource", "tests.test_protocol", "tests.test_integration"),
     ),
 }
