@@ -275,6 +275,19 @@ class MediaTypeTests(DispatcherCase):
         )
 
 
+class TeaAtTheRootTests(DispatcherCase):
+    def test_tea_asked_at_the_root_is_offered_the_teas(self) -> None:
+        for target in ("/", "coffee://ducky", "coffee://ducky/"):
+            reply = self.ask("BREW", target, TEA, b"start")
+            self.assertText(reply, 300, "choose a tea")
+            self.assertEqual(reply.headers, (("Alternates", self.dispatcher.alternates),))
+        self.assertEqual(self.pots[0].state, State.IDLE)
+
+    def test_tea_asked_of_the_coffee_pot_by_name(self) -> None:
+        reply = self.ask("BREW", "/", {**TEA, "use-pot": "ducky"}, b"start")
+        self.assertEqual(reply.status, 415)
+
+
 class BrewTests(DispatcherCase):
     def test_body_must_be_a_command(self) -> None:
         for body in (b"", b"espresso", b"start now"):
@@ -766,6 +779,13 @@ class RecordingTests(DispatcherCase):
         self.assertEqual(len(self.history.writes), 2)
         self.history.writes[1][1].callback(None)
         self.assertEqual(self.successResultOf(tea).status, 200)
+
+    def test_no_waiting_once_a_change_is_recorded(self) -> None:
+        start = self.send("BREW", "/pot-0", LAB, b"start")
+        self.history.writes[0][1].callback(None)
+        self.successResultOf(start)
+        reply = self.dispatcher.handle(Request("WHEN", "/pot-0", "HTCPCP/1.1", {}, b""))
+        self.assertIsInstance(reply, Reply)
 
     def test_refusals_need_no_write(self) -> None:
         reply = self.dispatcher.handle(Request("BREW", "/pot-0", "HTCPCP/1.1", LAB, b"stop"))
