@@ -146,6 +146,13 @@ class MilkTests(SynchronousTestCase):
         )
         self.assertEqual((changes[-1], clock.getDelayedCalls()), (poured, []))
 
+    def test_none_left_once_the_milk_is_stopped_early(self) -> None:
+        pot, clock, _ = pot_on()
+        pot.start([CREAM])
+        clock.advance(32)
+        pot.when()
+        self.assertEqual((pot.state, pot.seconds_left()), (State.READY, 0))
+
     def test_stop_while_pouring_stops_the_milk(self) -> None:
         pot, clock, _ = pot_on()
         pot.start([CREAM])
@@ -223,6 +230,12 @@ class StopTests(SynchronousTestCase):
         late_clock(clock, 45)
         self.assertEqual(pot.stop().strength, 1.0)
 
+    def test_strength_of_a_brew_shorter_than_a_second(self) -> None:
+        pot, clock, _ = pot_on(TEAPOT)
+        pot.start([], Variety("flash", 0.5))
+        clock.advance(0.125)
+        self.assertEqual(pot.stop().strength, 0.25)
+
     def test_full_strength_for_a_brew_of_no_time(self) -> None:
         pot, _, _ = pot_on(TEAPOT)
         pot.start([], INSTANT)
@@ -277,7 +290,9 @@ class ResumeTests(SynchronousTestCase):
             (State.POURING, "pouring", T0 + 30, None),
         )
         self.assertEqual((pot.seconds_left(), changes, pot.current), (7, [resumed], resumed))
-        clock.advance(7)
+        clock.advance(6.9)
+        self.assertEqual(pot.state, State.POURING)
+        clock.advance(0.1)
         self.assertEqual((pot.state, changes[-1].pour_stop), (State.READY, T0 + 40))
 
     def test_resume_at_the_brew_end_starts_the_milk(self) -> None:
@@ -429,7 +444,9 @@ class RestoreTests(SynchronousTestCase):
         pot.when()
         pot.restore(State.POURING, pouring)
         self.assertEqual((pot.state, pot.seconds_left()), (State.POURING, 8))
-        clock.advance(8)
+        clock.advance(7.5)
+        self.assertEqual(pot.state, State.POURING)
+        clock.advance(0.5)
         self.assertEqual((pot.state, changes[-1].pour_stop), (State.READY, T0 + 40))
 
     def test_restore_past_its_end_finishes_at_once(self) -> None:
@@ -441,6 +458,25 @@ class RestoreTests(SynchronousTestCase):
         pot.restore(State.BREWING, brew)
         clock.advance(0)
         self.assertEqual((pot.state, changes[-1].outcome), (State.READY, "ready"))
+
+    def test_restore_a_pour_past_its_end_finishes_at_once(self) -> None:
+        pot, clock, changes = pot_on()
+        pot.start([CREAM])
+        clock.advance(31)
+        pouring = changes[-1]
+        pot.when()
+        late_clock(clock, 100)
+        pot.restore(State.POURING, pouring)
+        clock.advance(0)
+        self.assertEqual((pot.state, changes[-1].pour_stop), (State.READY, T0 + 40))
+
+    def test_restore_a_ready_pot_with_milk_sets_no_timer(self) -> None:
+        pot, clock, _ = pot_on()
+        pot.start([CREAM])
+        clock.advance(31)
+        poured = pot.when()
+        pot.restore(State.READY, poured)
+        self.assertEqual((pot.state, clock.getDelayedCalls()), (State.READY, []))
 
     def test_restore_an_empty_pot(self) -> None:
         pot, clock, changes = pot_on()
