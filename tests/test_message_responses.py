@@ -129,6 +129,12 @@ class ReadToCloseTests(SynchronousTestCase):
         error = self.assertRaises(ProtocolError, parser.next_event)
         self.assertEqual((error.status, error.detail), (400, "malformed status line"))
 
+    def test_head_starting_with_an_empty_line_is_malformed(self) -> None:
+        parser = ResponseParser()
+        parser.receive_data(b"\n\nHTCPCP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        error = self.assertRaises(ProtocolError, parser.next_event)
+        self.assertEqual((error.status, error.detail), (400, "malformed status line"))
+
     def test_raw_holds_the_whole_response(self) -> None:
         parser = ResponseParser()
         parser.receive_data(b"HTCPCP/1.1 200 OK\r\n\r\n{}")
