@@ -237,6 +237,15 @@ class ChunkedBodyTests(SynchronousTestCase):
             (413, "bodies are limited to 1024 bytes"),
         )
 
+    def test_bare_lf_after_chunk_data_then_a_long_request(self) -> None:
+        long_get = b"GET /" + b"a" * 300 + b" HTCPCP/1.1\n\n"
+        data = b"BREW / HTCPCP/1.1\nTransfer-Encoding: chunked\n\n4\nstop\n0\n\n" + long_get
+        requests, ended = parse_pieces([data])
+        self.assertEqual(
+            ([(r.method, r.body) for r in requests], ended),
+            ([("BREW", b"stop"), ("GET", b"")], PEER_CLOSED),
+        )
+
     def test_request_after_a_chunked_body(self) -> None:
         data = self.head + b"4\r\nstop\r\n0\r\n\r\nGET /pot-1 HTCPCP/1.1\r\n\r\n"
         requests, ended = parse_pieces([data])
@@ -369,6 +378,9 @@ class LineEndTests(SynchronousTestCase):
             ]
         )
         self.assertEqual(([r.target for r in requests], ended), (["/a", "/b", "/c"], PEER_CLOSED))
+
+    def test_only_blanks_are_skipped_before_a_request(self) -> None:
+        self.assertEqual(one_request(b" \t\r\nXGET / HTCPCP/1.1\r\n\r\n").method, "XGET")
 
     def test_line_ends_alone_then_end_of_input(self) -> None:
         self.assertEqual(parse_pieces([b"\r\n\r\n"]), ([], PEER_CLOSED))
