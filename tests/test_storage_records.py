@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import asdict, replace
+from dataclasses import FrozenInstanceError, asdict, replace
 from pathlib import Path
 
 from twisted.internet.defer import Deferred
 from twisted.trial.unittest import TestCase
 
 from htcpcp.pot import Bean, Brew
-from htcpcp.storage import History
+from htcpcp.storage import History, Slice
 
 KOPI = Bean("Kopi", "smoky", "Sumatra", "robusta", 4, "dark")
 MILKY = Brew(
@@ -70,15 +70,24 @@ class StoredBrewTests(TestCase):
             ],
         )
 
+    async def test_milk_is_a_boolean(self) -> None:
+        await self.history.record(MILKY)
+        await self.history.record(STOPPED_TEA)
+        page = await self.history.page(None, 1, 10)
+        self.assertEqual([type(b["milk"]) for b in page["brews"]], [bool, bool])
+        self.assertEqual([b["milk"] for b in page["brews"]], [False, True])
+
     async def test_a_brew_in_progress_comes_back_whole(self) -> None:
         pouring = replace(MILKY, pour_stop=None, outcome="pouring", strength=0.5)
         brewing = replace(STOPPED_TEA, stopped=None, outcome="brewing", strength=1.0)
-        await self.history.record(pouring)
-        await self.history.record(brewing)
+        milky = replace(MILKY, id="m3", pour_start=None, pour_stop=None, outcome="brewing")
+        odd = replace(MILKY, id="o4", pour_start=1.5, pour_stop=2.5, stopped=3.5, outcome="brewing")
+        for brew in (pouring, brewing, milky, odd):
+            await self.history.record(brew)
         await self.history.close()
         again = History(self.path)
         self.addCleanup(again.close)
-        self.assertEqual(again.prepare(), [pouring, brewing])
+        self.assertEqual(again.prepare(), [pouring, brewing, milky, odd])
 
     async def test_resumed_brews_are_listed_as_resumed(self) -> None:
         await self.history.record(replace(MILKY, outcome="brewing"))
@@ -124,6 +133,13 @@ class StoredBrewTests(TestCase):
         await self.history.record(replace(STOPPED_TEA, stopped=None))
         await self.history.record(replace(MILKY, id="d4", pour_start=None, outcome="pouring"))
         self.assertEqual(self.events(), [("b2", "stopped", 2000.0), ("d4", "pouring", 1000.25)])
+
+
+class SliceTests(TestCase):
+    def test_a_slice_is_a_frozen_value(self) -> None:
+        chosen = Slice()
+        self.assertEqual((chosen.pot, chosen.before), (None, None))
+        self.assertRaises(FrozenInstanceError, setattr, chosen, "pot", "ducky")
 
 
 class ClosingTests(TestCase):
