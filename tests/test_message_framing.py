@@ -349,6 +349,9 @@ class RequestLineTests(SynchronousTestCase):
             request = one_request(f"GET / {version}\r\nHost: ducky\r\n\r\n".encode())
             self.assertEqual(request.version, version)
 
+    def test_target_bytes_that_are_not_utf8(self) -> None:
+        self.assertEqual(one_request(b"GET /caf\xe9 HTCPCP/1.1\r\n\r\n").target, "/caf\udce9")
+
     def test_utf8_target(self) -> None:
         self.assertEqual(
             one_request("GET кофе://ducky HTCPCP/1.1\r\n\r\n".encode()).target, "кофе://ducky"

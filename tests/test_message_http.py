@@ -247,6 +247,14 @@ class LengthlessBodyTests(SynchronousTestCase):
         requests, ended = parse_pieces([self.head + b"espresso\r\n\r\n"])
         self.assertEqual(([(r.method, r.body) for r in requests], ended), ([("BREW", b"")], 400))
 
+    def test_a_sized_body_is_not_lengthless(self) -> None:
+        parser = RequestParser()
+        parser.receive_data(b"BREW coffee://ducky HTCPCP/1.1\r\nContent-Length: 5\r\n\r\nst")
+        self.assertIs(parser.next_event(), NEED_DATA)
+        self.assertFalse(parser.awaiting_lengthless_body)
+        parser.end_lengthless_body()
+        self.assertIs(parser.next_event(), NEED_DATA)
+
     def test_quiet_peer_ends_a_partial_word(self) -> None:
         parser = RequestParser()
         parser.receive_data(self.head + b"st")
