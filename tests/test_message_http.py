@@ -198,6 +198,14 @@ class ExpectTests(SynchronousTestCase):
         self.assertIs(parser.next_event(), NEED_DATA)
         self.assertIsNone(parser.awaiting_continue)
 
+    def test_no_continue_for_a_lengthless_request_after_one(self) -> None:
+        parser = RequestParser()
+        parser.receive_data(self.head + b"start" + b"BREW coffee://ducky HTTP/1.1\r\n\r\nst")
+        self.assertIsInstance(parser.next_event(), Request)
+        self.assertIs(parser.next_event(), NEED_DATA)
+        self.assertTrue(parser.awaiting_lengthless_body)
+        self.assertIsNone(parser.awaiting_continue)
+
     def test_no_continue_for_a_bodiless_request(self) -> None:
         parser = RequestParser()
         parser.receive_data(b"GET coffee://ducky HTTP/1.1\r\nExpect: 100-continue\r\n\r\n")

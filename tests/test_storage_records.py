@@ -73,9 +73,10 @@ class StoredBrewTests(TestCase):
     async def test_milk_is_a_boolean(self) -> None:
         await self.history.record(MILKY)
         await self.history.record(STOPPED_TEA)
+        await self.history.record(replace(MILKY, id="m3", pour_start=None, outcome="brewing"))
         page = await self.history.page(None, 1, 10)
-        self.assertEqual([type(b["milk"]) for b in page["brews"]], [bool, bool])
-        self.assertEqual([b["milk"] for b in page["brews"]], [False, True])
+        self.assertEqual([type(b["milk"]) for b in page["brews"]], [bool, bool, bool])
+        self.assertEqual([b["milk"] for b in page["brews"]], [True, False, True])
 
     async def test_a_brew_in_progress_comes_back_whole(self) -> None:
         pouring = replace(MILKY, pour_stop=None, outcome="pouring", strength=0.5)
