@@ -181,3 +181,34 @@ class ClosingTests(TestCase):
         await self.history.close()
         with sqlite3.connect(self.path) as connection:
             self.assertEqual(connection.execute("SELECT COUNT(*) FROM brews").fetchone(), (5,))
+
+
+class CursorPageNumberTests(TestCase):
+    def setUp(self) -> None:
+        self.path = str(Path(self.mktemp() + ".sqlite3").absolute())
+        self.history = History(self.path)
+        self.addCleanup(self.history.close)
+        self.history.prepare()
+
+    async def test_pages_after_a_cursor_know_their_number(self) -> None:
+        for number in range(5):
+            await self.history.record(replace(MILKY, id=f"p{number}", started=1000.0 + number))
+        first = await self.history.page(None, 1, 2)
+        self.assertEqual((first["page"], first["next"]), (1, "4"))
+        second = await self.history.page(None, 1, 2, 4)
+        self.assertEqual(
+            (second["page"], [b["seq"] for b in second["brews"]], second["next"]), (2, [3, 2], "2")
+        )
+        third = await self.history.page(None, 1, 2, 2)
+        self.assertEqual(
+            (third["page"], [b["seq"] for b in third["brews"]], third["next"]), (3, [1], None)
+        )
+
+    async def test_one_pot_pages_after_a_cursor_know_their_number(self) -> None:
+        for number in range(6):
+            pot = "ducky" if number % 2 else "kettle"
+            await self.history.record(replace(MILKY, id=f"q{number}", pot=pot))
+        first = await self.history.page("ducky", 1, 2)
+        self.assertEqual(([b["seq"] for b in first["brews"]], first["next"]), ([6, 4], "4"))
+        second = await self.history.page("ducky", 1, 2, 4)
+        self.assertEqual((second["page"], [b["seq"] for b in second["brews"]]), (2, [2]))
