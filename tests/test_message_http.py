@@ -113,6 +113,29 @@ class ReplyVersionTests(SynchronousTestCase):
         )
 
 
+class EarlyRequestLineTests(SynchronousTestCase):
+    """The request line's limit (8 KiB) judged before its line end arrives."""
+
+    line = b"GET /" + b"a" * (8192 - len(b"GET / HTCPCP/1.1")) + b" HTCPCP/1.1"
+
+    def test_a_line_at_the_limit_waits_for_its_end(self) -> None:
+        self.assertEqual(len(self.line), 8192)
+        for ending in (b"", b"\r"):
+            parser = RequestParser()
+            parser.receive_data(self.line + ending)
+            self.assertIs(parser.next_event(), NEED_DATA, ending)
+            parser.receive_data(b"\r\n\r\n"[len(ending) :])
+            self.assertIsInstance(parser.next_event(), Request)
+
+    def test_a_line_past_the_limit_is_refused_at_once(self) -> None:
+        parser = RequestParser()
+        parser.receive_data(self.line + b"a")
+        error = self.assertRaises(ProtocolError, parser.next_event)
+        self.assertEqual(
+            (error.status, error.detail), (414, "request lines are limited to 8192 bytes")
+        )
+
+
 class HostTests(SynchronousTestCase):
     def test_http11_origin_form_needs_a_host(self) -> None:
         for target in (b"/", b"*"):

@@ -212,3 +212,29 @@ class CursorPageNumberTests(TestCase):
         self.assertEqual(([b["seq"] for b in first["brews"]], first["next"]), ([6, 4], "4"))
         second = await self.history.page("ducky", 1, 2, 4)
         self.assertEqual((second["page"], [b["seq"] for b in second["brews"]]), (2, [2]))
+
+    async def test_cursor_of_another_pot(self) -> None:
+        for number in range(4):
+            pot = "ducky" if number % 2 else "kettle"
+            await self.history.record(replace(MILKY, id=f"r{number}", pot=pot))
+        page = await self.history.page("ducky", 1, 5, 3)
+        self.assertEqual(
+            (page["page"], page["before"], [b["seq"] for b in page["brews"]]), (1, 3, [2])
+        )
+
+    async def test_an_empty_history_has_one_page(self) -> None:
+        page = await self.history.page(None, 1, 10)
+        self.assertEqual(
+            (page["pages"], page["total"], page["brews"], page["before"], page["next"]),
+            (1, 0, [], None, None),
+        )
+
+    async def test_chart_days_end_at_the_newest_brew_start(self) -> None:
+        day = 86400.0
+        newest_start = 200 * day - 10
+        await self.history.record(replace(MILKY, id="old", started=newest_start - 89 * day))
+        await self.history.record(
+            replace(MILKY, id="new", started=newest_start, brew_end=newest_start + 30)
+        )
+        page = await self.history.page(None, 1, 10)
+        self.assertEqual(sorted(page["days"].values()), [1, 1])
