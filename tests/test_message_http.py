@@ -136,6 +136,36 @@ class EarlyRequestLineTests(SynchronousTestCase):
         )
 
 
+class EarlyHeaderLimitTests(SynchronousTestCase):
+    """The header limits judged before the head's blank line arrives."""
+
+    first = b"GET / HTCPCP/1.1\r\n"
+
+    def test_a_hundred_header_lines_wait_for_the_end(self) -> None:
+        parser = RequestParser()
+        parser.receive_data(self.first + b"X: 1\r\n" * 100)
+        self.assertIs(parser.next_event(), NEED_DATA)
+        parser.receive_data(b"\r\n")
+        self.assertIsInstance(parser.next_event(), Request)
+
+    def test_the_hundred_and_first_line_is_refused_at_once(self) -> None:
+        parser = RequestParser()
+        parser.receive_data(self.first + b"X: 1\r\n" * 101)
+        error = self.assertRaises(ProtocolError, parser.next_event)
+        self.assertEqual((error.status, error.detail), (431, "more than 100 header lines"))
+
+    def test_header_bytes_up_to_the_limit_and_a_line_end_wait(self) -> None:
+        parser = RequestParser()
+        parser.receive_data(self.first + b"X: " + b"a" * 16384)  # 16 KiB and room for "\r\n\r"
+        self.assertIs(parser.next_event(), NEED_DATA)
+
+    def test_header_bytes_past_the_limit_and_a_line_end_are_refused_at_once(self) -> None:
+        parser = RequestParser()
+        parser.receive_data(self.first + b"X: " + b"a" * 16385)
+        error = self.assertRaises(ProtocolError, parser.next_event)
+        self.assertEqual((error.status, error.detail), (431, "the headers are too large"))
+
+
 class HostTests(SynchronousTestCase):
     def test_http11_origin_form_needs_a_host(self) -> None:
         for target in (b"/", b"*"):

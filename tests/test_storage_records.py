@@ -10,6 +10,7 @@ from twisted.internet.defer import Deferred
 from twisted.trial.unittest import TestCase
 
 from htcpcp.pot import Bean, Brew
+from htcpcp.retention import Retention
 from htcpcp.storage import History, Slice
 
 KOPI = Bean("Kopi", "smoky", "Sumatra", "robusta", 4, "dark")
@@ -199,6 +200,7 @@ class CursorPageNumberTests(TestCase):
         self.assertEqual(
             (second["page"], [b["seq"] for b in second["brews"]], second["next"]), (2, [3, 2], "2")
         )
+        self.assertEqual((second["before"], second["days"]), (4, {}))
         third = await self.history.page(None, 1, 2, 2)
         self.assertEqual(
             (third["page"], [b["seq"] for b in third["brews"]], third["next"]), (3, [1], None)
@@ -228,6 +230,7 @@ class CursorPageNumberTests(TestCase):
             (page["pages"], page["total"], page["brews"], page["before"], page["next"]),
             (1, 0, [], None, None),
         )
+        self.assertEqual((page["days"], page["outcomes"], page["pots"]), ({}, {}, {}))
 
     async def test_chart_days_end_at_the_newest_brew_start(self) -> None:
         day = 86400.0
@@ -238,3 +241,17 @@ class CursorPageNumberTests(TestCase):
         )
         page = await self.history.page(None, 1, 10)
         self.assertEqual(sorted(page["days"].values()), [1, 1])
+
+
+class RetentionBoundaryTests(TestCase):
+    async def test_a_day_is_86400_seconds(self) -> None:
+        path = str(Path(self.mktemp() + ".sqlite3").absolute())
+        history = History(path, Retention(days=2))
+        self.addCleanup(history.close)
+        history.prepare()
+        now = 10_000_000.0
+        await history.record(replace(MILKY, id="gone", started=now - 2 * 86400 - 1))
+        await history.record(replace(MILKY, id="kept", started=now - 2 * 86400 + 1))
+        self.assertEqual(await history.prune(now), 1)
+        page = await history.page(None, 1, 10)
+        self.assertEqual([b["id"] for b in page["brews"]], ["kept"])
