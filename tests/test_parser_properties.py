@@ -8,11 +8,14 @@ limit exactly at its boundary.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from htcpcp.message import (
+    NEED_DATA,
     PEER_CLOSED,
     VERSIONS,
     Limits,
@@ -98,7 +101,7 @@ class SegmentationTests(SynchronousTestCase):
             while parser.next_event() is not PEER_CLOSED:
                 pass
         except ProtocolError as error:
-            self.assertIn(error.status, {400, 408, 413, 414, 431, 501, 505})
+            self.assertIn(error.status, {400, 408, 413, 414, 417, 431, 501, 505})
 
 
 class RoundTripTests(SynchronousTestCase):
@@ -133,55 +136,52 @@ class RoundTripTests(SynchronousTestCase):
         self.assertEqual(ended, PEER_CLOSED)
 
 
+REQUEST_LINE_LIMIT = 8 * 1024
+HEADER_LINE_LIMIT = 16 * 1024
+HEADER_BYTES_LIMIT = 16 * 1024
+HEADER_COUNT_LIMIT = 100
+BODY_LIMIT = 1024
+"""The documented limits (docs/protocol.md), written out rather than read from L{Limits}."""
+
+
 class BoundaryTests(SynchronousTestCase):
-    """Every limit holds exactly at its boundary, and one past it is refused."""
+    """Every limit holds exactly at its boundary, and one past it gets its own status."""
 
-    limits = Limits()
+    def assertBoundary(self, make: Callable[[int], bytes], at: int, status: int) -> None:
+        requests, ended = parse_pieces([make(at)])
+        self.assertEqual((len(requests), ended), (1, PEER_CLOSED), at)
+        requests, ended = parse_pieces([make(at + 1)])
+        self.assertEqual((requests, ended), ([], status), at + 1)
 
-    def assertBoundary(self, make: object, at: int) -> None:
-        for size, expected_status in ((at, None), (at + 1, "refused")):
-            requests, ended = parse_pieces([make(size)])  # type: ignore[operator]
-            if expected_status is None:
-                self.assertEqual(len(requests), 1, size)
-            else:
-                self.assertIn(ended, {413, 414, 431}, size)
+    def test_documented_defaults(self) -> None:
+        self.assertEqual(
+            Limits(),
+            Limits(
+                request_line=REQUEST_LINE_LIMIT,
+                header_line=HEADER_LINE_LIMIT,
+                header_bytes=HEADER_BYTES_LIMIT,
+                header_count=HEADER_COUNT_LIMIT,
+                body=BODY_LIMIT,
+            ),
+        )
 
     def test_request_line(self) -> None:
-        def make(size: int) -> bytes:
-            return b"GET /" + b"a" * (size - len(b"GET / HTCPCP/1.1")) + b" HTCPCP/1.1\r\n\r\n"
-
-        self.assertBoundary(make, self.limits.request_line)
+        self.assertBoundary(request_line_of, REQUEST_LINE_LIMIT, 414)
 
     def test_header_line_and_total(self) -> None:
-        def make(size: int) -> bytes:
-            return b"GET / HTCPCP/1.1\r\nX: " + b"a" * (size - 3) + b"\r\n\r\n"
-
-        self.assertBoundary(make, self.limits.header_line)
+        self.assertBoundary(header_line_of, HEADER_LINE_LIMIT, 431)
 
     def test_header_total_over_several_lines(self) -> None:
-        def make(size: int) -> bytes:
-            lines = [b"X-%02d: " % i + b"a" * 994 for i in range(16)]
-            joined = b"\n".join(lines)
-            lines[-1] += b"a" * (size - len(joined))
-            return b"GET / HTCPCP/1.1\r\n" + b"\n".join(lines) + b"\r\n\r\n"
-
-        self.assertBoundary(make, self.limits.header_bytes)
+        self.assertBoundary(headers_totalling, HEADER_BYTES_LIMIT, 431)
 
     def test_header_count(self) -> None:
-        def make(count: int) -> bytes:
-            return (
-                b"GET / HTCPCP/1.1\r\n"
-                + b"".join(b"X%d: 1\r\n" % i for i in range(count))
-                + b"\r\n"
-            )
-
-        self.assertBoundary(make, self.limits.header_count)
+        self.assertBoundary(header_lines, HEADER_COUNT_LIMIT, 431)
 
     def test_body_with_length(self) -> None:
         def make(size: int) -> bytes:
             return b"BREW / HTCPCP/1.1\r\nContent-Length: %d\r\n\r\n" % size + b"s" * size
 
-        self.assertBoundary(make, self.limits.body)
+        self.assertBoundary(make, BODY_LIMIT, 413)
 
     def test_chunked_body(self) -> None:
         def make(size: int) -> bytes:
@@ -191,4 +191,84 @@ class BoundaryTests(SynchronousTestCase):
                 + b"\r\n0\r\n\r\n"
             )
 
-        self.assertBoundary(make, self.limits.body)
+        self.assertBoundary(make, BODY_LIMIT, 413)
+
+    def test_tighter_limits_are_obeyed(self) -> None:
+        limits = Limits(request_line=20, header_line=18, header_bytes=30, header_count=3, body=4)
+        cases = [
+            (b"GET /" + b"a" * 7 + b" HTCPCP/1.1\r\n\r\n", 414),
+            (b"GET / HTCPCP/1.1\r\nX: " + b"a" * 16 + b"\r\n\r\n", 431),
+            (b"GET / HTCPCP/1.1\r\n" + b"X: aaaaaaa\r\n" * 3 + b"Y: 1\r\n\r\n", 431),
+            (b"GET / HTCPCP/1.1\r\n" + b"X: 1\r\n" * 4 + b"\r\n", 431),
+            (b"BREW / HTCPCP/1.1\r\nContent-Length: 5\r\n\r\nstart", 413),
+        ]
+        for data, status in cases:
+            self.assertEqual(parse_pieces([data], limits), ([], status), data)
+
+
+def request_line_of(size: int) -> bytes:
+    """A GET whose request line (without its line end) is C{size} bytes."""
+    return b"GET /" + b"a" * (size - len(b"GET / HTCPCP/1.1")) + b" HTCPCP/1.1\r\n\r\n"
+
+
+def header_line_of(size: int) -> bytes:
+    """A GET with one header line of C{size} bytes."""
+    return b"GET / HTCPCP/1.1\r\nX: " + b"a" * (size - 3) + b"\r\n\r\n"
+
+
+def headers_totalling(size: int) -> bytes:
+    """A GET with 16 header lines of C{size} bytes together (LFs between them counted)."""
+    lines = [b"X-%02d: " % i + b"a" * 994 for i in range(16)]
+    joined = b"\n".join(lines)
+    lines[-1] += b"a" * (size - len(joined))
+    return b"GET / HTCPCP/1.1\r\n" + b"\n".join(lines) + b"\r\n\r\n"
+
+
+def header_lines(count: int) -> bytes:
+    """A GET with C{count} header lines."""
+    return b"GET / HTCPCP/1.1\r\n" + b"".join(b"X%d: 1\r\n" % i for i in range(count)) + b"\r\n"
+
+
+OVER_LIMIT_HEADS = [
+    (request_line_of(REQUEST_LINE_LIMIT + 1), 414),
+    (header_line_of(HEADER_LINE_LIMIT + 1), 431),
+    (headers_totalling(HEADER_BYTES_LIMIT + 1), 431),
+    (header_lines(HEADER_COUNT_LIMIT + 1), 431),
+]
+"""Heads one past a limit, each with the status it must get."""
+
+
+class IncompleteHeadTests(SynchronousTestCase):
+    """A head certain to break a limit is refused before it ends, however it is split."""
+
+    @PROPERTY_SETTINGS
+    @given(st.sampled_from(OVER_LIMIT_HEADS), st.lists(st.integers(0, 40_000), max_size=8))
+    def test_refused_before_the_head_ends(self, case: tuple[bytes, int], cuts: list[int]) -> None:
+        head, status = case
+        incomplete = head[: -len(b"\r\n\r\n")] + b"\r\n" * (status == 431) + b"X"
+        parser = RequestParser()
+        refused = None
+        for piece in split(incomplete, cuts):
+            parser.receive_data(piece)
+            try:
+                self.assertIs(parser.next_event(), NEED_DATA)
+            except ProtocolError as error:
+                refused = error.status
+                break
+        self.assertEqual(refused, status)
+
+    @PROPERTY_SETTINGS
+    @given(
+        st.sampled_from(
+            [
+                request_line_of(REQUEST_LINE_LIMIT),
+                header_line_of(HEADER_LINE_LIMIT),
+                headers_totalling(HEADER_BYTES_LIMIT),
+                header_lines(HEADER_COUNT_LIMIT),
+            ]
+        ),
+        st.lists(st.integers(0, 40_000), max_size=8),
+    )
+    def test_heads_at_a_limit_are_never_refused_early(self, head: bytes, cuts: list[int]) -> None:
+        requests, ended = parse_pieces(split(head, cuts))
+        self.assertEqual((len(requests), ended), (1, PEER_CLOSED))

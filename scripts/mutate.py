@@ -1,0 +1,482 @@
+"""
+Mutation testing of the core: one-line mutants, each run against trial.
+
+Usage (one command per module; see docs/testing.md)::
+
+    .venv/bin/python scripts/mutate.py urls
+    .venv/bin/python scripts/mutate.py message --sample 0.2 --seed 3
+    .venv/bin/python scripts/mutate.py pot --list
+    .venv/bin/python scripts/mutate.py pot --only 12,40 --show
+
+Every mutant is a copy of the module's syntax tree with one change: a
+comparison, boolean or arithmetic operator swapped, a constant changed, a
+condition negated, a returned value replaced by C{None}, or a statement
+removed.  Each mutant runs in its own trial process (forked from this one, which has
+already imported Twisted, Hypothesis and the other libraries, never the
+reactor), with the module's own test modules first and the broader ones
+after, stopping at the first failure, under a per-mutant timeout.  A mutant
+is killed when trial fails (or times out) and survives when every test
+passes.  The module's file on disk is never touched: the child compiles the
+mutant and installs it in C{sys.modules} before trial imports anything.
+Hypothesis runs derandomized, so every run judges a mutant alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import contextlib
+import copy
+import importlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import json
+import os
+import random
+import select
+import signal
+import sys
+import tempfile
+import time
+import types
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Final
+
+ROOT: Final = Path(__file__).resolve().parent.parent
+
+TESTS: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
+    "urls": (("tests.test_urls",), ("tests.test_protocol", "tests.test_client")),
+    "additions": (("tests.test_additions",), ("tests.test_protocol",)),
+    "message": (
+        (
+            "tests.test_message",
+            "tests.test_message_framing",
+            "tests.test_message_http",
+            "tests.test_message_responses",
+            "tests.test_parser_properties",
+            "tests.test_parser_reference",
+        ),
+        ("tests.test_protocol", "tests.test_client"),
+    ),
+    "pot": (
+        ("tests.test_pot", "tests.test_pot_cycle"),
+        ("tests.test_protocol", "tests.test_storage"),
+    ),
+    "dispatch": (
+        ("tests.test_dispatch", "tests.test_protocol"),
+        ("tests.test_history_resource", "tests.test_integration"),
+    ),
+    "storage": (
+        (
+            "tests.test_storage",
+            "tests.test_storage_records",
+            "tests.test_history_pages",
+            "tests.test_history_retention",
+        ),
+        ("tests.test_history_resource", "tests.test_protocol", "tests.test_integration"),
+    ),
+}
+"""For each module: its own test modules, then the broader ones."""
+
+_SWAPPED_COMPARISONS: Final[dict[type[ast.cmpop], type[ast.cmpop]]] = {
+    ast.Eq: ast.NotEq,
+    ast.NotEq: ast.Eq,
+    ast.Lt: ast.LtE,
+    ast.LtE: ast.Lt,
+    ast.Gt: ast.GtE,
+    ast.GtE: ast.Gt,
+    ast.In: ast.NotIn,
+    ast.NotIn: ast.In,
+    ast.Is: ast.IsNot,
+    ast.IsNot: ast.Is,
+}
+_SWAPPED_OPERATORS: Final[dict[type[ast.operator], type[ast.operator]]] = {
+    ast.Add: ast.Sub,
+    ast.Sub: ast.Add,
+    ast.Mult: ast.FloorDiv,
+    ast.Div: ast.Mult,
+    ast.FloorDiv: ast.Mult,
+    ast.Mod: ast.FloorDiv,
+    ast.BitOr: ast.BitAnd,
+    ast.BitAnd: ast.BitOr,
+    ast.LShift: ast.RShift,
+    ast.RShift: ast.LShift,
+}
+_SYMBOLS: Final[dict[type[ast.AST], str]] = {
+    ast.Eq: "==",
+    ast.NotEq: "!=",
+    ast.Lt: "<",
+    ast.LtE: "<=",
+    ast.Gt: ">",
+    ast.GtE: ">=",
+    ast.In: "in",
+    ast.NotIn: "not in",
+    ast.Is: "is",
+    ast.IsNot: "is not",
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.Div: "/",
+    ast.FloorDiv: "//",
+    ast.Mod: "%",
+    ast.BitOr: "|",
+    ast.BitAnd: "&",
+    ast.LShift: "<<",
+    ast.RShift: ">>",
+}
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One change to a module: which node (in walk order) and what becomes of it."""
+
+    number: int
+    node_index: int
+    kind: str
+    line: int
+    description: str
+
+
+def _skipped_nodes(tree: ast.Module) -> set[int]:
+    """Ids of nodes never mutated: docstrings, annotations, imports, C{__all__}, asserts."""
+    skipped: set[int] = set()
+
+    def skip(node: ast.AST | None) -> None:
+        if node is not None:
+            skipped.update(id(child) for child in ast.walk(node))
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            skip(node)  # docstrings, of modules, classes, functions and attributes
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            skip(node.returns)
+            arguments = node.args
+            for argument in (*arguments.args, *arguments.kwonlyargs, *arguments.posonlyargs):
+                skip(argument.annotation)
+            for argument in (arguments.vararg, arguments.kwarg):
+                skip(argument.annotation if argument else None)
+        if isinstance(node, ast.AnnAssign):
+            skip(node.annotation)
+        if isinstance(node, (ast.Import, ast.ImportFrom, ast.Assert, ast.JoinedStr)):
+            skip(node)
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
+        ):
+            skip(node)
+        if isinstance(node, ast.Subscript) and _is_type_subscript(node):
+            skip(node)
+        is_alias = isinstance(node, ast.Assign) and isinstance(node.value, ast.Subscript)
+        if is_alias and _is_type_subscript(node.value):  # type: ignore[attr-defined, arg-type]
+            skip(node)  # a type alias, used only in annotations
+    return skipped
+
+
+def _is_type_subscript(node: ast.Subscript) -> bool:
+    """Whether a subscript is a generic type (C{BoundedCache[bytes, _Head]}), not an index."""
+    return isinstance(node.value, ast.Name) and node.value.id[:1].isupper()
+
+
+def _mutated_constant(value: object) -> object:
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return {0: 1, 1: 0}.get(value, value + 1)
+    if isinstance(value, float):
+        return value + 1.0
+    if isinstance(value, str):
+        return "XX" + value if value else "mutant"
+    if isinstance(value, bytes):
+        return b"XX" + value if value else b"mutant"
+    return None
+
+
+def _mutations(node: ast.AST) -> Iterator[tuple[str, str]]:
+    """The (kind, description) of each mutation a node allows."""
+    if isinstance(node, ast.Compare):
+        for position, op in enumerate(node.ops):
+            swapped = _SWAPPED_COMPARISONS[type(op)]
+            yield f"compare:{position}", f"{_SYMBOLS[type(op)]} -> {_SYMBOLS[swapped]}"
+    elif isinstance(node, ast.BinOp) and type(node.op) in _SWAPPED_OPERATORS:
+        swapped_op = _SWAPPED_OPERATORS[type(node.op)]
+        yield "binop", f"{_SYMBOLS[type(node.op)]} -> {_SYMBOLS[swapped_op]}"
+    elif isinstance(node, ast.AugAssign) and type(node.op) in _SWAPPED_OPERATORS:
+        swapped_op = _SWAPPED_OPERATORS[type(node.op)]
+        yield "augassign", f"{_SYMBOLS[type(node.op)]}= -> {_SYMBOLS[swapped_op]}="
+    elif isinstance(node, ast.BoolOp):
+        yield "boolop", "and -> or" if isinstance(node.op, ast.And) else "or -> and"
+    elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        yield "drop-not", "not x -> x"
+    elif isinstance(node, ast.Constant) and _mutated_constant(node.value) is not None:
+        yield "constant", f"{node.value!r} -> {_mutated_constant(node.value)!r}"
+    if isinstance(node, (ast.If, ast.While, ast.IfExp)) and not isinstance(
+        node.test, (ast.Compare, ast.UnaryOp)
+    ):
+        yield "negate", "condition negated"
+    if isinstance(node, ast.Return) and not (
+        node.value is None or (isinstance(node.value, ast.Constant) and node.value.value is None)
+    ):
+        yield "return-none", "return value -> None"
+    if isinstance(node, (ast.Expr, ast.Assign, ast.AugAssign, ast.Delete, ast.Raise)):
+        yield "delete", f"statement removed: {ast.unparse(node).splitlines()[0][:60]}"
+    if isinstance(node, (ast.Break, ast.Continue)):
+        yield "delete", f"{type(node).__name__.lower()} removed"
+
+
+def _walk(tree: ast.Module) -> list[tuple[ast.AST, ast.AST | None]]:
+    """Every node with its parent, in a fixed order."""
+    order: list[tuple[ast.AST, ast.AST | None]] = [(tree, None)]
+    position = 0
+    while position < len(order):
+        node = order[position][0]
+        order.extend((child, node) for child in ast.iter_child_nodes(node))
+        position += 1
+    return order
+
+
+def list_mutants(tree: ast.Module) -> list[Mutant]:
+    """Every mutant of a module, numbered in source order."""
+    skipped = _skipped_nodes(tree)
+    found = []
+    for index, (node, _parent) in enumerate(_walk(tree)):
+        if id(node) in skipped:
+            continue
+        place = (getattr(node, "lineno", 0), getattr(node, "col_offset", 0), index)
+        found.extend((place, kind, description) for kind, description in _mutations(node))
+    found.sort()
+    return [
+        Mutant(number, place[2], kind, place[0], description)
+        for number, (place, kind, description) in enumerate(found)
+    ]
+
+
+def _replace_child(parent: ast.AST, old: ast.AST, new: ast.AST) -> None:
+    for name, value in ast.iter_fields(parent):
+        if value is old:
+            setattr(parent, name, new)
+            return
+        if isinstance(value, list) and any(item is old for item in value):
+            value[next(i for i, item in enumerate(value) if item is old)] = new
+            return
+    raise LookupError("node not found under its parent")
+
+
+def apply_mutant(tree: ast.Module, mutant: Mutant) -> ast.Module:
+    """A copy of C{tree} with C{mutant}'s change made."""
+    tree = copy.deepcopy(tree)
+    node, parent = _walk(tree)[mutant.node_index]
+    kind = mutant.kind
+    if kind.startswith("compare:"):
+        position = int(kind.partition(":")[2])
+        node.ops[position] = _SWAPPED_COMPARISONS[type(node.ops[position])]()
+    elif kind in ("binop", "augassign"):
+        node.op = _SWAPPED_OPERATORS[type(node.op)]()
+    elif kind == "boolop":
+        node.op = ast.Or() if isinstance(node.op, ast.And) else ast.And()
+    elif kind == "drop-not":
+        assert parent is not None
+        _replace_child(parent, node, node.operand)
+    elif kind == "constant":
+        node.value = _mutated_constant(node.value)
+    elif kind == "negate":
+        node.test = ast.UnaryOp(ast.Not(), node.test)
+    elif kind == "return-none":
+        node.value = ast.Constant(None)
+    elif kind == "delete":
+        assert parent is not None
+        _replace_child(parent, node, ast.Pass())
+    return ast.fix_missing_locations(tree)
+
+
+def module_path(module: str) -> Path:
+    return ROOT / "htcpcp" / f"{module}.py"
+
+
+def load_tree(module: str) -> ast.Module:
+    return ast.parse(module_path(module).read_text("utf-8"))
+
+
+PRELOADED: Final = (
+    "twisted.scripts.trial",
+    "twisted.trial.unittest",
+    "twisted.internet.defer",
+    "twisted.internet.endpoints",
+    "twisted.internet.ssl",
+    "twisted.internet.task",
+    "twisted.internet.testing",
+    "twisted.enterprise.adbapi",
+    "twisted.application.strports",
+    "twisted.protocols.basic",
+    "twisted.logger",
+    "OpenSSL.SSL",
+    "cryptography.x509",
+    "service_identity",
+    "hypothesis.strategies",
+    "h11",
+    "treq",
+)
+"""Imported once before the first fork, so no mutant pays for them (never the reactor)."""
+
+
+def preload() -> None:
+    """Import what every run needs, and make Hypothesis repeatable and quiet."""
+    for name in PRELOADED:
+        importlib.import_module(name)
+    if "twisted.internet.reactor" in sys.modules:
+        raise RuntimeError("a preloaded module installed the reactor; forked runs would share it")
+    from hypothesis import settings
+
+    settings.register_profile("mutation", derandomize=True, database=None, print_blob=False)
+    settings.load_profile("mutation")
+    sys.path.insert(0, str(ROOT))
+
+
+class _MutantLoader(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Serves one module's mutated code when it is imported, wherever that happens."""
+
+    def __init__(self, name: str, path: Path, code: types.CodeType) -> None:
+        self._name = name
+        self._path = path
+        self._code = code
+
+    def find_spec(
+        self, fullname: str, path: object = None, target: object = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname != self._name:
+            return None
+        return importlib.util.spec_from_file_location(fullname, self._path, loader=self)
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        exec(self._code, module.__dict__)
+
+
+def install_mutant(module: str, tree: ast.Module, mutant: Mutant | None) -> None:
+    """Make C{mutant} of C{module} (C{None}: the module as it is) what imports get."""
+    if mutant is not None:
+        tree = apply_mutant(tree, mutant)
+    path = module_path(module)
+    code = compile(tree, str(path), "exec")
+    sys.meta_path.insert(0, _MutantLoader(f"htcpcp.{module}", path, code))
+    importlib.import_module("htcpcp")
+
+
+def _child(module: str, tree: ast.Module, mutant: Mutant | None, temp: Path) -> int:
+    """In the forked child: install the mutant, run trial, return its exit code."""
+    from twisted.scripts.trial import run
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    os.chdir(temp)
+    install_mutant(module, tree, mutant)
+    own, broader = TESTS[module]
+    sys.argv = ["trial", "--exitfirst", f"--temp-directory={temp / '_trial_temp'}", *own, *broader]
+    try:
+        run()
+    except SystemExit as exit:
+        return exit.code if isinstance(exit.code, int) else 1
+    return 0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    mutant: Mutant
+    status: str
+    seconds: float
+
+
+def run_mutant(
+    module: str, tree: ast.Module, mutant: Mutant | None, timeout: float, temp: Path
+) -> tuple[str, float]:
+    """
+    Run the tests against one mutant in a forked child; C{killed}, C{survived} or C{timeout}.
+
+    The child mutates the tree read when the run began, so editing the
+    module during a run changes nothing in it.
+    """
+    started = time.monotonic()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    done_reading, done_writing = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(done_reading)
+        os.setpgid(0, 0)
+        code = 3
+        try:
+            code = _child(module, tree, mutant, temp)
+        finally:
+            os._exit(code)
+    os.close(done_writing)
+    finished, _, _ = select.select([done_reading], [], [], timeout)
+    os.close(done_reading)
+    if not finished:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        return "timeout", time.monotonic() - started
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    return ("survived" if code == 0 else "killed"), time.monotonic() - started
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1] if __doc__ else None)
+    parser.add_argument("module", choices=sorted(TESTS))
+    parser.add_argument("--list", action="store_true", help="list the mutants and stop")
+    parser.add_argument("--only", help="comma-separated mutant numbers to run")
+    parser.add_argument("--sample", type=float, help="run this fraction of the mutants")
+    parser.add_argument("--seed", type=int, default=0, help="the sample's seed")
+    parser.add_argument(
+        "--timeout", type=float, help="seconds per mutant (default: from a clean run)"
+    )
+    parser.add_argument(
+        "--show", action="store_true", help="print each mutant's changed source line"
+    )
+    parser.add_argument("--report", type=Path, help="write every outcome to this JSON file")
+    args = parser.parse_args(argv)
+    tree = load_tree(args.module)
+    mutants = list_mutants(tree)
+    selected = mutants
+    if args.only:
+        selected = [mutants[int(n)] for n in args.only.split(",")]
+    elif args.sample:
+        chosen = random.Random(args.seed).sample(mutants, round(len(mutants) * args.sample))
+        selected = sorted(chosen, key=lambda m: m.number)
+    lines = module_path(args.module).read_text("utf-8").splitlines()
+    if args.list:
+        for mutant in selected:
+            print(
+                f"{mutant.number:4d} line {mutant.line:4d} {mutant.kind:12s} {mutant.description}"
+            )
+        return 0
+    preload()
+    with tempfile.TemporaryDirectory(prefix="mutate-") as temp_name:
+        temp = Path(temp_name)
+        status, seconds = run_mutant(args.module, tree, None, 600.0, temp)
+        if status != "survived":
+            print(f"the tests fail without any mutant ({status}); fix them first")
+            return 2
+        timeout = args.timeout or max(10.0, 3 * seconds)
+        print(f"{len(selected)} of {len(mutants)} mutants of htcpcp/{args.module}.py;", end=" ")
+        print(f"clean run {seconds:.1f} s, timeout {timeout:.0f} s each", flush=True)
+        outcomes = []
+        for mutant in selected:
+            status, seconds = run_mutant(args.module, tree, mutant, timeout, temp)
+            outcomes.append(Outcome(mutant, status, seconds))
+            where = f"{mutant.number:4d} line {mutant.line:4d}"
+            print(f"{status:8s} {where} {mutant.kind:12s} {mutant.description}", flush=True)
+            if args.show and status == "survived":
+                print(f"         {lines[mutant.line - 1].strip()}")
+    killed = sum(o.status != "survived" for o in outcomes)
+    score = 100 * killed / len(outcomes) if outcomes else 100.0
+    print(f"htcpcp/{args.module}.py: {killed} of {len(outcomes)} killed, score {score:.1f}%")
+    if args.report:
+        args.report.write_text(json.dumps([asdict(o) for o in outcomes], indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
