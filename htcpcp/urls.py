@@ -147,5 +147,5 @@ def parse_target(target: str, *, http: bool = False) -> Target:
 
 def split_query(query: str) -> list[str]:
     """Split a query string of additions (C{Cream,Whisky} or C{Cream&Skim})."""
-    items = query.replace("&", ",").split(",")
-    return [unquote(item.replace("+", " ")).strip() for item in items if item.strip()]
+    items = (unquote(item.replace("+", " ")).strip() for item in query.replace("&", ",").split(","))
+    return [item for item in items if item]

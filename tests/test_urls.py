@@ -257,10 +257,6 @@ class SplitQueryTests(SynchronousTestCase):
         """C{+} is a space, so an item of C{+} alone is as blank as one of spaces."""
         self.assertEqual(split_query("Cream,+,Whisky"), ["Cream", "Whisky"])
 
-    test_item_of_plus_signs_is_blank.todo = (  # type: ignore[attr-defined]
-        "bug: split_query tests blankness before turning + into spaces"
-    )
-
     def test_empty_query(self) -> None:
         self.assertEqual(split_query(""), [])
 
