@@ -4,6 +4,8 @@ Mutation testing of the core: one-line mutants, each run against trial.
 Usage (one command per module; see docs/testing.md)::
 
     .venv/bin/python scripts/mutate.py urls
+    .venv/bin/python scripts/mutate.py message            # every module of the package
+    .venv/bin/python scripts/mutate.py message.requests
     .venv/bin/python scripts/mutate.py message --sample 0.2 --seed 3
     .venv/bin/python scripts/mutate.py pot --list
     .venv/bin/python scripts/mutate.py pot --only 12,40 --show
@@ -47,37 +49,59 @@ from typing import Final
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 
+_MESSAGE_TESTS: Final = (
+    (
+        "tests.test_message",
+        "tests.test_message_framing",
+        "tests.test_message_http",
+        "tests.test_message_responses",
+        "tests.test_parse_memo",
+        "tests.test_parser_properties",
+        "tests.test_parser_reference",
+    ),
+    ("tests.test_protocol", "tests.test_client"),
+)
+_DISPATCH_TESTS: Final = (
+    ("tests.test_dispatch", "tests.test_protocol", "tests.test_recording"),
+    ("tests.test_history_resource", "tests.test_integration"),
+)
+_STORAGE_TESTS: Final = (
+    (
+        "tests.test_storage",
+        "tests.test_storage_records",
+        "tests.test_history_pages",
+        "tests.test_history_retention",
+    ),
+    ("tests.test_history_resource", "tests.test_protocol", "tests.test_integration"),
+)
+
+GROUPS: Final[dict[str, tuple[str, ...]]] = {
+    "message": tuple(
+        f"message.{name}"
+        for name in ("events", "headers", "chunked", "memo", "requests", "responses", "writers")
+    ),
+    "dispatch": (
+        "dispatch",
+        "reply",
+        "representations",
+        "pot_resource",
+        "pots_resource",
+        "recording",
+    ),
+    "storage": ("storage", "history_schema", "history_queries", "retention"),
+}
+"""Each name the issue's table uses, and the modules that now do its job."""
+
 TESTS: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
     "urls": (("tests.test_urls",), ("tests.test_protocol", "tests.test_client")),
     "additions": (("tests.test_additions",), ("tests.test_protocol",)),
-    "message": (
-        (
-            "tests.test_message",
-            "tests.test_message_framing",
-            "tests.test_message_http",
-            "tests.test_message_responses",
-            "tests.test_parser_properties",
-            "tests.test_parser_reference",
-        ),
-        ("tests.test_protocol", "tests.test_client"),
-    ),
     "pot": (
         ("tests.test_pot", "tests.test_pot_cycle"),
         ("tests.test_protocol", "tests.test_storage"),
     ),
-    "dispatch": (
-        ("tests.test_dispatch", "tests.test_protocol"),
-        ("tests.test_history_resource", "tests.test_integration"),
-    ),
-    "storage": (
-        (
-            "tests.test_storage",
-            "tests.test_storage_records",
-            "tests.test_history_pages",
-            "tests.test_history_retention",
-        ),
-        ("tests.test_history_resource", "tests.test_protocol", "tests.test_integration"),
-    ),
+    **{module: _MESSAGE_TESTS for module in GROUPS["message"]},
+    **{module: _DISPATCH_TESTS for module in GROUPS["dispatch"]},
+    **{module: _STORAGE_TESTS for module in GROUPS["storage"]},
 }
 """For each module: its own test modules, then the broader ones."""
 
@@ -291,7 +315,8 @@ def apply_mutant(tree: ast.Module, mutant: Mutant) -> ast.Module:
 
 
 def module_path(module: str) -> Path:
-    return ROOT / "htcpcp" / f"{module}.py"
+    """The file of C{module}, a dotted name under C{htcpcp} (C{message.requests})."""
+    return ROOT / "htcpcp" / (module.replace(".", "/") + ".py")
 
 
 def load_tree(module: str) -> ast.Module:
@@ -382,6 +407,7 @@ def _child(module: str, tree: ast.Module, mutant: Mutant | None, temp: Path) -> 
 
 @dataclass(frozen=True)
 class Outcome:
+    module: str
     mutant: Mutant
     status: str
     seconds: float
@@ -422,11 +448,56 @@ def run_mutant(
     return ("survived" if code == 0 else "killed"), time.monotonic() - started
 
 
+def _mutate_module(module: str, args: argparse.Namespace, temp: Path) -> list[Outcome] | None:
+    """Run the selected mutants of one module; C{None} when its tests fail unmutated."""
+    tree = load_tree(module)
+    mutants = list_mutants(tree)
+    selected = mutants
+    if args.only:
+        selected = [mutants[int(n)] for n in args.only.split(",")]
+    elif args.sample:
+        chosen = random.Random(args.seed).sample(mutants, round(len(mutants) * args.sample))
+        selected = sorted(chosen, key=lambda m: m.number)
+    lines = module_path(module).read_text("utf-8").splitlines()
+    if args.list:
+        for mutant in selected:
+            print(
+                f"{mutant.number:4d} line {mutant.line:4d} {mutant.kind:12s} {mutant.description}"
+            )
+        return []
+    status, seconds = run_mutant(module, tree, None, 600.0, temp)
+    if status != "survived":
+        print(f"the tests fail on htcpcp/{module_path(module).relative_to(ROOT / 'htcpcp')}")
+        print(f"without any mutant ({status}); fix them first")
+        return None
+    timeout = args.timeout or max(10.0, 3 * seconds)
+    name = module_path(module).relative_to(ROOT)
+    print(f"{len(selected)} of {len(mutants)} mutants of {name};", end=" ")
+    print(f"clean run {seconds:.1f} s, timeout {timeout:.0f} s each", flush=True)
+    outcomes = []
+    for mutant in selected:
+        status, seconds = run_mutant(module, tree, mutant, timeout, temp)
+        outcomes.append(Outcome(module, mutant, status, seconds))
+        where = f"{mutant.number:4d} line {mutant.line:4d}"
+        print(f"{status:8s} {where} {mutant.kind:12s} {mutant.description}", flush=True)
+        if args.show and status == "survived":
+            print(f"         {lines[mutant.line - 1].strip()}")
+    return outcomes
+
+
+def _score_line(what: str, outcomes: list[Outcome]) -> str:
+    killed = sum(o.status != "survived" for o in outcomes)
+    score = 100 * killed / len(outcomes) if outcomes else 100.0
+    return f"{what}: {killed} of {len(outcomes)} killed, score {score:.1f}%"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1] if __doc__ else None)
-    parser.add_argument("module", choices=sorted(TESTS))
+    parser.add_argument(
+        "module", choices=sorted({*TESTS, *GROUPS}), help="a module, or a group of them"
+    )
     parser.add_argument("--list", action="store_true", help="list the mutants and stop")
-    parser.add_argument("--only", help="comma-separated mutant numbers to run")
+    parser.add_argument("--only", help="comma-separated mutant numbers to run (one module)")
     parser.add_argument("--sample", type=float, help="run this fraction of the mutants")
     parser.add_argument("--seed", type=int, default=0, help="the sample's seed")
     parser.add_argument(
@@ -437,44 +508,27 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--report", type=Path, help="write every outcome to this JSON file")
     args = parser.parse_args(argv)
-    tree = load_tree(args.module)
-    mutants = list_mutants(tree)
-    selected = mutants
-    if args.only:
-        selected = [mutants[int(n)] for n in args.only.split(",")]
-    elif args.sample:
-        chosen = random.Random(args.seed).sample(mutants, round(len(mutants) * args.sample))
-        selected = sorted(chosen, key=lambda m: m.number)
-    lines = module_path(args.module).read_text("utf-8").splitlines()
-    if args.list:
-        for mutant in selected:
-            print(
-                f"{mutant.number:4d} line {mutant.line:4d} {mutant.kind:12s} {mutant.description}"
-            )
-        return 0
-    preload()
+    modules = GROUPS.get(args.module, (args.module,))
+    if args.only and len(modules) > 1:
+        parser.error("--only names mutants of one module, not of a group")
+    if not args.list:
+        preload()
+    every: list[Outcome] = []
+    scores = []
     with tempfile.TemporaryDirectory(prefix="mutate-") as temp_name:
-        temp = Path(temp_name)
-        status, seconds = run_mutant(args.module, tree, None, 600.0, temp)
-        if status != "survived":
-            print(f"the tests fail without any mutant ({status}); fix them first")
-            return 2
-        timeout = args.timeout or max(10.0, 3 * seconds)
-        print(f"{len(selected)} of {len(mutants)} mutants of htcpcp/{args.module}.py;", end=" ")
-        print(f"clean run {seconds:.1f} s, timeout {timeout:.0f} s each", flush=True)
-        outcomes = []
-        for mutant in selected:
-            status, seconds = run_mutant(args.module, tree, mutant, timeout, temp)
-            outcomes.append(Outcome(mutant, status, seconds))
-            where = f"{mutant.number:4d} line {mutant.line:4d}"
-            print(f"{status:8s} {where} {mutant.kind:12s} {mutant.description}", flush=True)
-            if args.show and status == "survived":
-                print(f"         {lines[mutant.line - 1].strip()}")
-    killed = sum(o.status != "survived" for o in outcomes)
-    score = 100 * killed / len(outcomes) if outcomes else 100.0
-    print(f"htcpcp/{args.module}.py: {killed} of {len(outcomes)} killed, score {score:.1f}%")
+        for module in modules:
+            outcomes = _mutate_module(module, args, Path(temp_name))
+            if outcomes is None:
+                return 2
+            every.extend(outcomes)
+            scores.append(_score_line(str(module_path(module).relative_to(ROOT)), outcomes))
+    if args.list:
+        return 0
+    print("\n".join(scores))
+    if len(modules) > 1:
+        print(_score_line(args.module, every))
     if args.report:
-        args.report.write_text(json.dumps([asdict(o) for o in outcomes], indent=1) + "\n")
+        args.report.write_text(json.dumps([asdict(o) for o in every], indent=1) + "\n")
     return 0
 
 
