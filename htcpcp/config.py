@@ -167,7 +167,9 @@ def _split(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-def _additions(value: str | None, defaults: tuple[Addition, ...]) -> tuple[Addition, ...]:
+def _configured_additions(
+    value: str | None, defaults: tuple[Addition, ...]
+) -> tuple[Addition, ...]:
     if value is None or value.strip().lower() == "default":
         return defaults
     known = {addition_key(a.name): a for a in (*COFFEE_ADDITIONS, *TEA_ADDITIONS)}
@@ -214,7 +216,7 @@ def _pot(section: configparser.SectionProxy) -> PotSpec:
         kind=kind,
         brew_time=_number(section, "brew-time", 180.0 if teapot else 30.0),
         pour_time=_number(section, "pour-time", 10.0),
-        additions=_additions(
+        additions=_configured_additions(
             section.get("additions"), TEA_ADDITIONS if teapot else COFFEE_ADDITIONS
         ),
         varieties=varieties,

@@ -59,7 +59,7 @@ CSV_COLUMNS: Final = (
 _FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _utc(seconds: object) -> str:
+def _iso_timestamp(seconds: object) -> str:
     if not isinstance(seconds, (int, float)):
         return ""
     whole = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
@@ -85,11 +85,11 @@ def _line(record: Mapping[str, Any]) -> tuple[object, ...]:
         _safe("; ".join(record["additions"])),
         _safe(bean["name"]) if isinstance(bean, Mapping) else "",
         int(record["milk"]),
-        _utc(record["started"]),
-        _utc(record["brew_end"]),
-        _utc(record["pour_start"]),
-        _utc(record["pour_stop"]),
-        _utc(record["stopped"]),
+        _iso_timestamp(record["started"]),
+        _iso_timestamp(record["brew_end"]),
+        _iso_timestamp(record["pour_start"]),
+        _iso_timestamp(record["pour_stop"]),
+        _iso_timestamp(record["stopped"]),
         record["outcome"],
         record["strength"],
         int(record["resumed"]),
@@ -106,7 +106,7 @@ def csv_rows(records: Iterable[Mapping[str, Any]], header: bool = False) -> byte
     return out.getvalue().encode("utf-8")
 
 
-def _quality(accept: str, wanted: str) -> float:
+def _accept_quality(accept: str, wanted: str) -> float:
     """The q an Accept header gives C{wanted} (exact type, then C{type/*}, then C{*/*})."""
     best: tuple[int, float] = (-1, 0.0)
     for item in accept.split(",")[:50]:
@@ -134,7 +134,7 @@ def _wants_csv(request: Request, query: Mapping[str, list[str]]) -> bool | None:
     accept = request.headers.get("accept")
     if not accept:
         return False
-    return _quality(accept, "text/csv") > _quality(accept, "application/json")
+    return _accept_quality(accept, "text/csv") > _accept_quality(accept, "application/json")
 
 
 def _whole(query: Mapping[str, list[str]], name: str, default: int, top: int) -> int | None:

@@ -43,7 +43,7 @@ SERVER_RESOURCES: Final = frozenset({"log", "pots"})
 _REPLACED: Final = frozenset({"host", "content-type", "content-length", "accept-additions"})
 
 
-def _additions(value: str) -> str:
+def _lab_additions(value: str) -> str:
     return "; ".join(a.strip().lower() for a in value.split(",") if a.strip())
 
 
@@ -79,7 +79,7 @@ def lab_request(
     tea = media_type(given.get("content-type", "")) == TEA_TYPE
     lines.append(f"Content-Type: {TEA_TYPE if tea else LAB_CONTENT_TYPE}")
     if "accept-additions" in given:
-        lines.append(f"Accept-Additions: {_additions(given['accept-additions'])}")
+        lines.append(f"Accept-Additions: {_lab_additions(given['accept-additions'])}")
     if use_pot:
         lines.append(f"Use-Pot: {(pot_names or {}).get(use_pot.lower(), use_pot)}")
     lines += [f"{name}: {value}" for name, value in headers if name.lower() not in _REPLACED]

@@ -47,7 +47,7 @@ the bytes sent and received. Exit status 0 only when nothing failed. See docs/ch
 """
 
 
-def _seconds(text: str) -> float:
+def _seconds_argument(text: str) -> float:
     value = float(text)
     if not 0 <= value <= 600:
         raise argparse.ArgumentTypeError("must be between 0 and 600 seconds")
@@ -100,20 +100,20 @@ def add_check_command(commands: Any) -> None:
         help="the teapot's path (default /pot-1)",
     )
     check.add_argument(
-        "--restart-wait", metavar="S", type=_seconds, default=0.0,
+        "--restart-wait", metavar="S", type=_seconds_argument, default=0.0,
         help="when the server goes down, wait this long for it to come back (default 0: stop)",
     )  # fmt: skip
     check.add_argument(
         "--timeout",
         metavar="S",
-        type=_seconds,
+        type=_seconds_argument,
         default=3.0,
         help="seconds per connection (default 3)",
     )
     check.add_argument(
         "--brew-wait",
         metavar="S",
-        type=_seconds,
+        type=_seconds_argument,
         default=40.0,
         help="longest wait for a brew to end (default 40)",
     )

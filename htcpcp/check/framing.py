@@ -14,7 +14,7 @@ import re
 from typing import Final
 
 from htcpcp.check.context import CaseContext
-from htcpcp.check.model import Attempt, CaseList, Ending, Level
+from htcpcp.check.model import Attempt, CaseList, Ending, Level, succeeded
 from htcpcp.check.wire import Segment
 from htcpcp.message import Response
 from htcpcp.vocabulary import COFFEE_TYPE
@@ -31,10 +31,6 @@ LENGTHLESS_ANSWER: Final = 1.0
 """Seconds a BREW without a length or body may wait for its answer (scanners wait 1 s)."""
 
 cases = CaseList("http")
-
-
-def _ok(status: int) -> bool:
-    return 200 <= status < 300
 
 
 def _host(ctx: CaseContext) -> tuple[str, str]:
@@ -117,7 +113,7 @@ async def counted(ctx: CaseContext) -> None:
     response = ctx.answer(await ctx.send(_brew(ctx)))
     await ctx.empty_pot()
     ctx.expect(
-        _ok(response.status),
+        succeeded(response.status),
         f"got {response.status} for BREW {ctx.settings.coffee_path} with Content-Length: 5",
     )
 
@@ -132,7 +128,7 @@ async def chunked(ctx: CaseContext) -> None:
     )
     response = ctx.answer(await ctx.send(head + b"5\r\nstart\r\n0\r\n\r\n"))
     await ctx.empty_pot()
-    ctx.expect(_ok(response.status), f"got {response.status}: the chunked body is 'start'")
+    ctx.expect(succeeded(response.status), f"got {response.status}: the chunked body is 'start'")
 
 
 @cases.case(
@@ -168,7 +164,10 @@ async def pipelining(ctx: CaseContext) -> None:
     ctx.answer(attempt)
     statuses = [r.status for r in attempt.finals]
     ctx.expect(
-        len(statuses) == 3 and _ok(statuses[0]) and statuses[1] == 404 and _ok(statuses[2]),
+        len(statuses) == 3
+        and succeeded(statuses[0])
+        and statuses[1] == 404
+        and succeeded(statuses[2]),
         f"three pipelined GETs (pot, /pot-999, pot) got {statuses}: answer each, in order",
     )
 
@@ -198,7 +197,7 @@ async def head(ctx: CaseContext) -> None:
     attempt = await ctx.send(data, heads=[True], read_to_close=True)
     response = ctx.answer(attempt)
     extra = len(attempt.received) - len(response.raw)
-    ctx.expect(_ok(response.status), f"HEAD got {response.status} where GET succeeds")
+    ctx.expect(succeeded(response.status), f"HEAD got {response.status} where GET succeeds")
     ctx.expect(extra == 0, f"{extra} bytes of body followed the answer to HEAD")
 
 
@@ -207,7 +206,7 @@ async def options(ctx: CaseContext) -> None:
     response = ctx.answer(
         await ctx.send(ctx.build("OPTIONS", ctx.settings.coffee_path, [_host(ctx)]))
     )
-    ctx.expect(_ok(response.status), f"got {response.status}")
+    ctx.expect(succeeded(response.status), f"got {response.status}")
     ctx.expect("allow" in response.headers, "no Allow header: say which methods the pot takes")
 
 
@@ -247,7 +246,7 @@ async def major_version(ctx: CaseContext) -> None:
 async def minor_version(ctx: CaseContext) -> None:
     response = ctx.answer(await ctx.send(_get(ctx, None, "HTTP/1.2")))
     ctx.expect(
-        _ok(response.status),
+        succeeded(response.status),
         f"got {response.status}: a higher minor version is read as the highest known",
     )
 
@@ -265,7 +264,7 @@ async def garbage(ctx: CaseContext) -> None:
 async def survives(ctx: CaseContext) -> None:
     await ctx.send(b"\x00\xff" * 512 + b"\r\n\r\n", read_to_close=True)
     response = ctx.answer(await ctx.send(_get(ctx)))
-    ctx.expect(_ok(response.status), f"a GET after the garbage got {response.status}")
+    ctx.expect(succeeded(response.status), f"a GET after the garbage got {response.status}")
 
 
 @cases.case("two Host fields get 400", "RFC 9112 §3.2 (MUST respond 400)")
@@ -327,6 +326,6 @@ async def after_lengthless(ctx: CaseContext) -> None:
     ctx.answer(attempt)
     statuses = [r.status for r in attempt.finals]
     ctx.expect(
-        len(statuses) == 2 and _ok(statuses[1]),
+        len(statuses) == 2 and succeeded(statuses[1]),
         f"got {statuses}: the GET is the next request, never the BREW's body",
     )

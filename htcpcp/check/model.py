@@ -28,7 +28,13 @@ __all__ = [
     "Ending",
     "Level",
     "Outcome",
+    "succeeded",
 ]
+
+
+def succeeded(status: int) -> bool:
+    """Whether a status code says the request succeeded (2xx, RFC 9110 section 15.3)."""
+    return 200 <= status < 300
 
 
 class Level(enum.Enum):

@@ -15,7 +15,7 @@ import re
 from typing import Final
 
 from htcpcp.check.context import LAB_TYPE, CaseContext
-from htcpcp.check.model import Attempt, CaseList, Level
+from htcpcp.check.model import Attempt, CaseList, Level, succeeded
 from htcpcp.message import Response
 from htcpcp.vocabulary import TEA_TYPE
 
@@ -65,13 +65,9 @@ def addition_list(body: bytes) -> set[str]:
     return {t.strip().lower() for t in re.split(r"[,;\n]", text) if t.strip()}
 
 
-def _ok(status: int) -> bool:
-    return 200 <= status < 300
-
-
 def _brewed(ctx: CaseContext, attempt: Attempt, what: str) -> Response:
     response = ctx.answer(attempt)
-    ctx.expect(_ok(response.status), f"got {response.status}: {what}")
+    ctx.expect(succeeded(response.status), f"got {response.status}: {what}")
     return response
 
 
@@ -97,7 +93,7 @@ async def post_start(ctx: CaseContext) -> None:
     await ctx.empty_pot()
     post = ctx.answer(await ctx.brew(method="POST"))
     ctx.expect(
-        post.status == brew.status and _ok(post.status),
+        post.status == brew.status and succeeded(post.status),
         f"BREW got {brew.status} but POST got {post.status}: POST must be accepted like BREW",
     )
     await ctx.empty_pot()
@@ -162,7 +158,7 @@ async def grammar(ctx: CaseContext) -> None:
         )
         return
     ctx.expect(
-        _ok(response.status),
+        succeeded(response.status),
         f"got {response.status}: that is the RFC's own grammar (a '#' list with accept-params)",
     )
 
@@ -184,7 +180,7 @@ async def addition_case(ctx: CaseContext) -> None:
 async def wildcard(ctx: CaseContext) -> None:
     _, response = await _with_additions(ctx, "*")
     ctx.expect(
-        _ok(response.status),
+        succeeded(response.status),
         f"got {response.status}: '*' accepts any addition, so the pot can comply",
     )
 
@@ -234,7 +230,7 @@ async def head_406(ctx: CaseContext) -> None:
 async def excluded(ctx: CaseContext) -> None:
     _, response = await _with_additions(ctx, f"{UNKNOWN_ADDITION};q=0")
     ctx.expect(
-        _ok(response.status),
+        succeeded(response.status),
         f"got {response.status}: q=0 means 'not acceptable', so nothing is asked for",
     )
 
@@ -245,7 +241,8 @@ def _scheme_case(scheme: str, languages: str) -> None:
         target = f"{scheme}://{ctx.settings.authority}{ctx.settings.coffee_path}"
         response = ctx.answer(await ctx.request("GET", target))
         ctx.expect(
-            _ok(response.status), f"got {response.status}: all coffee-scheme forms are equivalent"
+            succeeded(response.status),
+            f"got {response.status}: all coffee-scheme forms are equivalent",
         )
 
 
@@ -258,7 +255,7 @@ async def _schemes_answer(ctx: CaseContext, schemes: list[str], why: str) -> Non
     for scheme in schemes:
         target = f"{scheme}://{ctx.settings.authority}{ctx.settings.coffee_path}"
         response = ctx.answer(await ctx.request("GET", target))
-        if not _ok(response.status):
+        if not succeeded(response.status):
             refused.append(f"{scheme} ({response.status})")
     ctx.expect(not refused, f"refused {', '.join(refused)}: {why}")
 
@@ -316,13 +313,15 @@ async def unknown_pot(ctx: CaseContext) -> None:
 @cases.case("GET on the pot gets 2xx", "RFC 2324 §2.1.2")
 async def get_pot(ctx: CaseContext) -> None:
     response = ctx.answer(await ctx.request("GET"))
-    ctx.expect(_ok(response.status), f"got {response.status}: GET retrieves the pot's state")
+    ctx.expect(succeeded(response.status), f"got {response.status}: GET retrieves the pot's state")
 
 
 @cases.case("PROPFIND on the pot gets 2xx", "RFC 2324 §2.1.3")
 async def propfind(ctx: CaseContext) -> None:
     response = ctx.answer(await ctx.request("PROPFIND"))
-    ctx.expect(_ok(response.status), f"got {response.status}: PROPFIND returns the pot's metadata")
+    ctx.expect(
+        succeeded(response.status), f"got {response.status}: PROPFIND returns the pot's metadata"
+    )
 
 
 @cases.case("WHEN is implemented (not 501)", "RFC 2324 §2.1.4")
@@ -394,6 +393,6 @@ async def query_additions(ctx: CaseContext) -> None:
     response = ctx.answer(await ctx.brew(ctx.coffee_url() + "?Cream"))
     await ctx.empty_pot()
     ctx.expect(
-        _ok(response.status) or response.status == 406,
+        succeeded(response.status) or response.status == 406,
         f'got {response.status}: coffee-url allows "?" additions-list',
     )

@@ -15,7 +15,7 @@ from urllib.parse import urljoin
 
 from htcpcp.check.alternates import AlternatesError, Variant, parse_alternates
 from htcpcp.check.context import CaseContext
-from htcpcp.check.model import Attempt, CaseList, Level
+from htcpcp.check.model import Attempt, CaseList, Level, succeeded
 from htcpcp.check.rfc2324 import addition_list
 from htcpcp.message import Response
 from htcpcp.vocabulary import TEA_TYPE
@@ -26,10 +26,6 @@ SUGARS: Final = ("Sugar", "Xylitol", "Stevia")
 """RFC 7168 §2.2.1's sugar-type."""
 
 cases = CaseList("rfc7168")
-
-
-def _ok(status: int) -> bool:
-    return 200 <= status < 300
 
 
 async def _offer(ctx: CaseContext, target: str | None = None) -> tuple[Attempt, Response]:
@@ -122,7 +118,7 @@ async def not_brewing(ctx: CaseContext) -> None:
     await _offer(ctx)
     response = ctx.answer(await ctx.brew(urls[0], content_type=TEA_TYPE))
     ctx.expect(
-        _ok(response.status),
+        succeeded(response.status),
         f"got {response.status}: the pot must still be free after answering with Alternates",
     )
     await ctx.empty_pot(urls[0], TEA_TYPE)
@@ -134,7 +130,7 @@ async def every_variety(ctx: CaseContext) -> None:
     for url in await _tea_urls(ctx):
         await ctx.empty_pot(url, TEA_TYPE)
         response = ctx.answer(await ctx.brew(url, content_type=TEA_TYPE))
-        if not _ok(response.status):
+        if not succeeded(response.status):
             refused.append(f"{url} ({response.status})")
         await ctx.empty_pot(url, TEA_TYPE)
     ctx.expect(not refused, f"refused {', '.join(refused)}: a listed variety must brew")
@@ -148,7 +144,7 @@ async def stop_early(ctx: CaseContext) -> None:
     await ctx.empty_pot(url, TEA_TYPE)
     ctx.answer(await ctx.brew(url, content_type=TEA_TYPE))
     response = ctx.answer(await ctx.brew(url, b"stop", TEA_TYPE))
-    ctx.expect(_ok(response.status), f"got {response.status}: serve it at lesser strength")
+    ctx.expect(succeeded(response.status), f"got {response.status}: serve it at lesser strength")
     await ctx.empty_pot(url, TEA_TYPE)
 
 
@@ -169,7 +165,7 @@ async def post_tea(ctx: CaseContext) -> None:
 async def root_offers(ctx: CaseContext) -> None:
     attempt, response = await _offer(ctx, ctx.coffee_url("/"))
     _variants(ctx, attempt, response)
-    if _ok(response.status):
+    if succeeded(response.status):
         await ctx.empty_pot(ctx.coffee_url("/"), TEA_TYPE)
 
 
@@ -205,7 +201,7 @@ async def sugar(ctx: CaseContext) -> None:
         )
         return
     ctx.expect(
-        _ok(response.status) or response.status == 403,
+        succeeded(response.status) or response.status == 403,
         f"got {response.status}: Sugar is an RFC 7168 addition",
     )
 
@@ -231,4 +227,6 @@ async def forbidden(ctx: CaseContext) -> None:
         await ctx.brew(url, content_type=TEA_TYPE, headers=[("Accept-Additions", "Whole-milk")])
     )
     await ctx.empty_pot(url, TEA_TYPE)
-    ctx.expect(_ok(response.status) or response.status in (403, 406), f"got {response.status}")
+    ctx.expect(
+        succeeded(response.status) or response.status in (403, 406), f"got {response.status}"
+    )
