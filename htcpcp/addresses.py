@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_lab_addresses -*-
+# -*- test-case-name: tests.test_lab_listening -*-
 """
 This machine's own names and addresses: what the pot server answers to and
 what a generated certificate is valid for, without any configuration.

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_web_flows -*-
+# -*- test-case-name: tests.test_web_routes -*-
 """
 What a form's submission led to, kept so that every outcome is a redirect.
 
