@@ -49,17 +49,12 @@ from zope.interface import Interface
 
 from htcpcp.client import ClientError
 from htcpcp.message import Response as PotResponse
-from htcpcp.web import api
-from htcpcp.web.diagnostics import DIAGNOSTICS, Diagnostic
-from htcpcp.web.errors import ErrorPage, from_answer, from_problem, web_error
-from htcpcp.web.gateway import POT_LIMIT, PotGateway, UnknownPot, problem_for
-from htcpcp.web.inspector import Inspector
-from htcpcp.web.layout import THEMES, PageContext, page
-from htcpcp.web.live import LiveFeed
-from htcpcp.web.model import PotAnswerError, PotInfo, Snapshot
-from htcpcp.web.mount import IMount, Mount, safe_next
-from htcpcp.web.outcomes import NONCE_FIELD, Outcomes, new_nonce
-from htcpcp.web.pages import (
+from htcpcp.web.api import documents as api
+from htcpcp.web.forms.outcomes import NONCE_FIELD, Outcomes, new_nonce
+from htcpcp.web.http.mount import IMount, Mount, safe_next
+from htcpcp.web.http.sessions import FormSession, SessionStore, form_token, procure, same_origin
+from htcpcp.web.http.statics import STATIC_DIRECTORY, StaticFiles
+from htcpcp.web.pages.home import (
     NOTICES,
     beans_content,
     countdowns,
@@ -67,15 +62,20 @@ from htcpcp.web.pages import (
     home_content,
     refresh_after,
 )
-from htcpcp.web.rendering import PageCache, flatten_page
-from htcpcp.web.reports import (
+from htcpcp.web.pages.layout import THEMES, PageContext, page
+from htcpcp.web.pages.rendering import PageCache, flatten_page
+from htcpcp.web.pages.reports import (
     diagnostic_content,
     diagnostics_content,
     history_content,
     inspector_content,
 )
-from htcpcp.web.sessions import FormSession, SessionStore, form_token, procure, same_origin
-from htcpcp.web.statics import STATIC_DIRECTORY, StaticFiles
+from htcpcp.web.pots.diagnostics import DIAGNOSTICS, Diagnostic
+from htcpcp.web.pots.errors import ErrorPage, from_answer, from_problem, web_error
+from htcpcp.web.pots.gateway import POT_LIMIT, PotGateway, UnknownPot, problem_for
+from htcpcp.web.pots.inspector import Inspector
+from htcpcp.web.pots.live import LiveFeed
+from htcpcp.web.pots.model import PotAnswerError, PotInfo, Snapshot
 
 __all__ = ["THEME_COOKIE", "BadQuery", "FormPost", "WebApplication"]
 

@@ -34,7 +34,7 @@ from twisted.python.failure import Failure
 
 from htcpcp.client import ClientError, PotClient, PotTimeout, PotTLSError, PotUnreachable
 from htcpcp.message import Response
-from htcpcp.web.model import (
+from htcpcp.web.pots.model import (
     ACTIVE_STATES,
     PotAnswerError,
     PotInfo,

@@ -28,7 +28,7 @@ from typing import Final
 from twisted.python.failure import Failure
 from twisted.web.template import Tag, flatten
 
-from htcpcp.web.layout import PageContext
+from htcpcp.web.pages.layout import PageContext
 
 __all__ = ["DOCTYPE", "PageCache", "flatten_page"]
 

@@ -43,7 +43,7 @@ class Inspector:
     The last C{reads} reads and the last C{changes} other exchanges.
 
     @param redact: hides what people should not see in where an exchange
-        went and in its error (see L{htcpcp.web.endpoints.redactor}).
+        went and in its error (see L{htcpcp.web.http.endpoints.redactor}).
     """
 
     def __init__(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from htcpcp.message import Response
-from htcpcp.web.model import PotInfo, Problem
+from htcpcp.web.pots.model import PotInfo, Problem
 
 __all__ = ["ErrorPage", "from_answer", "from_problem", "web_error"]
 

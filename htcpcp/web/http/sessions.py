@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_web_sessions -*-
+# -*- test-case-name: tests.test_web_routes -*-
 """
 Sessions and cross-site request forgery protection for the front end's forms.
 
@@ -44,7 +44,7 @@ from twisted.web.iweb import IRequest
 from twisted.web.template import Tag
 from zope.interface import Interface, implementer
 
-from htcpcp.web.mount import Mount
+from htcpcp.web.http.mount import Mount
 
 __all__ = [
     "CSRF_FIELD",

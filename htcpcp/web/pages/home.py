@@ -17,10 +17,10 @@ from typing import Any, Final, NamedTuple
 
 from twisted.web.template import Flattenable, Tag, tags
 
-from htcpcp.web.errors import ErrorPage
-from htcpcp.web.labels import TIMER_LABELS, clock_text, state_label
-from htcpcp.web.layout import PageContext
-from htcpcp.web.model import PotInfo, PotView, Problem, Snapshot
+from htcpcp.web.pages.layout import PageContext
+from htcpcp.web.pots.errors import ErrorPage
+from htcpcp.web.pots.labels import TIMER_LABELS, clock_text, state_label
+from htcpcp.web.pots.model import PotInfo, PotView, Problem, Snapshot
 
 __all__ = [
     "NOTICES",

@@ -27,7 +27,7 @@ from twisted.web.static import File
 
 __all__ = ["STATIC_DIRECTORY", "StaticFiles", "asset_url"]
 
-STATIC_DIRECTORY: Final = Path(__file__).parent / "static"
+STATIC_DIRECTORY: Final = Path(__file__).parent.parent / "static"
 CACHE_CONTROL: Final = b"public, max-age=600"
 IMMUTABLE: Final = b"public, max-age=31536000, immutable"
 HASHED: Final = ("app.js", "style.css", "cup.svg", "favicon.svg")

@@ -16,10 +16,10 @@ from typing import Any, Final, NamedTuple
 
 from twisted.web.template import Flattenable, Tag, tags
 
-from htcpcp.web.mount import Mount
-from htcpcp.web.outcomes import NONCE_FIELD
-from htcpcp.web.sessions import csrf_glue
-from htcpcp.web.statics import asset_url
+from htcpcp.web.forms.outcomes import NONCE_FIELD
+from htcpcp.web.http.mount import Mount
+from htcpcp.web.http.sessions import csrf_glue
+from htcpcp.web.http.statics import asset_url
 
 __all__ = ["NAVIGATION", "THEMES", "PageContext", "page"]
 

@@ -32,8 +32,8 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 
-from htcpcp.web.gateway import PotGateway
-from htcpcp.web.model import Snapshot
+from htcpcp.web.pots.gateway import PotGateway
+from htcpcp.web.pots.model import Snapshot
 
 __all__ = ["LiveFeed"]
 

@@ -25,7 +25,7 @@ from htcpcp.endpoint_strings import endpoint_fields
 from htcpcp.listening import listening_service
 from htcpcp.tls import KeyLog, with_certificate
 from htcpcp.web.frontend import FrontEnd
-from htcpcp.web.site import make_site
+from htcpcp.web.http.site import make_site
 
 __all__ = ["WebService", "makeWebService", "pot_client_endpoint"]
 

@@ -26,7 +26,7 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import EncodingResourceWrapper, IResource
 from twisted.web.server import GzipEncoderFactory
 
-from htcpcp.web.mount import IMount, Mount
+from htcpcp.web.http.mount import IMount, Mount
 
 __all__ = ["CONTENT_SECURITY_POLICY", "WebRoot"]
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_web_flows -*-
+# -*- test-case-name: tests.test_web_routes -*-
 """
 What a form's submission led to, kept so that every outcome is a redirect.
 
@@ -24,7 +24,7 @@ from typing import Final, Generic, TypeVar
 from twisted.internet.defer import Deferred, succeed
 from twisted.python.failure import Failure
 
-from htcpcp.web.errors import ErrorPage
+from htcpcp.web.pots.errors import ErrorPage
 
 __all__ = ["NONCE_FIELD", "Outcomes", "new_nonce"]
 

@@ -1,0 +1,6 @@
+# -*- test-case-name: tests.test_web_routes -*-
+"""
+The state-changing forms: what each submission led to, kept so that every
+form is answered with a redirect and a repeated submission with the first
+one's answer.
+"""
