@@ -45,7 +45,7 @@ class WebService(MultiService):
     def stopService(self) -> Deferred[None]:
         closing = self.front.close()
         stopping = super().stopService()
-        return stopping.addCallback(lambda _: closing)  # type: ignore[no-any-return]
+        return stopping.addCallback(lambda _: closing)
 
 
 def makeWebService(

@@ -304,7 +304,8 @@ def beans_content(
                 f"No coffee in {info.name} right now: a bean is chosen when a brew starts."
             )
         )
-    pot = body.get("pot") if isinstance(body.get("pot"), Mapping) else {}
+    found = body.get("pot")
+    pot: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     facts: list[tuple[str, Flattenable]] = [
         ("Kind", "teapot" if info.teapot else "coffee pot"),
         ("State", str(pot.get("state", "unknown"))),

@@ -53,7 +53,8 @@ def _milk(brew: Mapping[str, Any]) -> str:
 def _brew_row(brew: Mapping[str, Any]) -> Tag:
     variety = brew.get("variety")
     drink = f"{variety} tea" if variety else str(brew.get("beverage", "coffee"))
-    bean = brew.get("bean") if isinstance(brew.get("bean"), Mapping) else {}
+    found = brew.get("bean")
+    bean: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     outcome = str(brew.get("outcome", ""))
     strength = brew.get("strength")
     return tags.tr(
