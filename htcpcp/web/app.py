@@ -52,6 +52,7 @@ from htcpcp.web.forms.submissions import (
     FormPost,
     FormRefused,
     IFormPost,
+    InvalidForm,
     StaleForm,
     Submissions,
     checked_session,
@@ -259,7 +260,7 @@ class WebApplication:
         )
         return redirect(post.context.url(back))
 
-    async def _invalid(self, request: IRequest, values: Any) -> Response:
+    async def _invalid(self, request: IRequest, values: InvalidForm) -> Response:
         """A form whose fields did not validate: a 400 refusal, saying which."""
         return self._submissions.invalid(request, values)
 

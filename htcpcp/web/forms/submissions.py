@@ -48,6 +48,7 @@ __all__ = [
     "FormPost",
     "FormRefused",
     "IFormPost",
+    "InvalidForm",
     "StaleForm",
     "Submissions",
     "checked_session",
@@ -89,7 +90,7 @@ class StaleForm(Exception):
     """A form whose CSRF token is not its session's: the session has expired."""
 
 
-class _Invalid(Protocol):
+class InvalidForm(Protocol):
     """What Klein gives a form's validation failure handler (its C{FieldValues})."""
 
     validationErrors: Mapping[Field, ValidationError]
@@ -186,7 +187,7 @@ class Submissions:
             return Redirect("", done)
         return self.refused(post, from_answer(answer, info, done, asked))
 
-    def invalid(self, request: IRequest, values: _Invalid) -> Response:
+    def invalid(self, request: IRequest, values: InvalidForm) -> Response:
         """A form whose fields did not validate: a 400 refusal, saying which."""
         errors = "; ".join(
             f"{field.formFieldName}: {error.message}"
