@@ -143,7 +143,7 @@ class Options(usage.Options):
                 raise usage.UsageError(
                     "--web without --pot needs --pot-at CLIENT_ENDPOINT, e.g. tcp:pots.example:5030"
                 )
-            from htcpcp.web.service import pot_client_endpoint
+            from htcpcp.web.web_service import pot_client_endpoint
 
             try:
                 self["pot-at"] = pot_client_endpoint(self["pot"][0], self["data-dir"])
@@ -239,7 +239,7 @@ def _build(options: Options, data_dir: Path) -> IService:
             raise SystemExit(f"twistd htcpcp: {error}") from None
         pots.setServiceParent(top)
     if options["web"]:
-        from htcpcp.web.service import makeWebService
+        from htcpcp.web.web_service import makeWebService
 
         web = makeWebService(
             options["web"],

@@ -11,9 +11,9 @@ from treq.testing import StubTreq
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.template import Tag, tags
 
-from htcpcp.web.layout import PageContext
-from htcpcp.web.mount import Mount
-from htcpcp.web.rendering import DOCTYPE, PageCache, flatten_page
+from htcpcp.web.http.mount import Mount
+from htcpcp.web.pages.layout import PageContext
+from htcpcp.web.pages.rendering import DOCTYPE, PageCache, flatten_page
 
 from .test_web_routes import milky_config
 from .test_web_support import CSRF, ORIGIN, Web, _result, make_web, unreachable

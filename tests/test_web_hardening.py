@@ -14,7 +14,7 @@ from treq.testing import StubTreq
 from twisted.trial.unittest import SynchronousTestCase
 
 from htcpcp.web import FrontEnd
-from htcpcp.web.inspector import Inspector
+from htcpcp.web.pots.inspector import Inspector
 
 from .helpers import fast_config, memory_server
 from .test_web_support import ORIGIN, MemoryPotClient, Web, make_web

@@ -33,8 +33,8 @@ from htcpcp.service import buildPotServer
 from htcpcp.storage import History
 from htcpcp.tls import CERTIFICATE_FILE, self_signed_pem, with_certificate
 from htcpcp.web import FrontEnd
-from htcpcp.web.site import make_site
-from htcpcp.web.statics import STATIC_DIRECTORY
+from htcpcp.web.http.site import make_site
+from htcpcp.web.http.statics import STATIC_DIRECTORY
 
 from .helpers import fast_config
 

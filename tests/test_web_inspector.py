@@ -21,9 +21,9 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from htcpcp import buildPotServer
 from htcpcp.client import Exchange, PotClient, PotUnreachable, Wire
 from htcpcp.web import FrontEnd
-from htcpcp.web.inspector import Inspector
-from htcpcp.web.security import CONTENT_SECURITY_POLICY
-from htcpcp.web.spacetime import spacetime
+from htcpcp.web.http.security import CONTENT_SECURITY_POLICY
+from htcpcp.web.pages.spacetime import spacetime
+from htcpcp.web.pots.inspector import Inspector
 
 from .helpers import fast_config, memory_server
 from .test_web_support import MemoryHistory, MemoryPotClient, Web, make_web

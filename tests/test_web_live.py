@@ -19,7 +19,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.test.requesthelper import DummyRequest
 
 from htcpcp.message import Response
-from htcpcp.web.gateway import PotGateway
+from htcpcp.web.pots.gateway import PotGateway
 
 from .test_web_routes import milky_config
 from .test_web_support import ORIGIN, make_web, unreachable

@@ -17,8 +17,8 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from htcpcp.client import BadResponse, PotTimeout, PotTLSError
-from htcpcp.web.mount import safe_next
-from htcpcp.web.sessions import SessionStore
+from htcpcp.web.http.mount import safe_next
+from htcpcp.web.http.sessions import SessionStore
 
 from .helpers import fast_config
 from .test_web_support import make_web, unreachable

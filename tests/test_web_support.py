@@ -23,7 +23,7 @@ from htcpcp.config import Config
 from htcpcp.message import Response
 from htcpcp.testing import MemoryHistory, MemoryPotClient
 from htcpcp.web import FrontEnd
-from htcpcp.web.inspector import Inspector
+from htcpcp.web.pots.inspector import Inspector
 
 from .helpers import fast_config, memory_server
 

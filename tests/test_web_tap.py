@@ -17,8 +17,8 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from htcpcp.tap import Options, makeService
 from htcpcp.tls import CERTIFICATE_FILE
-from htcpcp.web.endpoints import public_name, redactor
-from htcpcp.web.service import pot_client_endpoint
+from htcpcp.web.http.endpoints import public_name, redactor
+from htcpcp.web.web_service import pot_client_endpoint
 
 from .test_browser import wait_for_port
 from .test_web_embed import free_port

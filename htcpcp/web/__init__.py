@@ -9,6 +9,6 @@ connection, and can be served alone (L{makeWebService}, C{twistd htcpcp
 """
 
 from htcpcp.web.frontend import FrontEnd
-from htcpcp.web.service import WebService, makeWebService, pot_client_endpoint
+from htcpcp.web.web_service import WebService, makeWebService, pot_client_endpoint
 
 __all__ = ["FrontEnd", "WebService", "makeWebService", "pot_client_endpoint"]

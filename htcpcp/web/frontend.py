@@ -23,15 +23,15 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.web.resource import IResource
 
 from htcpcp.client import PotClient
-from htcpcp.web.api import snapshot_document
+from htcpcp.web.api.documents import snapshot_document
 from htcpcp.web.app import WebApplication
-from htcpcp.web.endpoints import redactor
-from htcpcp.web.gateway import PotGateway
-from htcpcp.web.inspector import Inspector
-from htcpcp.web.live import LiveFeed
-from htcpcp.web.model import Snapshot
-from htcpcp.web.security import WebRoot
-from htcpcp.web.sessions import SESSION_FILE, SessionStore
+from htcpcp.web.http.endpoints import redactor
+from htcpcp.web.http.security import WebRoot
+from htcpcp.web.http.sessions import SESSION_FILE, SessionStore
+from htcpcp.web.pots.gateway import PotGateway
+from htcpcp.web.pots.inspector import Inspector
+from htcpcp.web.pots.live import LiveFeed
+from htcpcp.web.pots.model import Snapshot
 
 __all__ = ["FrontEnd"]
 

@@ -34,7 +34,7 @@ from twisted.python.failure import Failure
 
 from htcpcp.client import ClientError, PotClient, PotTimeout, PotTLSError, PotUnreachable
 from htcpcp.message import Response
-from htcpcp.web.model import (
+from htcpcp.web.pots.model import (
     ACTIVE_STATES,
     PotAnswerError,
     PotInfo,
@@ -111,8 +111,8 @@ class _Shared(Generic[T]):
 async def _all(requests: Sequence[Deferred[Response]]) -> list[Response]:
     """Wait for every request; raise the first one's error if any failed."""
     results = await DeferredList(list(requests), consumeErrors=True)
-    for ok, value in results:
-        if not ok:
+    for _, value in results:
+        if isinstance(value, Failure):
             value.raiseException()
     return [value for _, value in results]
 

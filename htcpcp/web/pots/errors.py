@@ -4,19 +4,29 @@ What went wrong, in words: the front end's error pages as values.
 
 A refusal from the pot (418, 406, 409, ...) is shown with the pot's own
 status code and words; a pot server that cannot be used is a 502, 503 or
-504 (L{Problem}); the front end's own 404, 405 and 500 complete the set.
+504 (L{Problem}); the front end's own 400, 404, 405 and 500 complete the
+set.  L{from_failure} says which a failure while answering a request is,
+for the error handlers of both Klein applications (pages and JSON API).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from htcpcp.message import Response
-from htcpcp.web.model import PotInfo, Problem
+from twisted.python.failure import Failure
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import RequestRedirect
 
-__all__ = ["ErrorPage", "from_answer", "from_problem", "web_error"]
+from htcpcp.client import ClientError
+from htcpcp.message import Response
+from htcpcp.web.http.queries import BadQuery
+from htcpcp.web.pots.gateway import UnknownPot, problem_for
+from htcpcp.web.pots.model import PotAnswerError, PotInfo, Problem
+
+__all__ = ["ErrorPage", "from_answer", "from_failure", "from_problem", "web_error"]
 
 MIRRORED: Final = frozenset({400, 403, 404, 406, 409, 415, 418, 503})
 """Pot answers shown with the pot's status; any other refusal is a 502."""
@@ -77,6 +87,10 @@ class ErrorPage:
     additions: tuple[str, ...] = ()
     retry_after: int | None = None
 
+    def headers(self) -> dict[str, str]:
+        """The response headers the error brings: when to try again, if known."""
+        return {"Retry-After": str(self.retry_after)} if self.retry_after is not None else {}
+
 
 def web_error(status: int, detail: str = "") -> ErrorPage:
     """One of the front end's own errors (404, 405, 500, ...)."""
@@ -132,3 +146,28 @@ def from_answer(response: Response, pot: PotInfo, action: str = "", asked: str =
     if response.status == 409:
         title, explanation = BUSY.get(action, (title, explanation))
     return ErrorPage(response.status, title, explanation, detail, pot.name, additions, retry_after)
+
+
+def from_failure(
+    failure: Failure, redact: Callable[[str], str] = str
+) -> tuple[ErrorPage, dict[str, str]] | None:
+    """
+    The page, and its headers, for a failure while answering a request:
+    no such route or pot (404), a method the route does not take (405), a
+    bad query (400), a pot server that cannot be used (502, 503, 504).
+
+    @param redact: hides what people should not see in a pot server's problem.
+    @return: C{None} for any other failure, which is the front end's own (a 500).
+    """
+    error = failure.value
+    if isinstance(error, (NotFound, UnknownPot, RequestRedirect)):
+        detail = "There is no such pot." if isinstance(error, UnknownPot) else ""
+        return web_error(404, detail), {}
+    if isinstance(error, MethodNotAllowed):
+        allowed = ", ".join(error.valid_methods or ())
+        return web_error(405, f"Allowed: {allowed}."), {"Allow": allowed}
+    if isinstance(error, BadQuery):
+        return web_error(400, str(error)), {}
+    if isinstance(error, (ClientError, PotAnswerError)):
+        return from_problem(problem_for(error, redact)), {}
+    return None

@@ -7,7 +7,8 @@ a refusal (406, 409, 418, ...) is kept here under a random identifier, for
 the session that caused it, and shown by a GET of C{outcome/ID} with its own
 status code, so reloading it never sends the brew again.
 
-Each rendered page's forms carry a nonce.  L{Outcomes.once} runs a
+Each rendered page's forms carry a nonce
+(L{htcpcp.web.pages.layout.NONCE_FIELD}).  L{Outcomes.once} runs a
 submission the first time a (session, nonce, form) is seen, and answers a
 repeat (a double click, a browser resending the form) with the first one's
 redirect, waiting for it if it is still under way: a pot is never asked
@@ -19,22 +20,31 @@ from __future__ import annotations
 import secrets
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Final, Generic, TypeVar
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.python.failure import Failure
 
-from htcpcp.web.errors import ErrorPage
+from htcpcp.web.pots.errors import ErrorPage
 
-__all__ = ["NONCE_FIELD", "Outcomes", "new_nonce"]
+__all__ = ["Outcomes", "Redirect"]
 
-NONCE_FIELD: Final = b"nonce"
 K = TypeVar("K")
 V = TypeVar("V")
 
 
-def new_nonce() -> str:
-    return secrets.token_hex(16)
+@dataclass(frozen=True)
+class Redirect:
+    """
+    Where a submission's answer is read, and the notice it leaves there.
+
+    @ivar location: a page below the mount point (C{""} for the home page).
+    @ivar notice: the name of a notice the page shows once, or C{""}.
+    """
+
+    location: str
+    notice: str = ""
 
 
 class _Bounded(Generic[K, V]):
@@ -66,7 +76,7 @@ class Outcomes:
 
     def __init__(self, limit: int = 4096) -> None:
         self._refusals: _Bounded[str, tuple[str, ErrorPage]] = _Bounded(limit)
-        self._answered: _Bounded[tuple[str, str, str], Deferred[str]] = _Bounded(limit)
+        self._answered: _Bounded[tuple[str, str, str], Deferred[Redirect]] = _Bounded(limit)
 
     def keep(self, session: str, error: ErrorPage) -> str:
         """Keep C{error} for C{session}; the identifier to show it by."""
@@ -80,8 +90,8 @@ class Outcomes:
         return found[1] if found is not None and found[0] == session else None
 
     async def once(
-        self, session: str, nonce: str, form: str, submit: Callable[[], Awaitable[str]]
-    ) -> str:
+        self, session: str, nonce: str, form: str, submit: Callable[[], Awaitable[Redirect]]
+    ) -> Redirect:
         """
         Where to redirect after a submission: C{submit()}'s answer the first
         time, the same answer for a repeat (C{nonce} empty: always run).
@@ -92,7 +102,7 @@ class Outcomes:
         earlier = self._answered.get(key)
         if earlier is not None:
             return await _copy(earlier)
-        first: Deferred[str] = Deferred.fromCoroutine(_run(submit))
+        first: Deferred[Redirect] = Deferred.fromCoroutine(_run(submit))
 
         def forget(reason: Failure) -> Failure:
             self._answered.discard(key)
@@ -101,22 +111,22 @@ class Outcomes:
         first.addErrback(forget)
         if not first.called:
             self._answered.put(key, first)
-        elif not isinstance(first.result, Failure):
+        elif isinstance(first.result, Redirect):
             self._answered.put(key, succeed(first.result))
         return await _copy(first)
 
 
-async def _run(submit: Callable[[], Awaitable[str]]) -> str:
+async def _run(submit: Callable[[], Awaitable[Redirect]]) -> Redirect:
     return await submit()
 
 
-def _copy(deferred: Deferred[str]) -> Deferred[str]:
+def _copy(deferred: Deferred[Redirect]) -> Deferred[Redirect]:
     """A Deferred with C{deferred}'s result, leaving C{deferred}'s for others."""
-    if deferred.called and not isinstance(deferred.result, Failure):
+    if deferred.called and isinstance(deferred.result, Redirect):
         return succeed(deferred.result)
-    copy: Deferred[str] = Deferred()
+    copy: Deferred[Redirect] = Deferred()
 
-    def deliver(result: str | Failure) -> str | None:
+    def deliver(result: Redirect | Failure) -> Redirect | None:
         if isinstance(result, Failure):
             copy.errback(result)
             return None

@@ -5,7 +5,8 @@ The lab's diagnostic requests: deliberately bad HTCPCP, to see the pot refuse it
 The lab's web app had C{/test-400}, C{/test-404}, C{/test-415} and
 C{/test-501}; each sends one malformed request on a fresh connection and
 shows the pot's answer.  None of them can change a pot: the server refuses
-each before it touches one.
+each before it touches one.  L{diagnose} sends one, for the page and the
+JSON API alike.
 """
 
 from __future__ import annotations
@@ -13,7 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["DIAGNOSTICS", "Diagnostic"]
+from werkzeug.exceptions import NotFound
+
+from htcpcp.message import Response
+from htcpcp.web.pots.gateway import PotGateway
+
+__all__ = ["DIAGNOSTICS", "Diagnostic", "diagnose"]
 
 
 @dataclass(frozen=True)
@@ -61,3 +67,15 @@ DIAGNOSTICS: Final = {
     )
 }
 """The diagnostics by the status code they should provoke."""
+
+
+async def diagnose(gateway: PotGateway, code: str) -> tuple[Diagnostic, Response]:
+    """
+    Send the diagnostic C{code}'s request; it and the pot's answer.
+
+    @raise NotFound: when there is no such diagnostic (the route answers 404).
+    """
+    diagnostic = DIAGNOSTICS.get(code)
+    if diagnostic is None:
+        raise NotFound()
+    return diagnostic, await gateway.send_raw(diagnostic.request)

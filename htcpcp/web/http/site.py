@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from twisted.web import http
 from twisted.web.resource import IResource
 from twisted.web.server import Request, Site
 
@@ -70,6 +71,7 @@ class LimitedRequest(Request):
     def _refuse(self) -> None:
         self._refused = True
         transport = self.channel.transport
+        assert transport is not None, "a body arrives only while connected"
         transport.write(TOO_LARGE)
         transport.loseConnection()
 
@@ -77,7 +79,7 @@ class LimitedRequest(Request):
 class ErrorLoggingSite(Site):
     """A L{Site} whose access log has the requests answered with an error only."""
 
-    def log(self, request: Request) -> None:
+    def log(self, request: http.Request) -> None:
         if request.code >= FIRST_ERROR:
             super().log(request)
 

@@ -24,16 +24,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from twisted.web import http
 from twisted.web.iweb import IRequest
 
-from htcpcp.web.gateway import PotGateway
-from htcpcp.web.model import Snapshot
+from htcpcp.web.pots.gateway import PotGateway
+from htcpcp.web.pots.model import Snapshot
 
 __all__ = ["LiveFeed"]
 
@@ -87,7 +88,7 @@ class LiveFeed:
             return b""
         ended: Deferred[None] = Deferred()
         self._streams[request] = ended
-        request.notifyFinish().addBoth(self._forget, request)  # type: ignore[attr-defined]
+        cast(http.Request, request).notifyFinish().addBoth(self._forget, request)
         request.write(b"retry: %d\n\n" % RETRY_MILLISECONDS)
         if len(self._streams) == 1:
             self._last = None

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_web_sessions -*-
+# -*- test-case-name: tests.test_web_routes -*-
 """
 Sessions and cross-site request forgery protection for the front end's forms.
 
@@ -31,7 +31,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 from urllib.parse import urlsplit
 
 from klein import Field
@@ -44,7 +44,8 @@ from twisted.web.iweb import IRequest
 from twisted.web.template import Tag
 from zope.interface import Interface, implementer
 
-from htcpcp.web.mount import Mount
+from htcpcp.web.http.mount import Mount
+from htcpcp.web.http.responses import set_cookie
 
 __all__ = [
     "CSRF_FIELD",
@@ -247,7 +248,7 @@ def procure(
     @return: C{None} when there is no session and none may be made (a HEAD,
         or a POST whose cookie has expired).
     """
-    components: Componentized = request  # type: ignore[assignment]
+    components = cast(Componentized, request)
     session = components.getComponent(ISession)
     if isinstance(session, FormSession):
         return session
@@ -259,15 +260,8 @@ def procure(
         if request.method != b"GET" and not make:
             return None
         session = store.new(secure)
-        request.addCookie(  # type: ignore[call-arg]
-            COOKIES[secure],
-            session.session,
-            max_age=str(SESSION_LIFETIME),
-            path=mount.path,
-            secure=secure,
-            httpOnly=True,
-            sameSite="lax",
-        )
+        name, value = COOKIES[secure].encode("ascii"), session.session.encode("ascii")
+        set_cookie(request, name, value, path=mount.path, max_age=SESSION_LIFETIME)
     components.setComponent(ISession, session)
     return session
 
@@ -277,13 +271,13 @@ def form_token(request: IRequest) -> bytes | None:
     The CSRF token of a form, from its body only; C{None} when the body has
     none, or when the query string carries one too (never trusted there).
     """
-    query = request.uri.partition(b"?")[2]  # type: ignore[attr-defined]
+    query = request.uri.partition(b"?")[2]
     if CSRF_FIELD in parse_qs(query, keep_blank_values=True):
         return None
-    content_type = request.getHeader(b"content-type") or b""  # type: ignore[attr-defined]
+    content_type = request.getHeader(b"content-type") or b""
     if not content_type.lower().startswith(b"application/x-www-form-urlencoded"):
         return None
-    content = request.content  # type: ignore[attr-defined]
+    content = request.content
     content.seek(0)
     body = content.read(MAX_FORM)
     content.seek(0)
@@ -297,14 +291,14 @@ def same_origin(request: IRequest) -> bool:
     (or, without one, its C{Referer}) names this request's scheme and host.
     A request that names neither is let through (the token decides).
     """
-    said = request.getHeader(b"origin") or request.getHeader(b"referer")  # type: ignore[attr-defined]
+    said = request.getHeader(b"origin") or request.getHeader(b"referer")
     if not said:
         return True
     if said == b"null":
         return False
     parts = urlsplit(said.decode("latin-1"))
     scheme = "https" if request.isSecure() else "http"
-    host = (request.getHeader(b"host") or b"").decode("latin-1").lower()  # type: ignore[attr-defined]
+    host = (request.getHeader(b"host") or b"").decode("latin-1").lower()
     return parts.scheme == scheme and parts.netloc.lower() == host
 
 

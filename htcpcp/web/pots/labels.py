@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Final
 
-from htcpcp.web.model import PotView
+from htcpcp.web.pots.model import PotView
 
 __all__ = ["STATE_LABELS", "TIMER_LABELS", "clock_text", "state_label"]
 

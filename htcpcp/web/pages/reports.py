@@ -15,12 +15,12 @@ from twisted.web.template import Flattenable, Tag, tags
 
 from htcpcp.client import Exchange
 from htcpcp.message import Response
-from htcpcp.web.charts import brews_over_time, popular_additions
-from htcpcp.web.diagnostics import DIAGNOSTICS, Diagnostic
-from htcpcp.web.inspector import method_of, shown
-from htcpcp.web.layout import PageContext
-from htcpcp.web.model import PotInfo
-from htcpcp.web.spacetime import Spacetime, spacetime
+from htcpcp.web.pages.charts import brews_over_time, popular_additions
+from htcpcp.web.pages.layout import PageContext
+from htcpcp.web.pages.spacetime import Spacetime, spacetime
+from htcpcp.web.pots.diagnostics import DIAGNOSTICS, Diagnostic
+from htcpcp.web.pots.inspector import method_of, shown
+from htcpcp.web.pots.model import PotInfo
 
 __all__ = [
     "diagnostic_content",
@@ -53,7 +53,8 @@ def _milk(brew: Mapping[str, Any]) -> str:
 def _brew_row(brew: Mapping[str, Any]) -> Tag:
     variety = brew.get("variety")
     drink = f"{variety} tea" if variety else str(brew.get("beverage", "coffee"))
-    bean = brew.get("bean") if isinstance(brew.get("bean"), Mapping) else {}
+    found = brew.get("bean")
+    bean: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     outcome = str(brew.get("outcome", ""))
     strength = brew.get("strength")
     return tags.tr(

@@ -11,25 +11,32 @@ without either.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 from typing import Any, Final, NamedTuple
 
 from twisted.web.template import Flattenable, Tag, tags
 
-from htcpcp.web.mount import Mount
-from htcpcp.web.outcomes import NONCE_FIELD
-from htcpcp.web.sessions import csrf_glue
-from htcpcp.web.statics import asset_url
+from htcpcp.web.http.mount import Mount
+from htcpcp.web.http.sessions import csrf_glue
+from htcpcp.web.http.statics import asset_url
 
-__all__ = ["NAVIGATION", "THEMES", "PageContext", "page"]
+__all__ = ["NAVIGATION", "NONCE_FIELD", "THEMES", "PageContext", "new_nonce", "page"]
 
 THEMES: Final = ("light", "dark")
+NONCE_FIELD: Final = b"nonce"
+"""The hidden field of every form that holds its view's nonce."""
 NAVIGATION: Final = (
     ("", "Pots"),
     ("history", "History"),
     ("inspector", "Inspector"),
     ("diagnostics", "Diagnostics"),
 )
+
+
+def new_nonce() -> str:
+    """A nonce for one view's forms (see L{htcpcp.web.forms.outcomes.Outcomes.once})."""
+    return secrets.token_hex(16)
 
 
 class PageContext(NamedTuple):

@@ -2,6 +2,9 @@
 """
 Pages flattened to bytes, and kept so that a page is flattened once per state.
 
+L{page_response} answers with a page made for one view only (an error, the
+inspector); the pages most looked at go through a L{PageCache}.
+
 Flattening a page with L{twisted.web.template} costs milliseconds, while
 the pages people look at most (the home page above all) change only when
 the pots do.  A L{PageCache} keeps the bytes of a page under everything it
@@ -22,15 +25,17 @@ from __future__ import annotations
 import re
 import secrets
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Final
 
+from klein import Response
 from twisted.python.failure import Failure
-from twisted.web.template import Tag, flatten
+from twisted.web.template import Flattenable, Tag, flatten
 
-from htcpcp.web.layout import PageContext
+from htcpcp.web.http.responses import html_response
+from htcpcp.web.pages.layout import PageContext, page
 
-__all__ = ["DOCTYPE", "PageCache", "flatten_page"]
+__all__ = ["DOCTYPE", "PageCache", "flatten_page", "page_response"]
 
 DOCTYPE: Final = b"<!DOCTYPE html>\n"
 """What L{twisted.web.template.renderElement} writes before a page."""
@@ -46,6 +51,20 @@ def flatten_page(tag: Tag) -> bytes:
     if isinstance(outcome[0], Failure):
         outcome[0].raiseException()
     return b"".join(chunks)
+
+
+def page_response(
+    context: PageContext,
+    title: str,
+    content: Iterable[Flattenable],
+    *,
+    status: int = 200,
+    current: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """The page C{title} around C{content}, flattened for this view alone."""
+    body = flatten_page(page(context, title, content, current=current))
+    return html_response(body, status, headers)
 
 
 class PageCache:

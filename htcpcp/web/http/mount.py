@@ -8,21 +8,23 @@ application's resource tree (C{/coffee/}).  L{Mount.of} reads the request's
 C{prepath} and C{postpath} before Klein routes it: C{up} is the relative
 path from the page being served back to the mount point (C{./} or
 C{../../}), so C{mount.url("history")} works at any depth and behind a
-proxy that strips a prefix.
+proxy that strips a prefix.  L{htcpcp.web.http.security.WebRoot} records
+it on the request, where L{request_mount} finds it.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Final, NamedTuple
+from typing import Final, NamedTuple, cast
 from urllib.parse import quote
 
+from twisted.python.components import Componentized
 from twisted.web.iweb import IRequest
 from zope.interface import Interface
 
 from htcpcp.cache import BoundedCache
 
-__all__ = ["IMount", "Mount", "safe_next"]
+__all__ = ["IMount", "Mount", "request_mount", "safe_next"]
 
 _SAFE_NEXT: Final = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:@%?/-]{0,256}\Z")
 
@@ -69,6 +71,12 @@ class Mount(NamedTuple):
     def url(self, relative: str = "") -> str:
         """C{relative} (a path below the mount point) as seen from this page."""
         return self.up + relative
+
+
+def request_mount(request: IRequest) -> Mount:
+    """The L{Mount} recorded on C{request} (the root's when none was)."""
+    found = cast(Componentized, request).getComponent(IMount)
+    return found if isinstance(found, Mount) else Mount()
 
 
 def safe_next(value: str) -> str:

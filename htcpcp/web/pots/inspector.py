@@ -3,9 +3,10 @@
 The protocol inspector's memory: the recent HTCPCP exchanges with the pot.
 
 The client reports every request and its raw response (L{Exchange}); the
-inspector keeps the last few.  Reads (GET, PROPFIND, HEAD, OPTIONS) repeat
-every second while browsers watch the pots, so they are kept apart from
-the exchanges that change something and cannot push those out.
+inspector keeps the last few.  Reads (the safe methods: GET, PROPFIND,
+HEAD, OPTIONS) repeat every second while browsers watch the pots, so they
+are kept apart from the exchanges that change something and cannot push
+those out.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from dataclasses import replace
 from typing import Final
 
 from htcpcp.client import Exchange
+from htcpcp.vocabulary import SAFE_METHODS
 
 __all__ = ["Inspector", "method_of", "shown"]
 
-READS: Final = frozenset({"GET", "HEAD", "PROPFIND", "OPTIONS"})
 SHOWN_BYTES: Final = 4096
 
 
@@ -43,7 +44,7 @@ class Inspector:
     The last C{reads} reads and the last C{changes} other exchanges.
 
     @param redact: hides what people should not see in where an exchange
-        went and in its error (see L{htcpcp.web.endpoints.redactor}).
+        went and in its error (see L{htcpcp.web.http.endpoints.redactor}).
     """
 
     def __init__(
@@ -61,7 +62,7 @@ class Inspector:
             endpoint=redact(exchange.endpoint),
             error=redact(exchange.error) if exchange.error else None,
         )
-        kept = self._reads if method_of(exchange) in READS else self._changes
+        kept = self._reads if method_of(exchange) in SAFE_METHODS else self._changes
         kept.append(exchange)
 
     def recent(self, changes_only: bool = False) -> list[Exchange]:

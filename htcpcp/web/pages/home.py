@@ -17,10 +17,10 @@ from typing import Any, Final, NamedTuple
 
 from twisted.web.template import Flattenable, Tag, tags
 
-from htcpcp.web.errors import ErrorPage
-from htcpcp.web.labels import TIMER_LABELS, clock_text, state_label
-from htcpcp.web.layout import PageContext
-from htcpcp.web.model import PotInfo, PotView, Problem, Snapshot
+from htcpcp.web.pages.layout import PageContext
+from htcpcp.web.pots.errors import ErrorPage
+from htcpcp.web.pots.labels import TIMER_LABELS, clock_text, state_label
+from htcpcp.web.pots.model import PotInfo, PotView, Problem, Snapshot
 
 __all__ = [
     "NOTICES",
@@ -304,7 +304,8 @@ def beans_content(
                 f"No coffee in {info.name} right now: a bean is chosen when a brew starts."
             )
         )
-    pot = body.get("pot") if isinstance(body.get("pot"), Mapping) else {}
+    found = body.get("pot")
+    pot: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     facts: list[tuple[str, Flattenable]] = [
         ("Kind", "teapot" if info.teapot else "coffee pot"),
         ("State", str(pot.get("state", "unknown"))),

@@ -27,7 +27,7 @@ from twisted.web.static import File
 
 __all__ = ["STATIC_DIRECTORY", "StaticFiles", "asset_url"]
 
-STATIC_DIRECTORY: Final = Path(__file__).parent / "static"
+STATIC_DIRECTORY: Final = Path(__file__).parent.parent / "static"
 CACHE_CONTROL: Final = b"public, max-age=600"
 IMMUTABLE: Final = b"public, max-age=31536000, immutable"
 HASHED: Final = ("app.js", "style.css", "cup.svg", "favicon.svg")
@@ -79,7 +79,7 @@ class StaticFiles(File):
 
     def directoryListing(self) -> IResource:
         """Directories are not listed."""
-        return self.childNotFound  # type: ignore[no-any-return]
+        return self.childNotFound
 
     def getChild(self, path: bytes, request: IRequest) -> IResource:
         """A hashed name is its file, for good; a name no file can have is a 404."""
@@ -87,11 +87,11 @@ class StaticFiles(File):
         if original is not None and self.path == str(STATIC_DIRECTORY):
             return StaticFiles(STATIC_DIRECTORY / original, lifetime=IMMUTABLE)
         if not path or b"\x00" in path:
-            return self.childNotFound  # type: ignore[no-any-return]
+            return self.childNotFound
         child = super().getChild(path, request)
         if isinstance(child, StaticFiles):
             child.lifetime = CACHE_CONTROL
-        return child  # type: ignore[no-any-return]
+        return child
 
     def render_GET(self, request: IRequest) -> bytes | int:
         self.restat(False)
@@ -103,6 +103,6 @@ class StaticFiles(File):
             request.setHeader(b"Cache-Control", self.lifetime)
             if request.setETag(tag) is http.CACHED:
                 return b""
-        return super().render_GET(request)  # type: ignore[no-any-return]
+        return super().render_GET(request)
 
     render_HEAD = render_GET

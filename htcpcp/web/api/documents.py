@@ -15,11 +15,11 @@ from typing import Any
 
 from htcpcp.client import Exchange
 from htcpcp.message import Response
-from htcpcp.web.diagnostics import Diagnostic
-from htcpcp.web.errors import ErrorPage
-from htcpcp.web.inspector import method_of, shown
-from htcpcp.web.labels import TIMER_LABELS, clock_text, state_label
-from htcpcp.web.model import PotInfo, PotView, Snapshot
+from htcpcp.web.pots.diagnostics import Diagnostic
+from htcpcp.web.pots.errors import ErrorPage
+from htcpcp.web.pots.inspector import method_of, shown
+from htcpcp.web.pots.labels import TIMER_LABELS, clock_text, state_label
+from htcpcp.web.pots.model import PotInfo, PotView, Snapshot
 
 __all__ = [
     "beans_document",

@@ -18,15 +18,16 @@ must reach the browser event by event) and images are not.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, cast
 from urllib.parse import quote
 
+from twisted.python.components import Componentized
 from twisted.web.http import MOVED_PERMANENTLY
-from twisted.web.iweb import IRequest
+from twisted.web.iweb import IRequest, _IRequestEncoder
 from twisted.web.resource import EncodingResourceWrapper, IResource
 from twisted.web.server import GzipEncoderFactory
 
-from htcpcp.web.mount import IMount, Mount
+from htcpcp.web.http.mount import IMount, Mount
 
 __all__ = ["CONTENT_SECURITY_POLICY", "WebRoot"]
 
@@ -67,7 +68,7 @@ class WebRoot(EncodingResourceWrapper):
     def __init__(self, application: IResource) -> None:
         super().__init__(application, [_Gzip()])
 
-    def getEncoder(self, request: IRequest):  # type: ignore[no-untyped-def]
+    def getEncoder(self, request: IRequest) -> _IRequestEncoder | None:
         """Gzip text when the client accepts it; never the event stream."""
         if not _compressible(request.postpath):
             return None
@@ -82,8 +83,8 @@ class WebRoot(EncodingResourceWrapper):
             headers.setRawHeaders(b"Strict-Transport-Security", HSTS)
         if not request.postpath and request.prepath:
             return _to_mount_point(request)
-        request.setComponent(IMount, Mount.of(request))  # type: ignore[attr-defined]
-        return self.original.render(request)  # type: ignore[no-any-return]
+        cast(Componentized, request).setComponent(IMount, Mount.of(request))
+        return self.original.render(request)
 
 
 def _to_mount_point(request: IRequest) -> bytes:

@@ -25,7 +25,7 @@ from htcpcp.endpoint_strings import endpoint_fields
 from htcpcp.listening import listening_service
 from htcpcp.tls import KeyLog, with_certificate
 from htcpcp.web.frontend import FrontEnd
-from htcpcp.web.site import make_site
+from htcpcp.web.http.site import make_site
 
 __all__ = ["WebService", "makeWebService", "pot_client_endpoint"]
 
@@ -45,7 +45,7 @@ class WebService(MultiService):
     def stopService(self) -> Deferred[None]:
         closing = self.front.close()
         stopping = super().stopService()
-        return stopping.addCallback(lambda _: closing)  # type: ignore[no-any-return]
+        return stopping.addCallback(lambda _: closing)
 
 
 def makeWebService(
