@@ -38,6 +38,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 from zope.interface.interface import InterfaceClass
 
+from htcpcp import __version__
 from htcpcp.config import Config
 from htcpcp.history_stream import StreamedReply
 from htcpcp.idle import IdleConnections
@@ -57,7 +58,8 @@ if TYPE_CHECKING:
 
 __all__ = ["SERVER", "IdleConnections", "PotServerFactory", "PotServerProtocol"]
 
-SERVER: Final = "htcpcp/0.1 (Twisted)"
+SERVER: Final = f"htcpcp/{__version__} (Twisted)"
+"""The C{Server} header of every answer: the product and its version."""
 MAX_BUFFERED: Final = 64 * 1024
 """Unanswered bytes a connection may hold; answers unread by the client, likewise."""
 ANSWERS_PER_TURN: Final = 16
