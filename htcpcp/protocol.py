@@ -26,6 +26,7 @@ from twisted.internet.interfaces import (
     IDelayedCall,
     IHalfCloseableProtocol,
     IHandshakeListener,
+    IPushProducer,
     IReactorFDSet,
     IReactorTime,
     ISSLTransport,
@@ -52,6 +53,7 @@ from htcpcp.message import (
 )
 from htcpcp.reply import TEXT, Reply
 from htcpcp.response_bytes import ResponseBytes
+from htcpcp.transports import IStreamTransport
 
 if TYPE_CHECKING:
     from htcpcp.dispatch import Dispatcher
@@ -68,7 +70,7 @@ KERNEL_SEND_BUFFER: Final = 64 * 1024
 """Bytes of answers the kernel may hold unsent for one connection."""
 
 
-@implementer(IHandshakeListener)
+@implementer(IHandshakeListener, IPushProducer)
 class PotServerProtocol(LineReceiver):
     """
     One HTCPCP connection.
@@ -77,6 +79,8 @@ class PotServerProtocol(LineReceiver):
     L{__conform__}).
     """
 
+    factory: PotServerFactory
+    transport: IStreamTransport
     log = Logger()
     line_mode = 0
     """Bytes go to the parser as they come (L{rawDataReceived}), never split into lines."""
@@ -241,7 +245,7 @@ class PotServerProtocol(LineReceiver):
                 self._cancel_request_deadline()
             if self._quiet_timer is not None:
                 self._cancel_quiet_timer()
-            self._respond_to(event)  # type: ignore[arg-type]
+            self._respond_to(event)
             answered += 1
             if self._output_bytes >= MAX_BUFFERED:
                 self._flush()
@@ -445,7 +449,7 @@ def _limit_kernel_send_buffer(transport: object) -> None:
         transport = getattr(transport, "transport", None)
 
 
-class PotServerFactory(Factory):
+class PotServerFactory(Factory[PotServerProtocol]):
     """Builds L{PotServerProtocol}s sharing one L{Dispatcher}."""
 
     protocol = PotServerProtocol
