@@ -28,7 +28,7 @@ from htcpcp.config import Config, default_config
 from htcpcp.dispatch import Dispatcher
 from htcpcp.listening import listening_service
 from htcpcp.pot import Pot
-from htcpcp.protocol import PotServerFactory
+from htcpcp.server_factory import PotServerFactory
 from htcpcp.storage import History
 from htcpcp.tls import KeyLog, with_certificate
 
