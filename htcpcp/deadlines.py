@@ -81,8 +81,6 @@ class ConnectionDeadlines:
     def _arm_timers(self) -> None:
         """Part of a request has arrived: start its deadline, and the quiet timer of its body."""
         parser = self._parser
-        if parser.idle:
-            return
         config = self.factory.config
         if self._request_deadline is None:
             self._request_deadline = self.factory.clock.callLater(

@@ -195,8 +195,9 @@ class PotServerProtocol(ConnectionDeadlines, LineReceiver):
                 self._refuse(error)
                 return
             if event is NEED_DATA:
-                self._arm_timers()
-                self._continue_if_asked()
+                if not parser.idle:
+                    self._arm_timers()
+                    self._continue_if_asked()
                 return
             if event is PEER_CLOSED:
                 self._close()
