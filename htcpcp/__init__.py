@@ -7,16 +7,22 @@ any Twisted application; L{buildPotServer} gives its protocol factory alone.
 
 The names are loaded when first used, so importing the sans-IO core
 (L{htcpcp.message}, L{htcpcp.pot}) loads neither a reactor nor TLS.
+
+L{__version__} is the one place the version is written: the packaging
+(C{pyproject.toml}), the pot server's C{Server} header and C{htcpcp --version}
+read it.
 """
 
 from __future__ import annotations
 
 from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     from htcpcp.config import Config, default_config, load_config
     from htcpcp.service import PotService, buildPotServer, makePotService
+
+__version__: Final = "0.1.0"
 
 __all__ = [
     "Config",

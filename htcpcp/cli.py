@@ -27,7 +27,7 @@ from typing import Any, Final, TextIO
 from twisted.internet.defer import Deferred, succeed
 from twisted.python.failure import Failure
 
-from htcpcp import diagram
+from htcpcp import __version__, diagram
 from htcpcp.check import add_check_command, run_check
 from htcpcp.cli_output import as_json, describe
 from htcpcp.client import (
@@ -143,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"htcpcp {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     parsers = {
         name: commands.add_parser(

@@ -197,16 +197,16 @@ def _pot(section: configparser.SectionProxy) -> PotSpec:
     except ValueError as error:
         raise ConfigError(f"[{section.name}]: {error}") from error
     teapot = kind is PotKind.TEAPOT
-    varieties = TEA_VARIETIES if teapot else ()
+    varieties: tuple[Variety, ...] = TEA_VARIETIES if teapot else ()
     if "varieties" in section:
-        varieties = []
+        listed = []
         for item in _split(section["varieties"]):
             variety, _, seconds = item.partition(":")
             try:
-                varieties.append(Variety(variety.strip(), float(seconds or 180)))
+                listed.append(Variety(variety.strip(), float(seconds or 180)))
             except ValueError as error:
                 raise ConfigError(f"[{section.name}] varieties: bad steep time") from error
-        varieties = tuple(varieties)
+        varieties = tuple(listed)
     forbidden = tuple(
         (a.strip(), b.strip())
         for a, _, b in (item.partition(":") for item in _split(section.get("forbidden", "")))

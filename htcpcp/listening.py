@@ -127,7 +127,8 @@ def server_endpoint(
     """
     kind, positional, keywords = endpoint_fields(description)
     if kind not in ("tcp", "ssl"):
-        return serverFromString(reactor, description)
+        other: IStreamServerEndpoint = serverFromString(reactor, description)
+        return other
     allowed = _SSL_OPTIONS if kind == "ssl" else _TCP_OPTIONS
     unknown = sorted(set(keywords) - allowed)
     if unknown or len(positional) > 1:
@@ -177,7 +178,9 @@ class _ListeningService(StreamServerEndpointService):
 
     def privilegedStartService(self) -> None:
         super().privilegedStartService()
-        self._waitingForPort.addCallback(self._announce)
+        listening = self._waitingForPort
+        assert listening is not None, "privilegedStartService starts listening"
+        listening.addCallback(self._announce)
 
     def _announce(self, port: IListeningPort) -> IListeningPort:
         log.info("{what} listens on {where}", what=self._what, where=where(port))

@@ -1,19 +1,18 @@
 # -*- test-case-name: tests.test_protocol -*-
 """
-The pot server's wire side: a L{LineReceiver} that moves bytes, timers and
-back-pressure between a connection and the sans-IO L{RequestParser}.
+The pot server's wire side: a L{LineReceiver} that moves bytes and
+back-pressure between a connection and the sans-IO L{RequestParser}, and
+answers its requests in turn.
 
-Requests on one connection are answered strictly in order.  Memory per
-connection is bounded both ways: reading pauses while an answer waits for
-the brew history to be written, while the transport holds
+Requests on one connection are answered strictly in order, at most
+C{ANSWERS_PER_TURN} pipelined ones before other connections get their
+turn.  Memory per connection is bounded both ways: reading pauses while an
+answer waits for the brew history to be written, while the transport holds
 C{MAX_BUFFERED} bytes of answers the client has not read (the connection
 is a push producer; it resumes as they drain), and a client that sends
-more than C{MAX_BUFFERED} unanswered bytes is refused.  Four limits in time
-guard every connection: a TLS handshake and then each whole request, head
-and body, must arrive within C{request_timeout} (a client trickling bytes
-does not extend it), an idle connection closes after C{idle_timeout}
-(checked each second by one L{IdleConnections} for all of them), and a
-length-less body ends after C{body_quiet_time} of silence.
+more than C{MAX_BUFFERED} unanswered bytes is refused.  Its limits in time
+are in L{htcpcp.deadlines}; what the connections of a server share, in
+L{htcpcp.server_factory}.
 """
 
 from __future__ import annotations
@@ -26,38 +25,27 @@ from twisted.internet.interfaces import (
     IDelayedCall,
     IHalfCloseableProtocol,
     IHandshakeListener,
-    IReactorFDSet,
-    IReactorTime,
-    ISSLTransport,
+    IPushProducer,
     IWriteDescriptor,
 )
-from twisted.internet.protocol import Factory
+from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 from zope.interface import implementer
 from zope.interface.interface import InterfaceClass
 
-from htcpcp.config import Config
+from htcpcp.deadlines import ConnectionDeadlines
 from htcpcp.history_stream import StreamedReply
-from htcpcp.idle import IdleConnections
-from htcpcp.message import (
-    NEED_DATA,
-    PEER_CLOSED,
-    ParseMemo,
-    ProtocolError,
-    Request,
-    RequestParser,
-)
+from htcpcp.message import NEED_DATA, PEER_CLOSED, ProtocolError, Request, RequestParser
 from htcpcp.reply import TEXT, Reply
-from htcpcp.response_bytes import ResponseBytes
+from htcpcp.transports import IStreamTransport
 
 if TYPE_CHECKING:
-    from htcpcp.dispatch import Dispatcher
+    from htcpcp.server_factory import PotServerFactory
 
-__all__ = ["SERVER", "IdleConnections", "PotServerFactory", "PotServerProtocol"]
+__all__ = ["PotServerProtocol"]
 
-SERVER: Final = "htcpcp/0.1 (Twisted)"
 MAX_BUFFERED: Final = 64 * 1024
 """Unanswered bytes a connection may hold; answers unread by the client, likewise."""
 ANSWERS_PER_TURN: Final = 16
@@ -66,8 +54,8 @@ KERNEL_SEND_BUFFER: Final = 64 * 1024
 """Bytes of answers the kernel may hold unsent for one connection."""
 
 
-@implementer(IHandshakeListener)
-class PotServerProtocol(LineReceiver):
+@implementer(IHandshakeListener, IPushProducer)
+class PotServerProtocol(ConnectionDeadlines, LineReceiver):
     """
     One HTCPCP connection.
 
@@ -75,12 +63,12 @@ class PotServerProtocol(LineReceiver):
     L{__conform__}).
     """
 
+    factory: PotServerFactory
+    transport: IStreamTransport
     log = Logger()
     line_mode = 0
     """Bytes go to the parser as they come (L{rawDataReceived}), never split into lines."""
 
-    _request_deadline: IDelayedCall | None = None
-    _quiet_timer: IDelayedCall | None = None
     _waiting = False
     _closing = False
     _continued: Request | None = None
@@ -131,28 +119,13 @@ class PotServerProtocol(LineReceiver):
         self.transport.registerProducer(self, True)
         self._idle.touch(self)
         _limit_kernel_send_buffer(self.transport)
-        if ISSLTransport.providedBy(self.transport):
-            self._request_deadline = self.factory.clock.callLater(
-                self.factory.config.request_timeout, self._handshake_too_slow
-            )
+        self._start_handshake_deadline()
 
-    def handshakeCompleted(self) -> None:
-        self._cancel_request_deadline()
-
-    def _handshake_too_slow(self) -> None:
-        self._request_deadline = None
-        self.log.info("aborting a connection whose TLS handshake did not finish in time")
-        self._closing = True
-        self.transport.abortConnection()
-
-    def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.factory.connections -= 1
         self._closing = True
         self._idle.forget(self)
-        if self._request_deadline is not None:
-            self._cancel_request_deadline()
-        if self._quiet_timer is not None:
-            self._cancel_quiet_timer()
+        self._cancel_deadlines()
         if self._next_turn is not None:
             self._next_turn.cancel()
             self._next_turn = None
@@ -202,14 +175,6 @@ class PotServerProtocol(LineReceiver):
         self._resume_reading()
         self._process()
 
-    def timeoutConnection(self) -> None:
-        if self._closing:
-            self.log.info("aborting a connection whose client does not read its answers")
-            self.transport.abortConnection()
-            return
-        self.log.debug("closing idle connection")
-        self._close()
-
     def _process(self) -> None:
         try:
             self._answer_buffered()
@@ -230,59 +195,25 @@ class PotServerProtocol(LineReceiver):
                 self._refuse(error)
                 return
             if event is NEED_DATA:
-                self._arm_timers()
+                if not parser.idle:
+                    self._arm_timers()
+                    self._continue_if_asked()
                 return
             if event is PEER_CLOSED:
                 self._close()
                 return
-            if self._request_deadline is not None:
-                self._cancel_request_deadline()
-            if self._quiet_timer is not None:
-                self._cancel_quiet_timer()
-            self._respond_to(event)  # type: ignore[arg-type]
+            self._cancel_deadlines()
+            self._respond_to(event)
             answered += 1
             if self._output_bytes >= MAX_BUFFERED:
                 self._flush()
 
-    def _arm_timers(self) -> None:
-        parser = self._parser
-        if parser.idle:
-            return
-        config = self.factory.config
-        if self._request_deadline is None:
-            self._request_deadline = self.factory.clock.callLater(
-                config.request_timeout, self._request_too_slow
-            )
-        if parser.awaiting_lengthless_body and self._quiet_timer is None:
-            self._quiet_timer = self.factory.clock.callLater(
-                config.body_quiet_time, self._body_went_quiet
-            )
-        waiting = parser.awaiting_continue
+    def _continue_if_asked(self) -> None:
+        """Send C{100 Continue}, once, to a request that asked for it and awaits its body."""
+        waiting = self._parser.awaiting_continue
         if waiting is not None and waiting is not self._continued:
             self._continued = waiting
             self._queue(b"%s 100 Continue\r\n\r\n" % waiting.reply_version.encode())
-
-    def _request_too_slow(self) -> None:
-        self._request_deadline = None
-        timeout = self.factory.config.request_timeout
-        self._refuse(ProtocolError(408, f"a whole request must arrive within {timeout:g} s"))
-
-    def _body_went_quiet(self) -> None:
-        self._quiet_timer = None
-        self._parser.end_lengthless_body()
-        self._process()
-
-    def _cancel_request_deadline(self) -> None:
-        if self._request_deadline is not None:
-            if self._request_deadline.active():
-                self._request_deadline.cancel()
-            self._request_deadline = None
-
-    def _cancel_quiet_timer(self) -> None:
-        if self._quiet_timer is not None:
-            if self._quiet_timer.active():
-                self._quiet_timer.cancel()
-            self._quiet_timer = None
 
     def _respond_to(self, request: Request) -> None:
         try:
@@ -414,8 +345,7 @@ class PotServerProtocol(LineReceiver):
         """Answer a request that cannot be read, then close."""
         if self._closing:
             return
-        self._cancel_request_deadline()
-        self._cancel_quiet_timer()
+        self._cancel_deadlines()
         self._flush()
         body = (error.detail + "\n").encode("utf-8")
         head = self.factory.responses.head(
@@ -441,32 +371,3 @@ def _limit_kernel_send_buffer(transport: object) -> None:
             handle.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, KERNEL_SEND_BUFFER)
             return
         transport = getattr(transport, "transport", None)
-
-
-class PotServerFactory(Factory):
-    """Builds L{PotServerProtocol}s sharing one L{Dispatcher}."""
-
-    protocol = PotServerProtocol
-    internal_error = Reply(500, b"the pot server had an internal error; it has been logged\n", TEXT)
-
-    def __init__(self, dispatcher: Dispatcher, config: Config, clock: IReactorTime) -> None:
-        self.dispatcher = dispatcher
-        self.config = config
-        self.clock = clock
-        self.responses = ResponseBytes(clock, SERVER)
-        self.memo = ParseMemo()
-        """What this server's connections have read, shared among their parsers."""
-        self.idle = IdleConnections(clock, config.idle_timeout)
-        self.connections = 0
-        fd_set = IReactorFDSet(clock, None)
-        self.writers = fd_set.getWriters if fd_set is not None else None
-        """
-        The reactor's writers, to learn whether a transport has bytes it
-        has not sent yet: those are its writers (a short list: connections
-        whose socket buffer is full, or written to in this turn).  C{None}
-        without a reactor to ask (a test's clock): a transport then always
-        may have.
-        """
-
-    def buildProtocol(self, addr: object) -> PotServerProtocol:
-        return PotServerProtocol(self)

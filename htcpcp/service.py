@@ -28,7 +28,7 @@ from htcpcp.config import Config, default_config
 from htcpcp.dispatch import Dispatcher
 from htcpcp.listening import listening_service
 from htcpcp.pot import Pot
-from htcpcp.protocol import PotServerFactory
+from htcpcp.server_factory import PotServerFactory
 from htcpcp.storage import History
 from htcpcp.tls import KeyLog, with_certificate
 
@@ -67,7 +67,7 @@ class PotServer:
 def _reactor() -> IReactorTime:
     from twisted.internet import reactor
 
-    return reactor  # type: ignore[return-value]
+    return reactor
 
 
 def buildPotServer(
@@ -169,8 +169,8 @@ class PotService(MultiService):
         self._build()
         super().startService()
 
-    def stopService(self):  # type: ignore[no-untyped-def]
-        stopping = super().stopService()
+    def stopService(self) -> Deferred[None]:
+        stopping: Deferred[None] = super().stopService()
         server = self.server
         if server is not None:
             for pot in server.pots:

@@ -180,7 +180,10 @@ class History:
         as a page's C{next} gives it) starts the page just after that brew
         instead, and stays put while new brews are added.
         """
-        return self._pool.runInteraction(read_page, Slice(pot, before), page, per_page)
+        reading: Deferred[HistoryPage] = self._pool.runInteraction(
+            read_page, Slice(pot, before), page, per_page
+        )
+        return reading
 
     def batch(
         self, chosen: Slice, size: int, render: Callable[[list[dict[str, Any]]], T]
@@ -190,7 +193,10 @@ class History:
         C{render} on the database thread, and the cursor to continue from
         (C{None} after the oldest).
         """
-        return self._pool.runInteraction(read_batch, chosen, size, render)
+        reading: Deferred[tuple[T, int | None]] = self._pool.runInteraction(
+            read_batch, chosen, size, render
+        )
+        return reading
 
     async def prune(self, now: float) -> int:
         """

@@ -284,9 +284,14 @@ class _ServerOptions(CertificateOptions):
         super().__init__(**options)
         self._keylog = keylog
 
-    def _makeContext(self) -> SSL.Context:
-        """The context, with OpenSSL's buffers released while a connection has nothing in them."""
-        context: SSL.Context = super()._makeContext()
+    def _makeContext(self, *args: Any, **kwargs: Any) -> SSL.Context:
+        """
+        The context, with OpenSSL's buffers released while a connection has nothing in them.
+
+        The arguments pass through: Twisted's private method takes
+        C{skipCiphers} in newer releases and nothing in older ones.
+        """
+        context = super()._makeContext(*args, **kwargs)
         context.set_mode(SSL.MODE_RELEASE_BUFFERS)
         if self._keylog is not None:
             self._keylog.attach(context)

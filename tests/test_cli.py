@@ -9,6 +9,7 @@ import io
 import json
 import os
 import sys
+from importlib.metadata import version as installed_version
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
@@ -238,6 +239,11 @@ class FailureTests(TestCase):
         self.assertIn("htcpcp brew coffee://localhost:5030/pot-0 --add Cream,Whisky", helped.out)
         brew_help = await htcpcp("brew", "--help")
         self.assertIn("--variety earl-grey --add Lemon", brew_help.out)
+
+    async def test_version(self) -> None:
+        """C{--version} prints the package's version as installed (its metadata) and exits 0."""
+        run = await htcpcp("--version")
+        self.assertEqual((run.status, run.out), (0, f"htcpcp {installed_version('htcpcp')}\n"))
 
     async def test_unknown_host(self) -> None:
         run = await htcpcp("get", "coffee://no-such-pot.invalid/pot-0")

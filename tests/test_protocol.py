@@ -9,6 +9,7 @@ exact.
 from __future__ import annotations
 
 from dataclasses import replace
+from importlib.metadata import version as installed_version
 
 from twisted.internet.interfaces import IHalfCloseableProtocol, IProtocol, IWriteDescriptor
 from twisted.internet.testing import MemoryReactorClock, StringTransport
@@ -278,6 +279,14 @@ class RfcClientTests(SynchronousTestCase):
             for name in ("server", "date", "content-type", "content-length"):
                 self.assertIn(name, response.headers, (request, name))
             self.assertTrue(response.headers["date"].endswith(" GMT"))
+
+    def test_server_header_names_the_installed_version(self) -> None:
+        """C{Server} names the package's version as installed (its metadata), on every answer."""
+        expected = f"htcpcp/{installed_version('htcpcp')} (Twisted)"
+        for request in (b"GET /pot-0 HTCPCP/1.1\r\n\r\n", b"GET /pot-9 HTCPCP/1.1\r\n\r\n"):
+            self.assertEqual(self.connection.exchange(request).headers["server"], expected)
+        refused = Connection(self.server).exchange(b"BREW /pot-0 HTCPCP/9.9\r\n\r\n")
+        self.assertEqual((refused.status, refused.headers["server"]), (505, expected))
 
     def test_log_is_read_only(self) -> None:
         response = self.connection.exchange(brew(b"/log"))

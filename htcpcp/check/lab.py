@@ -195,7 +195,7 @@ async def teapot(ctx: CaseContext) -> None:
 async def _brew_milk(ctx: CaseContext) -> float:
     """Empty the pot, brew with whole milk, and return when the BREW was sent."""
     await ctx.empty_lab_pot()
-    sent = ctx.reactor.seconds()
+    sent: float = ctx.reactor.seconds()
     attempt = await ctx.lab(
         "BREW", [("Accept-Additions", "whole-milk"), ("Use-Pot", "ducky")], b"start"
     )

@@ -141,7 +141,8 @@ def junit_report(results: Sequence[CaseResult], target: str, elapsed: float) -> 
         for result in mine:
             _junit_case(suite, result)
     ElementTree.indent(suites)
-    return ElementTree.tostring(suites, encoding="utf-8", xml_declaration=True) + b"\n"
+    document: bytes = ElementTree.tostring(suites, encoding="utf-8", xml_declaration=True)
+    return document + b"\n"
 
 
 def _junit_case(suite: ElementTree.Element, result: CaseResult) -> None:

@@ -28,6 +28,7 @@ from twisted.python.failure import Failure
 from htcpcp.check.model import Attempt, Ending
 from htcpcp.client import load_trust_root
 from htcpcp.message import NEED_DATA, PEER_CLOSED, ProtocolError, Response, ResponseParser
+from htcpcp.transports import IStreamTransport
 
 __all__ = ["MAX_RECEIVED", "Segment", "ServerAddress", "TLSSettings", "exchange", "reachable"]
 
@@ -107,6 +108,8 @@ def describe_unreadable(rest: bytes, detail: str) -> str:
 
 
 class _Probe(Protocol):
+    transport: IStreamTransport
+
     def __init__(
         self,
         segments: Sequence[Segment],

@@ -11,10 +11,16 @@ L{ClientError} that says why in one line.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 from twisted.internet import error as internet_error
 from twisted.internet.defer import CancelledError, Deferred, gatherResults, succeed
-from twisted.internet.interfaces import IDelayedCall, IReactorTime, IStreamClientEndpoint
+from twisted.internet.interfaces import (
+    IDelayedCall,
+    IProtocol,
+    IReactorTime,
+    IStreamClientEndpoint,
+)
 from twisted.python.failure import Failure
 
 from htcpcp.client.errors import PotTimeout, PotUnreachable
@@ -57,6 +63,11 @@ def _connect_error(reason: Failure, route: Route) -> Failure:
     return Failure(PotUnreachable(message))
 
 
+def _new_connection(protocol: IProtocol) -> tuple[HTCPCPClientProtocol, bool]:
+    """A new connection: the protocol the endpoint fires with is the one its factory built."""
+    return cast(HTCPCPClientProtocol, protocol), False
+
+
 class ConnectionPool:
     """
     Idle keep-alive connections, per destination.
@@ -93,7 +104,7 @@ class ConnectionPool:
                 return succeed((entry.protocol, True))
         connecting = route.endpoint.connect(HTCPCPClientFactory(route.where, route.hostname))
         connecting.addErrback(_connect_error, route)
-        return connecting.addCallback(lambda protocol: (protocol, False))
+        return connecting.addCallback(_new_connection)
 
     def release(self, key: str, protocol: HTCPCPClientProtocol) -> bool:
         """Keep C{protocol} for the next request, or close it; whether it was kept."""

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from OpenSSL.crypto import X509
 from twisted.internet.defer import Deferred, fail, succeed
-from twisted.internet.interfaces import IHandshakeListener
+from twisted.internet.interfaces import IHandshakeListener, ISSLTransport
 from twisted.internet.protocol import ClientFactory, Protocol, connectionDone
 from twisted.python.failure import Failure
 from zope.interface import implementer
@@ -22,6 +23,7 @@ from zope.interface import implementer
 from htcpcp.client.errors import BadResponse, ClientError, PotClosed, PotTLSError
 from htcpcp.client.tls import has_subject_alt_name, tls_error
 from htcpcp.message import NEED_DATA, PEER_CLOSED, ProtocolError, Response, ResponseParser
+from htcpcp.transports import IStreamTransport
 
 __all__ = ["HTCPCPClientFactory", "HTCPCPClientProtocol"]
 
@@ -52,6 +54,8 @@ class HTCPCPClientProtocol(Protocol):
     @ivar on_idle_lost: called when the connection closes between requests.
     """
 
+    transport: IStreamTransport
+
     def __init__(self, where: str = "the pot", hostname: str = "") -> None:
         self.where = where
         self.hostname = hostname
@@ -74,8 +78,11 @@ class HTCPCPClientProtocol(Protocol):
         self._reusable = True
 
     def handshakeCompleted(self) -> None:
-        certificate = self.transport.getPeerCertificate()
-        if certificate is None or not has_subject_alt_name(certificate.to_cryptography()):
+        certificate = ISSLTransport(self.transport).getPeerCertificate()
+        named = isinstance(certificate, X509) and has_subject_alt_name(
+            certificate.to_cryptography()
+        )
+        if not named:
             self._refusal = PotTLSError(
                 f"TLS: the certificate of {self.where} has no subjectAltName,"
                 " so its host name cannot be verified; refusing it"

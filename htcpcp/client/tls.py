@@ -35,14 +35,15 @@ def tls_error(reason: Failure, where: str, hostname: str) -> PotTLSError | None:
         return PotTLSError(
             f"TLS: the certificate of {where} is not valid for the host name {hostname!r}"
         )
-    if reason.check(SSL.Error):
-        text = str(reason.value)
+    error = reason.value
+    if isinstance(error, SSL.Error):
+        text = str(error)
         if "certificate verify failed" in text:
             return PotTLSError(
                 f"TLS: the certificate of {where} is not trusted"
                 " (give the server's certificate or its CA as the CA file, --cafile)"
             )
-        detail = "; ".join(str(part[-1]) for part in reason.value.args[0] if part[-1]) or text
+        detail = "; ".join(str(part[-1]) for part in error.args[0] if part[-1]) or text
         return PotTLSError(f"TLS handshake with {where} failed: {detail}")
     return None
 
@@ -68,6 +69,7 @@ def load_trust_root(cafile: str | Path) -> IOpenSSLTrustRoot:
         raise PotTLSError(f"cannot read the CA file {path}: {error.strerror}") from error
     except ValueError as error:
         raise PotTLSError(f"the CA file {path} holds no PEM certificate") from error
-    return trustRootFromCertificates(
+    trust: IOpenSSLTrustRoot = trustRootFromCertificates(
         [Certificate.loadPEM(c.public_bytes(Encoding.PEM)) for c in certificates]
     )
+    return trust
