@@ -2,7 +2,7 @@
 """
 The front end's own session procurement, pinned to Klein's behaviour.
 
-L{htcpcp.web.sessions.procure} does what Klein's L{SessionProcurer} does,
+L{htcpcp.web.http.sessions.procure} does what Klein's L{SessionProcurer} does,
 without its per-request search of two headers and two cookies: these tests
 run Klein's procurer and ours on the same kind of request and compare what
 each does, so a Klein release that renames its cookies, drops a cookie
@@ -21,8 +21,8 @@ from twisted.trial.unittest import TestCase
 from twisted.web.server import Request
 from twisted.web.test.requesthelper import DummyChannel
 
-from htcpcp.web.mount import Mount
-from htcpcp.web.sessions import CSRF_FIELD, SessionStore, procure
+from htcpcp.web.http.mount import Mount
+from htcpcp.web.http.sessions import CSRF_FIELD, SessionStore, procure
 
 
 def _request(

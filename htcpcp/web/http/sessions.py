@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_web_routes -*-
+# -*- test-case-name: tests.test_web_sessions,tests.test_web_routes -*-
 """
 Sessions and cross-site request forgery protection for the front end's forms.
 
