@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
-from twisted.internet.task import Clock
+from twisted.internet.task import Clock, deferLater
 from twisted.trial.unittest import SkipTest
 
 from htcpcp import testing
@@ -31,11 +35,15 @@ from htcpcp.testing import MemoryConnection as Connection
 __all__ = [
     "Connection",
     "FirstBean",
+    "eventually",
     "fast_config",
+    "free_port",
     "json_body",
     "memory_server",
     "parse_pieces",
     "require_program",
+    "wait_for_port",
+    "wait_until",
 ]
 
 
@@ -91,3 +99,64 @@ def parse_pieces(
     except ProtocolError as error:
         return found, error.status
     return found, NEED_DATA
+
+
+T = TypeVar("T")
+
+
+async def eventually(condition: Callable[[], bool], within: float = 5.0) -> None:
+    """Wait on the reactor until C{condition()} holds; fail if not within C{within} seconds."""
+    from twisted.internet import reactor
+
+    deadline = reactor.seconds() + within  # type: ignore[attr-defined]
+    while not condition():
+        if reactor.seconds() > deadline:  # type: ignore[attr-defined]
+            raise AssertionError(f"{condition} did not hold within {within} s")
+        await deferLater(reactor, 0.01)  # type: ignore[arg-type]
+
+
+def wait_until(condition: Callable[[], T], what: str, within: float) -> T:
+    """
+    Block until C{condition()} is true (an exception counts as not yet) and return it.
+
+    For tests without a running reactor that wait for another process (a
+    server starting, a browser drawing); fails naming C{what} after C{within} s.
+    """
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            found = condition()
+        except Exception:
+            found = None  # type: ignore[assignment]
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 when asked (the kernel's choice)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], within: float = 20.0) -> None:
+    """Wait until C{process} listens on C{port} of 127.0.0.1; fail at once if it exits."""
+
+    def listening() -> bool:
+        if process.poll() is not None:
+            output = process.stdout.read().decode() if process.stdout else ""
+            raise _Exited(f"the process exited with {process.returncode}:\n{output}")
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+
+    try:
+        wait_until(listening, f"a listener on port {port}", within)
+    except _Exited as exited:
+        raise AssertionError(str(exited)) from None
+
+
+class _Exited(BaseException):
+    """The process waited for ended instead (not an L{Exception}: waiting stops)."""

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
+
+from .helpers import free_port, wait_for_port, wait_until
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -93,26 +94,6 @@ def screenshot_directory() -> Path:
     return directory
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            output = process.stdout.read().decode() if process.stdout else ""
-            raise AssertionError(f"twist exited early:\n{output}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"nothing listened on port {port} within {WAIT} s")
-
-
 class BrowserTestCase(SynchronousTestCase):
     """Starts the pot, the web front end and a browser; stops them all."""
 
@@ -142,8 +123,8 @@ class BrowserTestCase(SynchronousTestCase):
             *self.web_options,
         )
         self.driver = self.browser()
-        wait_for_port(self.pot_port, self.pot_process)
-        wait_for_port(self.web_port, web)
+        wait_for_port(self.pot_port, self.pot_process, WAIT)
+        wait_for_port(self.web_port, web, WAIT)
         self.base = f"https://localhost:{self.web_port}/"
 
     def twist(self, *arguments: str) -> subprocess.Popen[bytes]:
@@ -209,16 +190,7 @@ class BrowserTestCase(SynchronousTestCase):
         return self.driver.find_elements(By.CSS_SELECTOR, selector)
 
     def until(self, condition: Callable[[], Any], what: str, timeout: float = WAIT) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                found = condition()
-            except Exception:
-                found = None
-            if found:
-                return found
-            time.sleep(0.1)
-        self.fail(f"timed out waiting for {what}")
+        return wait_until(condition, what, timeout)
 
     def choose(self, selector: str, value: str) -> None:
         from selenium.webdriver.support.ui import Select

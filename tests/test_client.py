@@ -50,6 +50,8 @@ from htcpcp.service import PotServer, buildPotServer
 from htcpcp.storage import History
 from htcpcp.tls import self_signed_pem
 
+from .helpers import eventually
+
 OK_BODY = b'{"state": "idle"}'
 
 
@@ -132,15 +134,6 @@ async def start_pot(
 
     case.addCleanup(lambda: Deferred.fromCoroutine(stop()))
     return RunningPot(server, counter, listening.getHost().port, certificate)
-
-
-async def eventually(condition: Callable[[], bool], within: float = 5.0) -> None:
-    """Wait until C{condition()} holds; fail if it does not within C{within} seconds."""
-    deadline = reactor.seconds() + within
-    while not condition():
-        if reactor.seconds() > deadline:
-            raise AssertionError(f"{condition} did not hold within {within} s")
-        await deferLater(reactor, 0.01)
 
 
 def start_client(case: TestCase, **options: object) -> PotClient:

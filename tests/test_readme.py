@@ -122,7 +122,7 @@ def unmatched(shown: tuple[str, ...], output: str) -> str | None:
     return None
 
 
-def free_port() -> int:
+def free_dual_stack_port() -> int:
     """A port free on every IPv4 and IPv6 address (the servers listen dual-stack where they can)."""
     try:
         with socket.socket(socket.AF_INET6) as sock:
@@ -170,7 +170,7 @@ class ReadmeTests(SynchronousTestCase):
         self.home.mkdir(parents=True)
         (self.home / ".venv").symlink_to(sys.prefix, target_is_directory=True)
         (self.home / "sample_capture").symlink_to(REPOSITORY / "sample_capture")
-        self.ports = {port: str(free_port()) for port in DOCUMENTED_PORTS}
+        self.ports = {port: str(free_dual_stack_port()) for port in DOCUMENTED_PORTS}
         self.server: subprocess.Popen[bytes] | None = None
         self.addCleanup(self.stop_server)
 

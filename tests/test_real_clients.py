@@ -32,7 +32,7 @@ from htcpcp.config import default_config
 from htcpcp.message import Response, ResponseParser
 from htcpcp.service import buildPotServer
 from htcpcp.storage import History
-from tests.helpers import require_program
+from tests.helpers import eventually, require_program
 from tests.labclient import (
     ADDITIONS,
     BEAN_KEYS,
@@ -69,9 +69,7 @@ class RealClientTests(TestCase):
         return await threads.deferToThread(lab_request, self.number, method, **options)
 
     async def wait_for_brew(self) -> None:
-        deadline = time.monotonic() + 5
-        while self.server.pots[0].state.value == "brewing" and time.monotonic() < deadline:
-            await self.sleep(0.05)
+        await eventually(lambda: self.server.pots[0].state.value != "brewing", within=5)
 
     def sleep(self, seconds: float) -> Deferred[None]:
         return deferLater(reactor, seconds, lambda: None)

@@ -22,31 +22,13 @@ from twisted.trial.unittest import SynchronousTestCase
 from htcpcp.message import NEED_DATA, ProtocolError, Response, ResponseParser
 from htcpcp.tap import Options, reset_history
 
+from .helpers import free_port, wait_for_port
 from .test_integration import exchange, parse_responses
 
 ROOT = Path(__file__).resolve().parent.parent
 BREW = (
     b"BREW /pot-0 HTCPCP/1.1\r\nContent-Type: message/coffeepot\r\nContent-Length: %d\r\n%s\r\n%s"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, process: subprocess.Popen[bytes], seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"twistd exited: {process.stdout.read().decode()}")  # type: ignore[union-attr]
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"nothing listened on {port} within {seconds} s")
 
 
 class TwistdTests(SynchronousTestCase):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import http.client
 import os
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -21,16 +20,10 @@ from twisted.trial.unittest import TestCase
 from htcpcp.service import buildPotServer
 from htcpcp.storage import History
 
-from .helpers import fast_config
+from .helpers import fast_config, free_port
 from .test_web_http import Fetched, _read_event_stream, fetch
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "embed_web.tac"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class EmbeddedTests(TestCase):
