@@ -5,6 +5,7 @@ The habits of the codebase that review alone would let slip.
 Every module of the package (and the twistd plugin) says what it is for in
 a docstring and names the tests that cover it in a C{test-case-name} header
 (so C{trial --testmodule} runs them), and each module it names exists.
+No module grows past L{MAX_LINES}: one that does has more than one job.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from pathlib import Path
 from twisted.trial.unittest import TestCase
 
 ROOT = Path(__file__).resolve().parent.parent
+MAX_LINES = 420
+"""The longest a module of the package may be (CONTRIBUTING.md: under about 400 lines)."""
 HEADER = re.compile(r"# -\*- test-case-name: (?P<names>[\w., ]+) -\*-\Z")
 
 
@@ -51,3 +54,11 @@ class ModuleHabitsTests(TestCase):
                 if not test_file.is_file():
                     wrong.append(f"{path.relative_to(ROOT)}: {name.strip()} does not exist")
         self.assertEqual(wrong, [])
+
+    def test_no_module_is_longer_than_its_limit(self) -> None:
+        long = {
+            str(path.relative_to(ROOT)): lines
+            for path in _modules()
+            if (lines := len(path.read_text("utf-8").splitlines())) > MAX_LINES
+        }
+        self.assertEqual(long, {})
