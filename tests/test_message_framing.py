@@ -279,6 +279,13 @@ class ChunkedDecoderTests(SynchronousTestCase):
         self.assertTrue(kept.feed(bytearray(data)))
         self.assertEqual((kept.body, kept.raw), (b"stop", data))
 
+    def test_incomplete_until_the_last_chunk(self) -> None:
+        decoder = ChunkedBody(Limits(), "HTCPCP/1.1")
+        self.assertIs(decoder.feed(bytearray(b"4")), False)
+        self.assertIs(decoder.feed(bytearray(b"4\r\nst")), False)
+        self.assertIs(decoder.feed(bytearray(b"op\r\n0\r\n\r\n")), True)
+        self.assertEqual(decoder.body, b"stop")
+
 
 class HeaderFieldTests(SynchronousTestCase):
     def test_repeated_header_lines_are_joined(self) -> None:

@@ -145,7 +145,7 @@ class SharingTests(SynchronousTestCase):
 
 class BoundTests(SynchronousTestCase):
     """
-    The memo's documented bounds (docs/performance.md): 1,024 entries a
+    The memo's documented bounds (docs/architecture.md): 1,024 entries a
     table, lines of up to 256 bytes and whole heads of up to 1 KiB.
     """
 
