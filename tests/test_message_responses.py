@@ -135,6 +135,20 @@ class ReadToCloseTests(SynchronousTestCase):
         error = self.assertRaises(ProtocolError, parser.next_event)
         self.assertEqual((error.status, error.detail), (400, "malformed status line"))
 
+    def test_an_empty_line_then_close_is_a_malformed_status_line(self) -> None:
+        self.assertEqual(refusal(b"\n\n"), (400, "malformed status line"))
+
+    def test_read_to_close_after_a_sized_response(self) -> None:
+        data = b"HTCPCP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}HTCPCP/1.1 200 OK\r\n\r\nlast"
+        self.assertEqual(
+            responses(data, eof=True),
+            [
+                (200, "OK", {"content-length": "2"}, b"{}"),
+                (200, "OK", {}, b"last"),
+                PEER_CLOSED,
+            ],
+        )
+
     def test_raw_holds_the_whole_response(self) -> None:
         parser = ResponseParser()
         parser.receive_data(b"HTCPCP/1.1 200 OK\r\n\r\n{}")
