@@ -185,6 +185,14 @@ class FramedResponseTests(SynchronousTestCase):
         assert isinstance(response, Response)
         self.assertEqual((response.body, response.raw), (b"{}", data))
 
+    def test_short_response_after_a_head_that_arrived_in_pieces(self) -> None:
+        parser = ResponseParser()
+        parser.receive_data(b"HTCPCP/1.1 200 OK\r\nContent-Length: 0\r\n")
+        self.assertIs(parser.next_event(), NEED_DATA)
+        parser.receive_data(b"\r\nHTCPCP/1.1 204 No\r\n\r\n")
+        statuses = [getattr(parser.next_event(), "status", None) for _ in range(2)]
+        self.assertEqual(statuses, [200, 204])
+
     def test_body_in_many_segments(self) -> None:
         parser = ResponseParser()
         parser.receive_data(b"HTCPCP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n")
