@@ -308,6 +308,9 @@ class LengthlessBodyTests(SynchronousTestCase):
         requests, ended = parse_pieces([self.head + b"espresso\r\n\r\n"])
         self.assertEqual(([(r.method, r.body) for r in requests], ended), ([("BREW", b"")], 400))
 
+    def test_only_blanks_and_line_ends_come_before_a_command_word(self) -> None:
+        self.assertEqual(self.bodies(self.head + b"Xstart"), ([("BREW", b"")], 400))
+
     def test_a_sized_body_is_not_lengthless(self) -> None:
         parser = RequestParser()
         parser.receive_data(b"BREW coffee://ducky HTCPCP/1.1\r\nContent-Length: 5\r\n\r\nst")
