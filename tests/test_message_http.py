@@ -311,6 +311,14 @@ class LengthlessBodyTests(SynchronousTestCase):
     def test_only_blanks_and_line_ends_come_before_a_command_word(self) -> None:
         self.assertEqual(self.bodies(self.head + b"Xstart"), ([("BREW", b"")], 400))
 
+    def test_the_start_of_a_pipelined_request_does_not_wait(self) -> None:
+        parser = RequestParser()
+        parser.receive_data(self.head + b"GE")
+        request = parser.next_event()
+        assert isinstance(request, Request)
+        self.assertEqual((request.body, parser.awaiting_lengthless_body), (b"", False))
+        self.assertEqual(self.bodies(self.head + b"GE"), ([("BREW", b"")], 400))
+
     def test_a_sized_body_is_not_lengthless(self) -> None:
         parser = RequestParser()
         parser.receive_data(b"BREW coffee://ducky HTCPCP/1.1\r\nContent-Length: 5\r\n\r\nst")
