@@ -154,6 +154,12 @@ class EarlyHeaderLimitTests(SynchronousTestCase):
         error = self.assertRaises(ProtocolError, parser.next_event)
         self.assertEqual((error.status, error.detail), (431, "more than 100 header lines"))
 
+    def test_a_hundred_lines_too_large_together_are_too_large_not_too_many(self) -> None:
+        parser = RequestParser()
+        parser.receive_data(self.first + (b"X: " + b"a" * 165 + b"\r\n") * 100)  # 17,000 bytes
+        error = self.assertRaises(ProtocolError, parser.next_event)
+        self.assertEqual((error.status, error.detail), (431, "the headers are too large"))
+
     def test_header_bytes_up_to_the_limit_and_a_line_end_wait(self) -> None:
         parser = RequestParser()
         parser.receive_data(self.first + b"X: " + b"a" * 16384)  # 16 KiB and room for "\r\n\r"
