@@ -53,6 +53,7 @@ _MESSAGE_TESTS: Final = (
     (
         "tests.test_message",
         "tests.test_message_framing",
+        "tests.test_message_headers",
         "tests.test_message_http",
         "tests.test_message_responses",
         "tests.test_parse_memo",

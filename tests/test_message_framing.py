@@ -13,6 +13,7 @@ from htcpcp.message import (
     RequestParser,
     Response,
 )
+from htcpcp.message.chunked import ChunkedBody
 
 from .helpers import parse_pieces
 
@@ -144,6 +145,17 @@ class ChunkedBodyTests(SynchronousTestCase):
     def test_chunk_size_of_sixteen_hex_digits_past_the_limit(self) -> None:
         self.assertEqual(refusal(self.head + b"0000000000000401\r\n")[0], 413)
 
+    def test_chunk_size_of_sixteen_significant_digits_under_a_larger_limit(self) -> None:
+        parser = RequestParser(Limits(body=16**16))
+        parser.receive_data(self.head + b"1" + b"0" * 15 + b"\r\nstart")
+        self.assertIs(parser.next_event(), NEED_DATA)
+
+    def test_chunk_size_of_seventeen_significant_digits_whatever_the_limit(self) -> None:
+        parser = RequestParser(Limits(body=16**17))
+        parser.receive_data(self.head + b"1" + b"0" * 16 + b"\r\nstart")
+        error = self.assertRaises(ProtocolError, parser.next_event)
+        self.assertEqual(error.status, 413)
+
     def test_chunk_size_at_the_limit(self) -> None:
         data = self.head + b"0000000000000400\r\n" + b"s" * 1024 + b"\r\n0\r\n\r\n"
         self.assertEqual(len(one_request(data).body), 1024)
@@ -253,6 +265,26 @@ class ChunkedBodyTests(SynchronousTestCase):
             ([(r.method, r.body) for r in requests], ended),
             ([("BREW", b"stop"), ("GET", b"")], PEER_CLOSED),
         )
+
+
+class ChunkedDecoderTests(SynchronousTestCase):
+    """The decoder itself, as the request reader and the response reader use it."""
+
+    def test_raw_bytes_are_kept_only_when_asked_for(self) -> None:
+        data = b"4\r\nstop\r\n0\r\n\r\n"
+        plain = ChunkedBody(Limits(), "HTCPCP/1.1")
+        self.assertTrue(plain.feed(bytearray(data)))
+        self.assertIsNone(plain.raw)
+        kept = ChunkedBody(Limits(), "HTCPCP/1.1", keep_raw=True)
+        self.assertTrue(kept.feed(bytearray(data)))
+        self.assertEqual((kept.body, kept.raw), (b"stop", data))
+
+    def test_incomplete_until_the_last_chunk(self) -> None:
+        decoder = ChunkedBody(Limits(), "HTCPCP/1.1")
+        self.assertIs(decoder.feed(bytearray(b"4")), False)
+        self.assertIs(decoder.feed(bytearray(b"4\r\nst")), False)
+        self.assertIs(decoder.feed(bytearray(b"op\r\n0\r\n\r\n")), True)
+        self.assertEqual(decoder.body, b"stop")
 
 
 class HeaderFieldTests(SynchronousTestCase):
@@ -509,6 +541,10 @@ class ErrorValueTests(SynchronousTestCase):
             (error.args, error.status, error.detail, error.version),
             ((431, "too large"), 431, "too large", "HTCPCP/1.1"),
         )
+
+    def test_protocol_error_arguments_leave_out_the_version(self) -> None:
+        error = ProtocolError(505, "unsupported", "HTTP/1.0")
+        self.assertEqual((error.args, error.version), ((505, "unsupported"), "HTTP/1.0"))
 
     def test_response_repr_leaves_out_the_raw_bytes(self) -> None:
         response = Response("HTCPCP/1.1", 200, "OK", {}, b"{}", b"HTCPCP/1.1 200 OK\r\n\r\n{}")

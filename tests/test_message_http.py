@@ -154,6 +154,12 @@ class EarlyHeaderLimitTests(SynchronousTestCase):
         error = self.assertRaises(ProtocolError, parser.next_event)
         self.assertEqual((error.status, error.detail), (431, "more than 100 header lines"))
 
+    def test_a_hundred_lines_too_large_together_are_too_large_not_too_many(self) -> None:
+        parser = RequestParser()
+        parser.receive_data(self.first + (b"X: " + b"a" * 165 + b"\r\n") * 100)  # 17,000 bytes
+        error = self.assertRaises(ProtocolError, parser.next_event)
+        self.assertEqual((error.status, error.detail), (431, "the headers are too large"))
+
     def test_header_bytes_up_to_the_limit_and_a_line_end_wait(self) -> None:
         parser = RequestParser()
         parser.receive_data(self.first + b"X: " + b"a" * 16384)  # 16 KiB and room for "\r\n\r"
@@ -307,6 +313,17 @@ class LengthlessBodyTests(SynchronousTestCase):
     def test_bytes_that_are_no_command_are_the_next_request(self) -> None:
         requests, ended = parse_pieces([self.head + b"espresso\r\n\r\n"])
         self.assertEqual(([(r.method, r.body) for r in requests], ended), ([("BREW", b"")], 400))
+
+    def test_only_blanks_and_line_ends_come_before_a_command_word(self) -> None:
+        self.assertEqual(self.bodies(self.head + b"Xstart"), ([("BREW", b"")], 400))
+
+    def test_the_start_of_a_pipelined_request_does_not_wait(self) -> None:
+        parser = RequestParser()
+        parser.receive_data(self.head + b"GE")
+        request = parser.next_event()
+        assert isinstance(request, Request)
+        self.assertEqual((request.body, parser.awaiting_lengthless_body), (b"", False))
+        self.assertEqual(self.bodies(self.head + b"GE"), ([("BREW", b"")], 400))
 
     def test_a_sized_body_is_not_lengthless(self) -> None:
         parser = RequestParser()

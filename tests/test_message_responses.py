@@ -135,6 +135,20 @@ class ReadToCloseTests(SynchronousTestCase):
         error = self.assertRaises(ProtocolError, parser.next_event)
         self.assertEqual((error.status, error.detail), (400, "malformed status line"))
 
+    def test_an_empty_line_then_close_is_a_malformed_status_line(self) -> None:
+        self.assertEqual(refusal(b"\n\n"), (400, "malformed status line"))
+
+    def test_read_to_close_after_a_sized_response(self) -> None:
+        data = b"HTCPCP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}HTCPCP/1.1 200 OK\r\n\r\nlast"
+        self.assertEqual(
+            responses(data, eof=True),
+            [
+                (200, "OK", {"content-length": "2"}, b"{}"),
+                (200, "OK", {}, b"last"),
+                PEER_CLOSED,
+            ],
+        )
+
     def test_raw_holds_the_whole_response(self) -> None:
         parser = ResponseParser()
         parser.receive_data(b"HTCPCP/1.1 200 OK\r\n\r\n{}")
@@ -171,6 +185,25 @@ class FramedResponseTests(SynchronousTestCase):
         assert isinstance(response, Response)
         self.assertEqual((response.body, response.raw), (b"{}", data))
 
+    def test_short_response_after_a_head_that_arrived_in_pieces(self) -> None:
+        parser = ResponseParser()
+        parser.receive_data(b"HTCPCP/1.1 200 OK\r\nContent-Length: 0\r\n")
+        self.assertIs(parser.next_event(), NEED_DATA)
+        parser.receive_data(b"\r\nHTCPCP/1.1 204 No\r\n\r\n")
+        statuses = [getattr(parser.next_event(), "status", None) for _ in range(2)]
+        self.assertEqual(statuses, [200, 204])
+
+    def test_chunked_body_in_pieces_is_in_raw_once(self) -> None:
+        head = b"HTCPCP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        parser = ResponseParser()
+        for piece in (head + b"2\r\n{", b"}\r\n", b"0\r\n"):
+            parser.receive_data(piece)
+            self.assertIs(parser.next_event(), NEED_DATA)
+        parser.receive_data(b"\r\n")
+        response = parser.next_event()
+        assert isinstance(response, Response)
+        self.assertEqual((response.body, response.raw), (b"{}", head + b"2\r\n{}\r\n0\r\n\r\n"))
+
     def test_body_in_many_segments(self) -> None:
         parser = ResponseParser()
         parser.receive_data(b"HTCPCP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n")
@@ -196,6 +229,12 @@ class FramedResponseTests(SynchronousTestCase):
     def test_close_inside_a_sized_body(self) -> None:
         data = b"HTCPCP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n{"
         self.assertEqual(refusal(data), (400, "the connection closed inside a response body"))
+
+    def test_reason_ending_in_x(self) -> None:
+        self.assertEqual(
+            responses(b"HTCPCP/1.1 200 PYREX\r\nContent-Length: 0\r\n\r\n"),
+            [(200, "PYREX", {"content-length": "0"}, b""), NEED_DATA],
+        )
 
     def test_status_line_without_a_reason(self) -> None:
         data = b"HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n"
@@ -235,6 +274,14 @@ class ResponseLimitTests(SynchronousTestCase):
     def test_limits_given(self) -> None:
         data = b"HTCPCP/1.1 200 OK\r\nContent-Length: 1025\r\n\r\n"
         self.assertEqual(refusal(data, Limits())[0], 413)
+
+    def test_a_hundred_header_lines_and_the_status_line(self) -> None:
+        headers = b"".join(b"X-%d: 1\r\n" % i for i in range(99)) + b"Content-Length: 0\r\n"
+        parser = ResponseParser()
+        parser.receive_data(b"HTCPCP/1.1 200 OK\r\n" + headers + b"\r\n")
+        response = parser.next_event()
+        assert isinstance(response, Response)
+        self.assertEqual((response.status, len(response.headers)), (200, 100))
 
     def test_header_limits_apply(self) -> None:
         headers = b"".join(b"X-%d: 1\r\n" % i for i in range(101))

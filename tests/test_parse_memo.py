@@ -6,6 +6,8 @@ they say.
 
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError
+
 from hypothesis import given
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
@@ -139,3 +141,56 @@ class SharingTests(SynchronousTestCase):
         response_events(b"HTCPCP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", memo)
         self.assertEqual(dict(memo.header_lines), {b"Content-Length: 0": ("content-length", "0")})
         self.assertEqual((dict(memo.heads), dict(memo.request_lines)), ({}, {}))
+
+
+class BoundTests(SynchronousTestCase):
+    """
+    The memo's documented bounds (docs/architecture.md): 1,024 entries a
+    table, lines of up to 256 bytes and whole heads of up to 1 KiB.
+    """
+
+    def test_each_table_starts_over_after_1024_entries(self) -> None:
+        memo = ParseMemo()
+        data = b"".join(b"GET /%d HTCPCP/1.1\r\nX-N: %d\r\n\r\n" % (n, n) for n in range(1024))
+        request_events([data], memo)
+        sizes = (len(memo.request_lines), len(memo.header_lines), len(memo.heads))
+        self.assertEqual(sizes, (1024, 1024, 1024))
+        request_events([b"GET /1024 HTCPCP/1.1\r\nX-N: 1024\r\n\r\n"], memo)
+        sizes = (len(memo.request_lines), len(memo.header_lines), len(memo.heads))
+        self.assertEqual(sizes, (1, 1, 1))
+
+    def test_request_lines_of_up_to_256_bytes_are_remembered(self) -> None:
+        memo = ParseMemo()
+        at_limit = b"GET /" + b"a" * 240 + b" HTCPCP/1.1"
+        over = b"GET /" + b"b" * 241 + b" HTCPCP/1.1"
+        self.assertEqual((len(at_limit), len(over)), (256, 257))
+        request_events([at_limit + b"\n\n" + over + b"\n\n"], memo)
+        self.assertEqual(list(memo.request_lines), [at_limit])
+
+    def test_header_lines_of_up_to_256_bytes_are_remembered(self) -> None:
+        memo = ParseMemo()
+        at_limit = b"X-A: " + b"a" * 251
+        over = b"X-B: " + b"b" * 252
+        self.assertEqual((len(at_limit), len(over)), (256, 257))
+        request_events([b"GET / HTCPCP/1.1\n" + at_limit + b"\n" + over + b"\n\n"], memo)
+        self.assertEqual(list(memo.header_lines), [at_limit])
+
+    def test_heads_of_up_to_1024_bytes_are_remembered(self) -> None:
+        memo = ParseMemo()
+        start = b"GET / HTCPCP/1.1\nX: "
+        at_limit = start + b"a" * (1024 - len(start))
+        over = start + b"b" * (1025 - len(start))
+        self.assertEqual((len(at_limit), len(over)), (1024, 1025))
+        request_events([at_limit + b"\n\n" + over + b"\n\n"], memo)
+        self.assertEqual(list(memo.heads), [at_limit])
+
+
+class MemoValueTests(SynchronousTestCase):
+    def test_a_memo_keeps_its_tables(self) -> None:
+        memo = ParseMemo()
+        self.assertRaises(FrozenInstanceError, setattr, memo, "heads", {})
+
+    def test_memos_are_told_apart_by_identity(self) -> None:
+        first, second = ParseMemo(), ParseMemo()
+        self.assertNotEqual(first, second)
+        self.assertEqual(len({first, second, first}), 2)
