@@ -23,7 +23,7 @@ def brew(pot: int, command: bytes) -> bytes:
 
 BREW_START = brew(0, b"start")
 BREW_STOP = brew(0, b"stop")
-BREW_POTS = 8
+BREW_POTS = 64
 """Coffee pots (and connections, one each) of the durable BREW cycles from several connections."""
 
 
