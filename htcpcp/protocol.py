@@ -160,7 +160,10 @@ class PotServerProtocol(LineReceiver):
     def rawDataReceived(self, data: bytes) -> None:
         if self._closing:
             return
-        self._idle.touch(self)
+        if self._waiting:
+            self.transport.pauseProducing()  # an answer waits: the rest waits in the kernel
+        else:
+            self._idle.touch(self)
         self._parser.receive_data(data)
         if self._quiet_timer is not None:
             self._quiet_timer.reset(self.factory.config.body_quiet_time)
@@ -295,7 +298,8 @@ class PotServerProtocol(LineReceiver):
         if type(reply) is not Reply:
             assert isinstance(reply, Deferred)
             self._waiting = True
-            self.transport.pauseProducing()
+            if not self._parser.idle:  # more has come: read no more until this is answered
+                self.transport.pauseProducing()
             self._idle.forget(self)
             reply.addErrback(self._handler_failed, request)
             reply.addCallback(self._deferred_reply, request)
