@@ -50,6 +50,7 @@ from zope.interface import Interface
 from htcpcp.client import ClientError
 from htcpcp.message import Response as PotResponse
 from htcpcp.web import api
+from htcpcp.web.at_once import applied, is_home
 from htcpcp.web.diagnostics import DIAGNOSTICS, Diagnostic
 from htcpcp.web.errors import ErrorPage, from_answer, from_problem, web_error
 from htcpcp.web.gateway import POT_LIMIT, PotGateway, UnknownPot, problem_for
@@ -510,6 +511,20 @@ class WebApplication:
             waiting = self._gateway.snapshot()
             return waiting.addCallback(lambda taken: self._home(context, taken, notice))
         return self._home(context, snapshot, notice)
+
+    def home_at_once(self, request: IRequest) -> bytes | None:
+        """
+        The home page without Klein (L{htcpcp.web.at_once}), when it can be
+        answered at once: a GET of C{/} while the snapshot is recent.
+        """
+        if not is_home(request):
+            return None
+        snapshot = self._gateway.recent()
+        if snapshot is None:
+            return None
+        context = self._context(request)
+        notice = self._notice(request, context)
+        return applied(self._home(context, snapshot, notice), request)
 
     def _notice(self, request: IRequest, context: PageContext) -> str:
         """The notice a form left for this page, forgotten once read."""
