@@ -85,6 +85,8 @@ class PotServerProtocol(LineReceiver):
     _closing = False
     _continued: Request | None = None
     _next_turn: IDelayedCall | None = None
+    _unlimited = KERNEL_SEND_BUFFER
+    """Bytes still to send before the kernel's buffer is limited (L{_limit_kernel_send_buffer})."""
 
     def __init__(self, factory: PotServerFactory) -> None:
         self.factory = factory
@@ -130,7 +132,6 @@ class PotServerProtocol(LineReceiver):
         self.factory.connections += 1
         self.transport.registerProducer(self, True)
         self._idle.touch(self)
-        _limit_kernel_send_buffer(self.transport)
         if ISSLTransport.providedBy(self.transport):
             self._request_deadline = self.factory.clock.callLater(
                 self.factory.config.request_timeout, self._handshake_too_slow
@@ -357,6 +358,8 @@ class PotServerProtocol(LineReceiver):
         if request.method == "HEAD":
             self._streamed(None, close)
             return
+        self._unlimited = 0
+        _limit_kernel_send_buffer(self.transport)  # a long answer: as if already that much sent
         sending = reply.send(self.transport, chunked, lambda: self._idle.touch(self))
         sending.addBoth(self._streamed, close)
 
@@ -400,6 +403,10 @@ class PotServerProtocol(LineReceiver):
         if self._output:
             output = self._output
             self._output = []
+            if self._unlimited:
+                self._unlimited = max(0, self._unlimited - self._output_bytes)
+                if not self._unlimited:
+                    _limit_kernel_send_buffer(self.transport)
             self._output_bytes = 0
             self.transport.writeSequence(output)
 
@@ -436,8 +443,11 @@ def _limit_kernel_send_buffer(transport: object) -> None:
     Left to itself, the kernel grows a connection's send buffer to megabytes
     (loopback, Linux), and a client that never reads makes the server answer
     until that is full too.  With C{KERNEL_SEND_BUFFER}, such a client stops
-    costing the server anything within a few answers' worth of bytes.  (TLS
-    runs over a transport of its own: the socket is under it.)
+    costing the server anything within a few answers' worth of bytes.  It
+    is set once a connection has sent that much (the kernel cannot hold
+    more than was sent), so the many connections that ask once and go cost
+    no system call for it.  (TLS runs over a transport of its own: the
+    socket is under it.)
     """
     for _ in range(3):
         handle = getattr(transport, "getHandle", lambda: None)()
