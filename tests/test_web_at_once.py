@@ -15,6 +15,7 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource
 
 from htcpcp.web.security import WebRoot
+from htcpcp.web.sessions import _cookie_attributes
 
 from .test_web_support import CSRF, ORIGIN, _result, make_web
 
@@ -73,6 +74,12 @@ class AtOnceTests(SynchronousTestCase):
         second, second_page = _fetch(self.at_once)
         cookies = [r.headers.getRawHeaders("set-cookie")[0] for r in (first, second)]
         self.assertNotEqual(cookies[0], cookies[1])
+        for cookie in cookies:
+            self.assertRegex(
+                cookie,
+                r"^Klein-Secure-Session=[0-9a-f]{64}; Path=/; Max-Age=43200; Secure; HttpOnly;"
+                r" SameSite=lax$",
+            )
         self.assertNotEqual(set(CSRF.findall(first_page)), set(CSRF.findall(second_page)))
         self.assertEqual(len(set(CSRF.findall(first_page))), 1)
 
@@ -91,3 +98,11 @@ class AtOnceTests(SynchronousTestCase):
         response, page = _fetch(self.at_once)
         self.assertEqual((response.code, self.routed), (200, [b"GET /"]))
         self.assertIn("The pots", page)
+
+
+class CookieAttributeTests(SynchronousTestCase):
+    def test_a_mount_path_is_sanitized_as_twisted_web_does(self) -> None:
+        self.assertEqual(
+            _cookie_attributes("/a;b\r\nc", True),
+            b"; Path=/a b c; Max-Age=43200; Secure; HttpOnly; SameSite=lax",
+        )

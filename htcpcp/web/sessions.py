@@ -29,6 +29,7 @@ import sqlite3
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -38,7 +39,7 @@ from klein.interfaces import ISession, ISessionStore, NoSuchSession, SessionMech
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.python.components import Componentized
-from twisted.web.http import parse_qs
+from twisted.web.http import Request, parse_qs
 from twisted.web.iweb import IRequest
 from twisted.web.template import Tag
 from zope.interface import Interface, implementer
@@ -258,17 +259,38 @@ def procure(
         if request.method != b"GET" and not make:
             return None
         session = store.new(secure)
-        request.addCookie(  # type: ignore[call-arg]
-            COOKIES[secure],
-            session.session,
-            max_age=str(SESSION_LIFETIME),
-            path=mount.path,
-            secure=secure,
-            httpOnly=True,
-            sameSite="lax",
-        )
+        cookie = COOKIES[secure].encode("ascii") + b"=" + session.session.encode("ascii")
+        request.cookies.append(cookie + _cookie_attributes(mount.path, secure))  # type: ignore[attr-defined]
     components.setComponent(ISession, session)
     return session
+
+
+@lru_cache(maxsize=64)
+def _cookie_attributes(path: str, secure: bool) -> bytes:
+    """
+    What follows a session cookie's value (its path, lifetime and flags), as
+    twisted.web's C{addCookie} writes and sanitizes them: made once per
+    path, since only the value differs from session to session.
+    """
+    made = _Cookies()
+    Request.addCookie(
+        made,  # type: ignore[arg-type]
+        b"n",
+        b"v",
+        max_age=str(SESSION_LIFETIME),
+        path=path,
+        secure=secure,
+        httpOnly=True,
+        sameSite="lax",
+    )
+    return made.cookies[0][len(b"n=v") :]
+
+
+class _Cookies:
+    """Where C{Request.addCookie} puts the cookie it makes."""
+
+    def __init__(self) -> None:
+        self.cookies: list[bytes] = []
 
 
 def form_token(request: IRequest) -> bytes | None:
