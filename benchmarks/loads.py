@@ -23,8 +23,12 @@ def brew(pot: int, command: bytes) -> bytes:
 
 BREW_START = brew(0, b"start")
 BREW_STOP = brew(0, b"stop")
-BREW_POTS = 8
-"""Coffee pots (and connections, one each) of the durable BREW cycles from several connections."""
+BREW_POTS = 64
+"""
+Coffee pots (and connections, one each) of the durable BREW cycles from several connections:
+many writers, as a server with many clients has, so that changes can share a commit (each
+connection waits for its answer, so N connections put at most N changes in one fsync).
+"""
 
 
 def brew_cycles(pots: int) -> tuple[bytes, ...]:

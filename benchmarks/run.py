@@ -7,7 +7,7 @@ measures them in the same run, alternating the servers within every round and ro
 from round to round (``scenarios.py``, ``peers.py``):
 
 * keep-alive GET (50 connections), pipelined GET (depth 16), connection per request, BREW
-  start/stop cycles on one connection, and durable BREW cycles from 8 connections on 8 pots,
+  start/stop cycles on one connection, and durable BREW cycles from 64 connections on 64 pots,
   against the pot server, the ceiling (``ceiling.py``: a LineReceiver that answers with canned
   bytes) and plain twisted.web (``twistedweb_peer.py``); the web front end's home page against
   twisted.web serving the same HTML from memory;

@@ -14,6 +14,7 @@ import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any, Final, TypeVar
 
 from htcpcp.history_schema import IN_PROGRESS_WHERE
@@ -71,8 +72,8 @@ def _row_of(brew: Brew) -> tuple[Any, ...]:
         brew.pot,
         brew.beverage,
         brew.variety,
-        json.dumps(list(brew.additions)),
-        json.dumps(asdict(brew.bean)) if brew.bean else None,
+        _additions_json(brew.additions),
+        _bean_json(brew.bean) if brew.bean else None,
         brew.started,
         brew.brew_end,
         int(brew.milk),
@@ -82,6 +83,18 @@ def _row_of(brew: Brew) -> tuple[Any, ...]:
         brew.outcome,
         brew.strength,
     )
+
+
+@lru_cache(maxsize=256)
+def _additions_json(additions: tuple[str, ...]) -> str:
+    """A brew's additions as stored (the same few lists over and over)."""
+    return json.dumps(list(additions))
+
+
+@lru_cache(maxsize=64)
+def _bean_json(bean: Bean) -> str:
+    """A bean as stored."""
+    return json.dumps(asdict(bean))
 
 
 def brew_of_row(row: Sequence[Any]) -> Brew:
@@ -134,13 +147,15 @@ def _event_time(brew: Brew) -> float:
 
 
 def write_brews(cursor: sqlite3.Cursor, brews: Sequence[Brew]) -> None:
-    """Store each brew's new state and append its change to the events, in order."""
-    for brew in brews:
-        cursor.execute(_RECORD, (*_row_of(brew), brew.pot))
-        cursor.execute(
-            "INSERT INTO events (brew_id, outcome, at) VALUES (?, ?, ?)",
-            (brew.id, brew.outcome, _event_time(brew)),
-        )
+    """
+    Store each brew's new state and append its change to the events, in
+    order (all the states first, then all the events: the same rows).
+    """
+    cursor.executemany(_RECORD, [(*_row_of(brew), brew.pot) for brew in brews])
+    cursor.executemany(
+        "INSERT INTO events (brew_id, outcome, at) VALUES (?, ?, ?)",
+        [(brew.id, brew.outcome, _event_time(brew)) for brew in brews],
+    )
 
 
 def _totals(cursor: sqlite3.Cursor, table: str, key: str, pot: str | None) -> dict[str, int]:

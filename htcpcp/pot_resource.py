@@ -14,6 +14,7 @@ bodies from L{htcpcp.representations}.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable
 from typing import Final
 
@@ -76,7 +77,8 @@ class PotResource:
         self._alternates = alternates
         self._recorder = recorder
         self._catalogue = {addition_key(a.name): a for a in pot.spec.additions}
-        self._turn: Deferred[None] | None = None
+        self._recording = False  # a change is being recorded: the next ones wait
+        self._next: deque[tuple[Callable[[], Reply | Deferred[Reply]], Deferred[Reply]]] = deque()
         self._status_reply: Reply | None = None
         self._handlers: dict[str, Handler] = {
             "BREW": self._brew,
@@ -106,23 +108,31 @@ class PotResource:
 
     def _in_turn(self, change: Callable[[], Reply | Deferred[Reply]]) -> Reply | Deferred[Reply]:
         """Make changes one at a time: each once the one before is recorded."""
-        before = self._turn
-        if before is None:
-            reply = change()
-            if not isinstance(reply, Deferred):
-                return reply
-        else:
-            reply = before.addCallback(lambda _: change())
-        turn: Deferred[None] = Deferred()
-        self._turn = turn
+        if self._recording:
+            later: Deferred[Reply] = Deferred()
+            self._next.append((change, later))
+            return later
+        reply = change()
+        if not isinstance(reply, Deferred):
+            return reply
+        self._recording = True
+        return reply.addBoth(self._turn_over)
 
-        def next_turn(result: Reply | Failure) -> Reply | Failure:
-            if self._turn is turn:
-                self._turn = None
-            turn.callback(None)
-            return result
-
-        return reply.addBoth(next_turn)
+    def _turn_over(self, result: Reply | Failure) -> Reply | Failure:
+        """A change was recorded (or not): make the ones that waited for it, in order."""
+        self._recording = False
+        while self._next and not self._recording:
+            change, later = self._next.popleft()
+            try:
+                reply = self._in_turn(change)
+            except Exception:
+                later.errback()
+                continue
+            if isinstance(reply, Deferred):
+                reply.chainDeferred(later)
+            else:
+                later.callback(reply)
+        return result
 
     def _get(self, request: Request, variety: str | None, target: Target) -> Reply:
         pot = self.pot
@@ -182,7 +192,7 @@ class PotResource:
         if pot.state is State.READY:
             brew = pot.take_away()
             self._status_reply = None
-            return json_reply(brew_status(pot, brew))
+            return Reply(200, compact_json(brew_status(pot, brew)))
         try:
             return self._change(pot.stop)
         except NotBrewing:

@@ -73,6 +73,8 @@ class PotServerProtocol(ConnectionDeadlines, LineReceiver):
     _closing = False
     _continued: Request | None = None
     _next_turn: IDelayedCall | None = None
+    _unlimited = KERNEL_SEND_BUFFER
+    """Bytes still to send before the kernel's buffer is limited (L{_limit_kernel_send_buffer})."""
 
     def __init__(self, factory: PotServerFactory) -> None:
         self.factory = factory
@@ -118,7 +120,6 @@ class PotServerProtocol(ConnectionDeadlines, LineReceiver):
         self.factory.connections += 1
         self.transport.registerProducer(self, True)
         self._idle.touch(self)
-        _limit_kernel_send_buffer(self.transport)
         self._start_handshake_deadline()
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
@@ -133,7 +134,10 @@ class PotServerProtocol(ConnectionDeadlines, LineReceiver):
     def rawDataReceived(self, data: bytes) -> None:
         if self._closing:
             return
-        self._idle.touch(self)
+        if self._waiting:
+            self.transport.pauseProducing()  # an answer waits: the rest waits in the kernel
+        else:
+            self._idle.touch(self)
         self._parser.receive_data(data)
         if self._quiet_timer is not None:
             self._quiet_timer.reset(self.factory.config.body_quiet_time)
@@ -226,7 +230,8 @@ class PotServerProtocol(ConnectionDeadlines, LineReceiver):
         if type(reply) is not Reply:
             assert isinstance(reply, Deferred)
             self._waiting = True
-            self.transport.pauseProducing()
+            if not self._parser.idle:  # more has come: read no more until this is answered
+                self.transport.pauseProducing()
             self._idle.forget(self)
             reply.addErrback(self._handler_failed, request)
             reply.addCallback(self._deferred_reply, request)
@@ -284,6 +289,8 @@ class PotServerProtocol(ConnectionDeadlines, LineReceiver):
         if request.method == "HEAD":
             self._streamed(None, close)
             return
+        self._unlimited = 0
+        _limit_kernel_send_buffer(self.transport)  # a long answer: as if already that much sent
         sending = reply.send(self.transport, chunked, lambda: self._idle.touch(self))
         sending.addBoth(self._streamed, close)
 
@@ -327,6 +334,10 @@ class PotServerProtocol(ConnectionDeadlines, LineReceiver):
         if self._output:
             output = self._output
             self._output = []
+            if self._unlimited:
+                self._unlimited = max(0, self._unlimited - self._output_bytes)
+                if not self._unlimited:
+                    _limit_kernel_send_buffer(self.transport)
             self._output_bytes = 0
             self.transport.writeSequence(output)
 
@@ -362,8 +373,11 @@ def _limit_kernel_send_buffer(transport: object) -> None:
     Left to itself, the kernel grows a connection's send buffer to megabytes
     (loopback, Linux), and a client that never reads makes the server answer
     until that is full too.  With C{KERNEL_SEND_BUFFER}, such a client stops
-    costing the server anything within a few answers' worth of bytes.  (TLS
-    runs over a transport of its own: the socket is under it.)
+    costing the server anything within a few answers' worth of bytes.  It
+    is set once a connection has sent that much (the kernel cannot hold
+    more than was sent), so the many connections that ask once and go cost
+    no system call for it.  (TLS runs over a transport of its own: the
+    socket is under it.)
     """
     for _ in range(3):
         handle = getattr(transport, "getHandle", lambda: None)()

@@ -63,9 +63,14 @@ class ChangeRecorder:
     def _record(self, brew: Brew) -> Deferred[bool] | None:
         if self._history is None:
             return None
-        write = self._history.record(brew).addCallback(lambda _: True)
-        return write.addErrback(self._write_failed, brew)
+        return self._history.record(brew).addCallbacks(
+            _recorded, self._write_failed, errbackArgs=(brew,)
+        )
 
     def _write_failed(self, failure: Failure, brew: Brew) -> bool:
         self.log.failure("could not record brew {id}", failure, id=brew.id)
         return False
+
+
+def _recorded(_: None) -> bool:
+    return True

@@ -65,9 +65,12 @@ class Refusal(Exception):
         self.reply = reply
 
 
+_COMPACT: Final = json.JSONEncoder(separators=(",", ":"))
+
+
 def compact_json(value: object) -> bytes:
     """JSON on one line without spaces: the lab's client reads it from one 1,024-byte recv."""
-    return json.dumps(value, separators=(",", ":")).encode("utf-8")
+    return _COMPACT.encode(value).encode("utf-8")
 
 
 def text_reply(status: int, message: str, *headers: tuple[str, str]) -> Reply:

@@ -11,18 +11,20 @@ what to answer; the resources do, and ask this module how to write it.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
 from functools import lru_cache
 from typing import Any, Final
 
-from htcpcp.pot import Brew, CoffeeSupply, Pot, PotKind
+from htcpcp.pot import Bean, Brew, CoffeeSupply, Pot, PotKind
 from htcpcp.vocabulary import COFFEE_TYPE, TEA_TYPE
 
 __all__ = [
     "LAB_TIME",
     "alternates",
+    "bean_properties",
     "brew_status",
     "iso_time",
     "lab_time",
@@ -36,14 +38,30 @@ LAB_TIME: Final = "%a, %d %b %Y %H:%M:%S"
 
 def lab_time(seconds: float | None) -> str:
     """C{seconds} as the lab writes a time, or C{""} for none."""
-    return "" if seconds is None else time.strftime(LAB_TIME, time.localtime(seconds))
+    return "" if seconds is None else _lab_second(math.floor(seconds))
 
 
 def iso_time(seconds: float | None) -> str | None:
     """C{seconds} in ISO 8601 UTC, or C{None} for none."""
-    if seconds is None:
-        return None
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+    return None if seconds is None else _iso_second(math.floor(seconds))
+
+
+@lru_cache(maxsize=256)
+def _lab_second(second: int) -> str:
+    """One whole second as the lab writes it (brews that start together share it)."""
+    return time.strftime(LAB_TIME, time.localtime(second))
+
+
+@lru_cache(maxsize=256)
+def _iso_second(second: int) -> str:
+    """One whole second in ISO 8601 UTC."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
+
+
+@lru_cache(maxsize=64)
+def bean_properties(bean: Bean) -> dict[str, Any]:
+    """A bean's fields, as C{asdict} gives them (beans are few: made once each)."""
+    return asdict(bean)
 
 
 def brew_status(pot: Pot, brew: Brew | None = None) -> dict[str, Any]:
@@ -77,7 +95,7 @@ def _fixed_status(brew: Brew, pot_name: str, pot_index: int) -> dict[str, Any]:
         "brew_time_end": lab_time(brew.brew_end),
         "pour_milk_start": lab_time(brew.brew_end) if brew.milk else "",
         "pour_milk_stop": brew.pour_stop is not None,
-        "coffee_bean": asdict(brew.bean) if brew.bean else {},
+        "coffee_bean": dict(bean_properties(brew.bean)) if brew.bean else {},
         "id": brew.id,
         "pot": pot_name,
         "pot_index": pot_index,

@@ -5,10 +5,11 @@ Durable brew history in SQLite, written off the reactor thread.
 One connection through L{twisted.enterprise.adbapi} (so writes are
 serialised and never block the reactor), WAL journal with every commit
 synced to disk, and the schema of L{htcpcp.history_schema}.  Each change of
-a brew updates the brew's row and appends the change to C{events}; changes
-that arrive while a transaction is being written (from several
-connections) are written together in the next one, and each is
-acknowledged only once its transaction is on disk.
+a brew updates the brew's row and appends the change to C{events}.  Writes
+are committed in groups: the changes recorded in one turn of the reactor
+(from several connections) go into one transaction, begun once that turn
+is over; those that arrive while it is being written wait and all go into
+the next; each change is acknowledged only once its transaction is on disk.
 
 Reading costs what a page costs, whatever the size of the history: pages
 are ranges of the brews' sequence numbers (C{page}, or a C{before} cursor
@@ -26,6 +27,7 @@ from typing import Any, TypeVar
 
 from twisted.enterprise import adbapi
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 
 from htcpcp.history_queries import (
@@ -83,6 +85,12 @@ def _opened(path: str, then: Callable[[sqlite3.Cursor], T]) -> T:
         raise unusable(path, error) from None
 
 
+def _global_reactor() -> IReactorTime:
+    from twisted.internet import reactor
+
+    return reactor
+
+
 def verify(path: str) -> None:
     """
     Check that the history at C{path} can be used (making it if it is not
@@ -98,15 +106,18 @@ class _Writes:
     """Changes waiting for the next transaction, and whether one is being written."""
 
     waiting: list[tuple[Brew, Deferred[None]]] = field(default_factory=list)
-    writing: bool = False
+    writing: bool = False  # a transaction is being written, or begins at the end of this turn
 
 
 class History:
     """The brew history of one pot server, in C{path}, keeping what C{keep} says."""
 
-    def __init__(self, path: str, keep: Retention = KEEP_ALL) -> None:
+    def __init__(
+        self, path: str, keep: Retention = KEEP_ALL, clock: IReactorTime | None = None
+    ) -> None:
         self.path = path
         self.keep = keep
+        self._clock = clock or _global_reactor()  # the database thread answers to it anyway
         self._pool = adbapi.ConnectionPool(
             "sqlite3",
             path,
@@ -138,13 +149,16 @@ class History:
         """
         Store the brew's new state; fires once it is on disk.
 
-        Changes recorded while a transaction is being written wait and go
-        together into the next one, in the order they were recorded.
+        The changes recorded in this turn of the reactor go together into
+        one transaction, begun once the turn is over; changes recorded
+        while a transaction is being written wait and go together into the
+        next one; all in the order they were recorded.
         """
         written: Deferred[None] = Deferred()
         self._writes.waiting.append((brew, written))
         if not self._writes.writing:
-            self._write_waiting()
+            self._writes.writing = True
+            self._clock.callLater(0, self._write_waiting)
         return written
 
     def _write_waiting(self) -> None:

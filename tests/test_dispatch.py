@@ -773,6 +773,29 @@ class RecordingTests(DispatcherCase):
         self.assertEqual(self.successResultOf(second).status, 200)
         self.flushLoggedErrors(OSError)
 
+    def test_waiting_changes_run_in_order_each_after_the_one_before(self) -> None:
+        start = self.send("BREW", "/pot-0", LAB, b"start")
+        stop = self.send("BREW", "/pot-0", LAB, b"stop")
+        again = self.send("BREW", "/pot-0", LAB, b"start")
+        self.history.writes[0][1].callback(None)
+        self.assertEqual([b.outcome for b, _ in self.history.writes], ["brewing", "stopped"])
+        self.assertNoResult(again)
+        self.history.writes[1][1].callback(None)
+        self.assertEqual(len(self.history.writes), 3)
+        self.history.writes[2][1].callback(None)
+        statuses = [self.successResultOf(r).status for r in (start, stop, again)]
+        self.assertEqual(statuses, [200, 200, 200])
+
+    def test_a_waiting_change_that_raises_fails_and_the_next_is_still_made(self) -> None:
+        start = self.send("BREW", "/pot-0", LAB, b"start")
+        broken = self.send("BREW", "/pot-0", LAB, b"stop")
+        after = self.send("BREW", "/pot-0", LAB, b"start")
+        self.patch(self.pots[0], "stop", lambda: 1 / 0)
+        self.history.writes[0][1].callback(None)
+        self.assertEqual(self.successResultOf(start).status, 200)
+        self.failureResultOf(broken, ZeroDivisionError)
+        self.assertEqual(self.successResultOf(after).status, 409)  # still brewing
+
     def test_other_pots_do_not_wait(self) -> None:
         self.send("BREW", "/pot-0", LAB, b"start")
         tea = self.send("BREW", "/pot-1/green", TEA, b"start")

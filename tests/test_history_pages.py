@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from twisted.internet.defer import gatherResults
+from twisted.internet.task import Clock
 from twisted.trial.unittest import TestCase
 
 from htcpcp import storage
@@ -155,7 +156,7 @@ class MigrationTests(TestCase):
 
 
 class GroupedWriteTests(HistoryCase):
-    async def test_changes_arriving_together_share_one_transaction(self) -> None:
+    def spy(self) -> list[list[str]]:
         batches: list[list[str]] = []
         original = storage.write_brews
 
@@ -164,12 +165,43 @@ class GroupedWriteTests(HistoryCase):
             original(cursor, brews)
 
         self.patch(storage, "write_brews", spy)
+        return batches
+
+    async def test_changes_recorded_in_one_turn_share_one_transaction(self) -> None:
+        batches = self.spy()
         await gatherResults([self.history.record(brew(n)) for n in range(1, 6)])
         self.assertEqual(
-            batches, [["brew-0001"], ["brew-0002", "brew-0003", "brew-0004", "brew-0005"]]
+            batches, [["brew-0001", "brew-0002", "brew-0003", "brew-0004", "brew-0005"]]
         )
         page = await self.history.page(None, 1, 10)
         self.assertEqual(page["total"], 5)
+
+    async def test_changes_recorded_while_one_is_written_go_together_into_the_next(
+        self,
+    ) -> None:
+        clock = Clock()
+        history = History(self.path, clock=clock)
+        self.addCleanup(history.close)
+        batches = self.spy()
+        first = history.record(brew(1))
+        self.assertEqual(clock.getDelayedCalls()[0].getTime(), clock.seconds())
+        clock.advance(0)  # the turn is over: the first transaction begins
+        later = [history.record(brew(n)) for n in range(2, 5)]
+        self.assertEqual(clock.getDelayedCalls(), [])  # they wait for it, not for a turn
+        await gatherResults([first, *later])
+        self.assertEqual(batches, [["brew-0001"], ["brew-0002", "brew-0003", "brew-0004"]])
+
+    def test_nothing_is_written_before_the_turn_is_over(self) -> None:
+        clock = Clock()
+        history = History(self.path, clock=clock)
+        self.addCleanup(history.close)
+        batches = self.spy()
+        writes = [history.record(brew(n)) for n in range(1, 3)]
+        self.assertEqual((batches, [w.called for w in writes]), ([], [False, False]))
+        clock.advance(0)
+        return gatherResults(writes).addCallback(
+            lambda _: self.assertEqual(batches, [["brew-0001", "brew-0002"]])
+        )
 
     async def test_a_failed_transaction_fails_every_change_in_it(self) -> None:
         def broken(cursor: sqlite3.Cursor, brews: list[Brew]) -> None:

@@ -267,12 +267,20 @@ class WaitingForTheHistoryTests(SynchronousTestCase):
         self.server, self.clock = memory_server(history=self.history)  # type: ignore[arg-type]
         self.connection = Connection(self.server)
 
-    def test_reading_is_paused(self) -> None:
+    def test_reading_pauses_once_more_arrives(self) -> None:
         self.connection.send(brew())
+        self.assertEqual(self.connection.transport.producerState, "producing")  # costs no pause
+        self.connection.send(b"GET /pot-0 HTCPCP/1.1\r\n\r\n")
         self.assertEqual(self.connection.transport.producerState, "paused")
         self.history.pending[0].callback(None)
         self.assertEqual(self.connection.transport.producerState, "producing")
-        self.assertEqual(self.connection.responses()[0].status, 200)
+        self.assertEqual([r.status for r in self.connection.responses()], [200, 200])
+
+    def test_reading_is_paused_behind_a_pipelined_change(self) -> None:
+        self.connection.send(brew() + b"GET /pot-0 HTCPCP/1.1\r\n\r\n")
+        self.assertEqual(self.connection.transport.producerState, "paused")
+        self.history.pending[0].callback(None)
+        self.assertEqual([r.status for r in self.connection.responses()], [200, 200])
 
     def test_the_unanswered_bytes_limit_holds_while_waiting(self) -> None:
         self.connection.send(brew())

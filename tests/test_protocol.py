@@ -8,6 +8,7 @@ exact.
 
 from __future__ import annotations
 
+import socket
 from dataclasses import replace
 from importlib.metadata import version as installed_version
 
@@ -530,3 +531,40 @@ class HalfCloseTests(SynchronousTestCase):
     def test_other_interfaces_unchanged(self) -> None:
         self.assertIs(IProtocol(self.protocol, None), self.protocol)
         self.assertIsNone(IHalfCloseableProtocol(object(), None))
+
+
+class SocketTransport(StringTransport):
+    """A transport whose handle is a real (unconnected) socket, to read its options back."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.handle = socket.socket()
+
+    def getHandle(self) -> socket.socket:
+        return self.handle
+
+
+class KernelSendBufferTests(SynchronousTestCase):
+    """The kernel's send buffer is limited once a connection has sent 64 KiB, not before."""
+
+    def setUp(self) -> None:
+        self.transport = SocketTransport()
+        self.addCleanup(self.transport.handle.close)
+        self.connection = Connection(memory_server()[0], self.transport)
+        with socket.socket() as fresh:
+            self.unlimited = fresh.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+            fresh.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024)
+            self.limited = fresh.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+
+    def send_buffer(self) -> int:
+        return self.transport.handle.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+
+    def test_a_connection_that_asks_once_costs_no_system_call(self) -> None:
+        self.connection.exchange(b"GET /pot-0 HTCPCP/1.1\r\n\r\n")
+        self.assertEqual(self.send_buffer(), self.unlimited)
+
+    def test_limited_once_64_kib_were_sent(self) -> None:
+        while len(self.transport.value()) < 64 * 1024:
+            self.assertEqual(self.send_buffer(), self.unlimited)
+            self.connection.send(b"PROPFIND /pot-0 HTCPCP/1.1\r\n\r\n")
+        self.assertEqual(self.send_buffer(), self.limited)

@@ -58,6 +58,7 @@ from htcpcp.web.forms.submissions import (
     checked_session,
     take_notice,
 )
+from htcpcp.web.http.at_once import applied, is_home
 from htcpcp.web.http.mount import request_mount
 from htcpcp.web.http.queries import query_text
 from htcpcp.web.http.responses import html_response, redirect, set_cookie
@@ -292,6 +293,20 @@ class WebApplication:
             waiting = self._gateway.snapshot()
             return waiting.addCallback(lambda taken: self._home(context, taken, notice))
         return self._home(context, snapshot, notice)
+
+    def home_at_once(self, request: IRequest) -> bytes | None:
+        """
+        The home page without Klein (L{htcpcp.web.http.at_once}), when it can
+        be answered at once: a GET of C{/} while the snapshot is recent.
+        """
+        if not is_home(request):
+            return None
+        snapshot = self._gateway.recent()
+        if snapshot is None:
+            return None
+        context = self._context(request)
+        notice = NOTICES.get(take_notice(request, context), "")
+        return applied(self._home(context, snapshot, notice), request)
 
     def _home(self, context: PageContext, snapshot: Snapshot, notice: str) -> Response:
         """The home page for C{snapshot} (right away when one is recent enough)."""

@@ -76,7 +76,7 @@ class FrontEnd:
             path.parent.mkdir(parents=True, exist_ok=True)
         self.sessions = SessionStore(clock, path)
         self.application = WebApplication(self.gateway, self.feed, self.inspector, self.sessions)
-        self._resource = WebRoot(self.application.resource())
+        self._resource = WebRoot(self.application.resource(), self.application.home_at_once)
 
     @classmethod
     def connect(

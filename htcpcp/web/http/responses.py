@@ -12,8 +12,10 @@ the mount point.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from functools import lru_cache
+from typing import Any, Final, cast
 
 from klein import Response
 from twisted.web.http import Request
@@ -22,6 +24,8 @@ from twisted.web.iweb import IRequest
 __all__ = ["html_response", "json_response", "redirect", "set_cookie"]
 
 _HeaderValues = str | bytes | Sequence[str | bytes]
+_PLAIN: Final = re.compile(rb"[!#-+\--:<-\[\]-~]*")
+"""Bytes a cookie name or value may hold as they are (RFC 6265 cookie-octets)."""
 
 
 def json_response(
@@ -48,18 +52,47 @@ def set_cookie(request: IRequest, name: bytes, value: bytes, *, path: str, max_a
     """
     Set the cookie C{name} for C{max_age} seconds (0 forgets it) below C{path}.
 
-    Twisted's L{IRequest} declares C{addCookie} without the C{httpOnly} and
-    C{sameSite} that every request it makes takes (L{Request.addCookie}).
+    The attributes are made by twisted.web's own L{Request.addCookie} (which
+    also takes the C{httpOnly} and C{sameSite} L{IRequest} leaves out), once
+    per path, lifetime and scheme: a first visit's session cookie differs from
+    the next one's only in its value.
     """
-    cast(Request, request).addCookie(
+    secure = request.isSecure()
+    if _PLAIN.fullmatch(name) and _PLAIN.fullmatch(value):
+        attributes = _cookie_attributes(path, max_age, secure)
+        cast(Request, request).cookies.append(name + b"=" + value + attributes)
+        return
+    _add_cookie(cast(Request, request), name, value, path, max_age, secure)
+
+
+@lru_cache(maxsize=64)
+def _cookie_attributes(path: str, max_age: int, secure: bool) -> bytes:
+    """What follows a cookie's value, as L{Request.addCookie} writes it."""
+    made = _Cookies()
+    _add_cookie(cast(Request, made), b"n", b"v", path, max_age, secure)
+    return made.cookies[0][len(b"n=v") :]
+
+
+def _add_cookie(
+    request: Request, name: bytes, value: bytes, path: str, max_age: int, secure: bool
+) -> None:
+    Request.addCookie(
+        request,
         name,
         value,
         path=path,
         max_age=str(max_age),
-        secure=request.isSecure(),
+        secure=secure,
         httpOnly=True,
         sameSite="lax",
     )
+
+
+class _Cookies:
+    """Where L{Request.addCookie} puts the cookie it makes."""
+
+    def __init__(self) -> None:
+        self.cookies: list[bytes] = []
 
 
 def _no_store(

@@ -9,7 +9,8 @@ adds the headers every response carries (a strict Content-Security-Policy,
 C{nosniff}, a referrer policy, HSTS under TLS, a C{Server} without
 versions in place of twisted.web's), redirects the bare mount
 point (C{/coffee}) to C{/coffee/} so relative links resolve, and hands the
-request to the Klein application.
+request to the Klein application (or answers it at once, for the pages
+L{htcpcp.web.http.at_once} can).
 
 Twisted asks only the resource a L{Site} found for an encoder, so gzip is
 decided here, per request: text is compressed; the event stream (which
@@ -27,6 +28,7 @@ from twisted.web.iweb import IRequest, _IRequestEncoder
 from twisted.web.resource import EncodingResourceWrapper, IResource
 from twisted.web.server import GzipEncoderFactory
 
+from htcpcp.web.http.at_once import AtOnce
 from htcpcp.web.http.mount import IMount, Mount
 
 __all__ = ["CONTENT_SECURITY_POLICY", "WebRoot"]
@@ -61,12 +63,15 @@ class WebRoot(EncodingResourceWrapper):
     Wraps the Klein application's resource with the front end's HTTP policy.
 
     @param application: the Klein resource to serve.
+    @param at_once: answers the requests it can at once, without Klein
+        (see L{htcpcp.web.http.at_once}).
     """
 
     isLeaf = True
 
-    def __init__(self, application: IResource) -> None:
+    def __init__(self, application: IResource, at_once: AtOnce | None = None) -> None:
         super().__init__(application, [_Gzip()])
+        self._at_once = at_once
 
     def getEncoder(self, request: IRequest) -> _IRequestEncoder | None:
         """Gzip text when the client accepts it; never the event stream."""
@@ -84,6 +89,9 @@ class WebRoot(EncodingResourceWrapper):
         if not request.postpath and request.prepath:
             return _to_mount_point(request)
         cast(Componentized, request).setComponent(IMount, Mount.of(request))
+        answer = None if self._at_once is None else self._at_once(request)
+        if answer is not None:
+            return answer
         return self.original.render(request)
 
 

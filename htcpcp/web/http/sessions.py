@@ -23,7 +23,6 @@ the form body only, and L{same_origin}) run before it.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 import sqlite3
@@ -183,7 +182,7 @@ class SessionStore:
     def token(self, identifier: str, confidential: bool) -> str:
         """The CSRF token of a session: an HMAC of its identifier with the server's secret."""
         message = f"{int(confidential)}:{identifier}".encode("ascii", "replace")
-        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+        return hmac.digest(self._secret, message, "sha256").hex()
 
     def new(self, confidential: bool) -> FormSession:
         """A new session, kept from now on (until idle too long or pushed out)."""

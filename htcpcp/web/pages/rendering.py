@@ -113,6 +113,6 @@ class PageCache:
             self._token.encode(): (token or "").encode("ascii"),
             self._nonce.encode(): (context.nonce or "").encode("ascii"),
         }
-        return b"".join(
-            own.get(piece, piece) if index % 2 else piece for index, piece in enumerate(pieces)
-        )
+        joined = pieces.copy()
+        joined[1::2] = [own[marker] for marker in pieces[1::2]]  # the markers, cut at
+        return b"".join(joined)
