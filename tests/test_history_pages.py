@@ -11,7 +11,7 @@ from twisted.trial.unittest import TestCase
 
 from htcpcp import storage
 from htcpcp.config import BEANS
-from htcpcp.history_schema import MIGRATIONS
+from htcpcp.history_schema import MIGRATIONS, unusable
 from htcpcp.pot import Brew
 from htcpcp.storage import History, HistoryUnusable, verify
 
@@ -209,7 +209,7 @@ class UnusableFileTests(TestCase):
     def test_a_file_that_is_not_a_database(self) -> None:
         path = self.path()
         path.write_bytes(b"this is a shopping list, not a brew history\n" * 30)
-        self.assertUnusable(path, "not an SQLite database", "move it aside")
+        self.assertUnusable(path, f"history {path} is not an SQLite database", "move it aside")
 
     def test_a_path_that_cannot_be_opened(self) -> None:
         path = self.path()
@@ -225,6 +225,11 @@ class UnusableFileTests(TestCase):
         data[100:4096] = b"\xff" * 3996
         path.write_bytes(bytes(data))
         self.assertUnusable(path, "damaged", ".recover")
+
+    def test_a_database_said_to_be_corrupt(self) -> None:
+        error = unusable("/srv/h.sqlite3", sqlite3.DatabaseError("database disk image is corrupt"))
+        self.assertIn("history /srv/h.sqlite3 is damaged (database disk image is", str(error))
+        self.assertIn("sqlite3 /srv/h.sqlite3 .recover", str(error))
 
     def test_a_newer_schema(self) -> None:
         path = self.path()
