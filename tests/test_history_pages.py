@@ -231,6 +231,20 @@ class UnusableFileTests(TestCase):
         self.assertIn("history /srv/h.sqlite3 is damaged (database disk image is", str(error))
         self.assertIn("sqlite3 /srv/h.sqlite3 .recover", str(error))
 
+    def test_a_busy_database_is_locked(self) -> None:
+        error = unusable("/srv/h.sqlite3", sqlite3.OperationalError("database is busy"))
+        self.assertIn("history /srv/h.sqlite3 is locked by another process", str(error))
+
+    def test_a_read_only_database(self) -> None:
+        for text in ("attempt to write a readonly database", "file is read-only"):
+            error = unusable("/srv/h.sqlite3", sqlite3.OperationalError(text))
+            self.assertEqual(
+                str(error),
+                "history /srv/h.sqlite3 is read-only: let the user running the pot server"
+                " write it and its directory",
+                text,
+            )
+
     def test_a_newer_schema(self) -> None:
         path = self.path()
         with sqlite3.connect(path) as connection:
@@ -244,7 +258,7 @@ class UnusableFileTests(TestCase):
         self.addCleanup(holder.close)
         holder.execute("BEGIN EXCLUSIVE")
         self.patch(storage, "configure", _impatient)
-        self.assertUnusable(path, "locked by another process")
+        self.assertUnusable(path, f"history {path} is locked by another process")
 
 
 def _impatient(connection: sqlite3.Connection) -> None:
