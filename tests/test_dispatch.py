@@ -231,6 +231,9 @@ class MethodTests(DispatcherCase):
             },
         )
 
+    def test_a_reply_of_a_status_alone_is_empty_json(self) -> None:
+        self.assertEqual(Reply(204), (204, b"", "application/json", (), None))
+
     def test_head_is_answered_like_get(self) -> None:
         self.assertEqual(self.ask("HEAD", "/pot-0"), self.ask("GET", "/pot-0"))
 
