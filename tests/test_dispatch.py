@@ -734,6 +734,8 @@ class LogTests(DispatcherCase):
 
 
 class RecordingTests(DispatcherCase):
+    history: FakeHistory
+
     def setUp(self) -> None:
         in_utc(self)
         self.history = FakeHistory()
