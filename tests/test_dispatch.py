@@ -9,11 +9,13 @@ from typing import Any
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
+from twisted.logger import capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
 from htcpcp.dispatch import SAFE, Dispatcher, Reply
 from htcpcp.message import Request
 from htcpcp.pot import Addition, Bean, Brew, CoffeeSupply, Pot, PotKind, PotSpec, State, Variety
+from htcpcp.representations import lab_time
 
 T0 = 1_700_000_000.0
 """Tue, 14 Nov 2023 22:13:20 UTC."""
@@ -229,11 +231,22 @@ class MethodTests(DispatcherCase):
             },
         )
 
+    def test_a_reply_of_a_status_alone_is_empty_json(self) -> None:
+        self.assertEqual(Reply(204), (204, b"", "application/json", (), None))
+
     def test_head_is_answered_like_get(self) -> None:
         self.assertEqual(self.ask("HEAD", "/pot-0"), self.ask("GET", "/pot-0"))
 
     def test_post_brews_like_brew(self) -> None:
         self.assertEqual(self.json("POST", "/pot-0", COFFEE, b"start")["beverage_type"], "Coffee")
+
+    def test_post_is_logged_as_deprecated(self) -> None:
+        with capturedLogs() as events:
+            self.ask("POST", "/pot-0", COFFEE, b"start")
+        self.assertEqual(
+            [formatEvent(event) for event in events],
+            ["POST to ducky is deprecated (RFC 2324 2.1.1): use BREW"],
+        )
 
 
 class MediaTypeTests(DispatcherCase):
@@ -463,6 +476,14 @@ class AdditionTests(DispatcherCase):
         self.assertEqual(self.brew("/pot-1/oolong", "HONEY", TEA).status, 403)
         self.assertEqual(self.brew("/pot-1/green", "Honey", TEA).status, 200)
 
+    def test_forbidden_in_coffee(self) -> None:
+        strict = PotSpec(
+            "ducky", PotKind.COFFEE, 30.0, 10.0, (CREAM, RUM), (), (("coffee", "rum"),)
+        )
+        self.build(strict)
+        self.assertText(self.brew("/pot-0", "Rum"), 403, "Rum in coffee is not done here")
+        self.assertEqual(self.brew("/pot-0", "Cream").status, 200)
+
     def test_allowed_combinations(self) -> None:
         self.assertEqual(self.brew("/pot-1/oolong", "Cream", TEA).status, 200)
         self.assertEqual(self.brew("/pot-0", "Rum, Cream").status, 200)
@@ -552,6 +573,21 @@ class StatusTests(DispatcherCase):
     def test_tea_has_no_bean(self) -> None:
         status = self.json("BREW", "/pot-1/green", TEA, b"start")
         self.assertEqual((status["beverage_type"], status["coffee_bean"]), ("Tea", {}))
+
+    def test_seconds_left_to_the_millisecond(self) -> None:
+        self.ask("BREW", "/pot-0", LAB, b"start")
+        self.clock.advance(0.1234)
+        self.assertEqual(self.json("GET", "/pot-0")["seconds_left"], 29.877)
+
+    def test_a_taken_away_brew_has_nothing_left(self) -> None:
+        self.ask("BREW", "/pot-0", LAB, b"start")
+        self.clock.advance(30)
+        taken = self.json("BREW", "/pot-0", LAB, b"stop")
+        self.assertEqual((taken["state"], taken["seconds_left"]), ("ready", 0))
+
+    def test_lab_time_of_no_time_is_empty(self) -> None:
+        self.assertEqual(lab_time(None), "")
+        self.assertEqual(lab_time(T0), "Tue, 14 Nov 2023 22:13:20")
 
     def test_get_idle_then_brew_then_get_again(self) -> None:
         self.assertEqual(self.json("GET", "/pot-0"), {})
@@ -698,6 +734,8 @@ class LogTests(DispatcherCase):
 
 
 class RecordingTests(DispatcherCase):
+    history: FakeHistory
+
     def setUp(self) -> None:
         in_utc(self)
         self.history = FakeHistory()
@@ -754,6 +792,30 @@ class RecordingTests(DispatcherCase):
         self.history.writes[2][1].errback(OSError("locked"))
         self.assertEqual(self.successResultOf(when).status, 503)
         self.assertEqual(self.pots[0].state, State.POURING)
+        self.flushLoggedErrors(OSError)
+
+    def test_a_status_read_during_a_failed_stop_is_not_kept(self) -> None:
+        start = self.send("BREW", "/pot-0", LAB, b"start")
+        self.history.writes[0][1].callback(None)
+        self.successResultOf(start)
+        stop = self.send("BREW", "/pot-0", LAB, b"stop")
+        self.assertEqual(self.json("GET", "/pot-0")["outcome"], "stopped")
+        self.history.writes[1][1].errback(OSError("locked"))
+        self.assertEqual(self.successResultOf(stop).status, 503)
+        self.assertEqual(self.json("GET", "/pot-0")["state"], "brewing")
+        self.flushLoggedErrors(OSError)
+
+    def test_a_status_read_during_a_failed_when_is_not_kept(self) -> None:
+        start = self.send("BREW", "/pot-0", {**LAB, "accept-additions": "cream"}, b"start")
+        self.history.writes[0][1].callback(None)
+        self.successResultOf(start)
+        self.clock.advance(30)
+        self.history.writes[1][1].callback(None)
+        when = self.send("WHEN", "/pot-0", {})
+        self.assertEqual(self.json("GET", "/pot-0")["state"], "ready")
+        self.history.writes[2][1].errback(OSError("locked"))
+        self.assertEqual(self.successResultOf(when).status, 503)
+        self.assertEqual(self.json("GET", "/pot-0")["state"], "pouring")
         self.flushLoggedErrors(OSError)
 
     def test_changes_to_one_pot_wait_their_turn(self) -> None:

@@ -12,7 +12,7 @@ from twisted.trial.unittest import TestCase
 
 from htcpcp import storage
 from htcpcp.config import BEANS
-from htcpcp.history_schema import MIGRATIONS
+from htcpcp.history_schema import MIGRATIONS, unusable
 from htcpcp.pot import Brew
 from htcpcp.storage import History, HistoryUnusable, verify
 
@@ -241,7 +241,7 @@ class UnusableFileTests(TestCase):
     def test_a_file_that_is_not_a_database(self) -> None:
         path = self.path()
         path.write_bytes(b"this is a shopping list, not a brew history\n" * 30)
-        self.assertUnusable(path, "not an SQLite database", "move it aside")
+        self.assertUnusable(path, f"history {path} is not an SQLite database", "move it aside")
 
     def test_a_path_that_cannot_be_opened(self) -> None:
         path = self.path()
@@ -258,6 +258,25 @@ class UnusableFileTests(TestCase):
         path.write_bytes(bytes(data))
         self.assertUnusable(path, "damaged", ".recover")
 
+    def test_a_database_said_to_be_corrupt(self) -> None:
+        error = unusable("/srv/h.sqlite3", sqlite3.DatabaseError("database disk image is corrupt"))
+        self.assertIn("history /srv/h.sqlite3 is damaged (database disk image is", str(error))
+        self.assertIn("sqlite3 /srv/h.sqlite3 .recover", str(error))
+
+    def test_a_busy_database_is_locked(self) -> None:
+        error = unusable("/srv/h.sqlite3", sqlite3.OperationalError("database is busy"))
+        self.assertIn("history /srv/h.sqlite3 is locked by another process", str(error))
+
+    def test_a_read_only_database(self) -> None:
+        for text in ("attempt to write a readonly database", "file is read-only"):
+            error = unusable("/srv/h.sqlite3", sqlite3.OperationalError(text))
+            self.assertEqual(
+                str(error),
+                "history /srv/h.sqlite3 is read-only: let the user running the pot server"
+                " write it and its directory",
+                text,
+            )
+
     def test_a_newer_schema(self) -> None:
         path = self.path()
         with sqlite3.connect(path) as connection:
@@ -271,7 +290,7 @@ class UnusableFileTests(TestCase):
         self.addCleanup(holder.close)
         holder.execute("BEGIN EXCLUSIVE")
         self.patch(storage, "configure", _impatient)
-        self.assertUnusable(path, "locked by another process")
+        self.assertUnusable(path, f"history {path} is locked by another process")
 
 
 def _impatient(connection: sqlite3.Connection) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from htcpcp.config import ConfigError, load_config
+from htcpcp.history_schema import migrate
 from htcpcp.retention import KEEP_ALL, Retention, parse_retention
 from htcpcp.storage import PRUNE_BATCH, History
 
@@ -43,6 +44,20 @@ class ParseTests(SynchronousTestCase):
             "3 weeks",
         ):
             self.assertRaises(ValueError, parse_retention, text)
+
+    def test_the_most_brews_kept_is_ten_to_the_twelfth(self) -> None:
+        self.assertEqual(parse_retention("1000000000000 brews"), Retention(brews=10**12))
+        self.assertRaises(ValueError, parse_retention, "1000000000001 brews")
+
+    def test_each_rule_is_described_as_a_configuration_file_writes_it(self) -> None:
+        for rule, words in (
+            (Retention(days=30), "30 days"),
+            (Retention(days=0.5), "0.5 days"),
+            (Retention(brews=100000), "100000 brews"),
+            (KEEP_ALL, "all"),
+        ):
+            self.assertEqual(rule.describe(), words)
+            self.assertEqual(parse_retention(words), rule)
 
     def test_configuration_file(self) -> None:
         self.assertEqual(load_config("[server]\n").history_keep, KEEP_ALL)
@@ -93,17 +108,46 @@ class PruneTests(TestCase):
         self.assertEqual(await history.prune(1e12), 0)
         self.assertEqual(self.ids(), ["brew-0001"])
 
+    async def test_by_count_with_fewer_brews_than_kept(self) -> None:
+        history = self.open(Retention(brews=5))
+        for number in range(1, 4):
+            await history.record(brew(number))
+        self.assertEqual(await history.prune(0.0), 0)
+        self.assertEqual(self.ids(), ["brew-0001", "brew-0002", "brew-0003"])
+
+    async def test_a_history_made_without_incremental_vacuum_gains_it(self) -> None:
+        with sqlite3.connect(self.path) as connection:
+            cursor = connection.cursor()
+            migrate(cursor)
+            self.fill(connection, 5000)
+        connection.close()
+        history = self.open(Retention(brews=1))
+        with sqlite3.connect(self.path) as connection:
+            self.assertEqual(connection.execute("PRAGMA auto_vacuum").fetchone()[0], 0)
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        connection.close()
+        before = os.path.getsize(self.path)
+        self.assertEqual(await history.prune(0.0), 4999)
+        self.assertLess(os.path.getsize(self.path), before / 4)
+        with sqlite3.connect(self.path) as connection:
+            self.assertEqual(connection.execute("PRAGMA auto_vacuum").fetchone()[0], 2)
+        connection.close()
+
+    def fill(self, connection: sqlite3.Connection, count: int) -> None:
+        """Store C{count} ready brews, numbered from 1, straight into the table."""
+        connection.execute(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)"
+            " INSERT INTO brews (id, pot, beverage, additions, started, brew_end, milk,"
+            " outcome, strength, seq, pot_seq)"
+            " SELECT printf('b%d', i), 'ducky', 'coffee', '[\"Cream\"]', i, i, 0, 'ready', 1,"
+            " i, i FROM n",
+            (count,),
+        )
+
     async def test_space_is_given_back_in_batches(self) -> None:
         history = self.open(Retention(brews=1))
         with sqlite3.connect(self.path) as connection:
-            connection.execute(
-                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)"
-                " INSERT INTO brews (id, pot, beverage, additions, started, brew_end, milk,"
-                " outcome, strength, seq, pot_seq)"
-                " SELECT printf('b%d', i), 'ducky', 'coffee', '[\"Cream\"]', i, i, 0, 'ready', 1,"
-                " i, i FROM n",
-                (PRUNE_BATCH + 500,),
-            )
+            self.fill(connection, PRUNE_BATCH + 500)
             connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         before = os.path.getsize(self.path)
         self.assertEqual(await history.prune(0.0), PRUNE_BATCH + 499)

@@ -369,6 +369,51 @@ class ValueTests(SynchronousTestCase):
         self.assertEqual((busy.retry_after, busy.args), (2.5, (2.5,)))
 
 
+class ForbiddenAdditionTests(SynchronousTestCase):
+    """RFC 7168 section 2.3.2: combinations a pot refuses (403), by beverage and addition."""
+
+    HONEY = Addition("Honey", "sweetener")
+    WHOLE_MILK = Addition("Whole_Milk", "milk")
+
+    def spec(self, *rules: tuple[str, str]) -> PotSpec:
+        return PotSpec("kettle", PotKind.TEAPOT, 180.0, 12.0, (), (GREEN,), rules)
+
+    def test_a_kind_forbidden_in_one_variety(self) -> None:
+        spec = self.spec(("green", "milk"))
+        self.assertEqual(spec.forbidden_addition("green", [RUM, CREAM]), CREAM)
+        self.assertIsNone(spec.forbidden_addition("oolong", [CREAM]))
+        self.assertIsNone(spec.forbidden_addition("coffee", [CREAM]))
+
+    def test_a_kind_forbidden_in_every_beverage(self) -> None:
+        spec = self.spec(("*", "alcohol"))
+        for beverage in ("green", "oolong", "coffee"):
+            self.assertEqual(spec.forbidden_addition(beverage, [CREAM, RUM]), RUM)
+        self.assertIsNone(spec.forbidden_addition("green", [CREAM, self.HONEY]))
+
+    def test_every_addition_forbidden_in_one_variety(self) -> None:
+        spec = self.spec(("green", "*"))
+        self.assertEqual(spec.forbidden_addition("green", [self.HONEY, CREAM]), self.HONEY)
+        self.assertIsNone(spec.forbidden_addition("oolong", [self.HONEY]))
+
+    def test_names_compare_folded(self) -> None:
+        spec = self.spec(("Earl_Grey", "whole milk"))
+        self.assertEqual(spec.forbidden_addition("earl-grey", [self.WHOLE_MILK]), self.WHOLE_MILK)
+        self.assertEqual(spec.forbidden_addition("EARL GREY", [self.WHOLE_MILK]), self.WHOLE_MILK)
+        self.assertIsNone(spec.forbidden_addition("earl-grey", [CREAM]))
+
+    def test_an_addition_named_that_is_not_asked_for(self) -> None:
+        spec = self.spec(("green", "Rum"))
+        self.assertIsNone(spec.forbidden_addition("green", [CREAM, self.HONEY]))
+        self.assertEqual(spec.forbidden_addition("green", [CREAM, RUM]), RUM)
+
+    def test_a_later_rule_applies_when_an_earlier_does_not(self) -> None:
+        spec = self.spec(("oolong", "milk"), ("green", "sweetener"))
+        self.assertEqual(spec.forbidden_addition("green", [CREAM, self.HONEY]), self.HONEY)
+
+    def test_nothing_forbidden_without_rules(self) -> None:
+        self.assertIsNone(self.spec().forbidden_addition("green", [CREAM, RUM]))
+
+
 class BeanTests(SynchronousTestCase):
     def test_the_next_bean_is_known_before_brewing(self) -> None:
         chosen = iter([ROBUSTA, ARABICA, ROBUSTA])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import Clock
+from twisted.logger import capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
 from htcpcp.config import default_config
@@ -46,10 +47,12 @@ class ChangeRecorderTests(SynchronousTestCase):
 
     def test_a_failed_write_is_reported_and_logged(self) -> None:
         self.history.broken = True
-        _, write = self.recorder.make(self.pot, self.pot.start)
+        with capturedLogs() as events:
+            brew, write = self.recorder.make(self.pot, self.pot.start)
         assert write is not None
         self.assertIs(self.successResultOf(write), False)
         self.assertEqual(len(self.flushLoggedErrors(OSError)), 1)
+        self.assertEqual([formatEvent(e) for e in events], [f"could not record brew {brew.id}"])
 
     def test_the_pots_own_changes_are_written_by_subscription(self) -> None:
         brew, _ = self.recorder.make(self.pot, self.pot.start)

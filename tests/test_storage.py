@@ -10,7 +10,7 @@ from twisted.trial.unittest import TestCase
 
 from htcpcp import storage
 from htcpcp.config import BEANS
-from htcpcp.history_schema import MIGRATIONS
+from htcpcp.history_schema import MIGRATIONS, configure, migrate
 from htcpcp.pot import Brew
 from htcpcp.storage import History
 
@@ -92,3 +92,32 @@ class HistoryTests(TestCase):
         await self.history.record(a_brew(1))
         self.assertEqual(len(threads), 1)
         self.assertNotEqual(threads[0], threading.get_ident())
+
+
+class ConnectionSettingsTests(TestCase):
+    def setUp(self) -> None:
+        self.path = str(Path(self.mktemp() + ".sqlite3").absolute())
+
+    def test_a_new_history_gives_space_back_incrementally(self) -> None:
+        history = History(self.path)
+        self.addCleanup(history.close)
+        history.prepare()
+        with sqlite3.connect(self.path) as connection:
+            self.assertEqual(connection.execute("PRAGMA auto_vacuum").fetchone()[0], 2)
+
+    def test_events_must_name_a_stored_brew(self) -> None:
+        connection = sqlite3.connect(self.path)
+        self.addCleanup(connection.close)
+        configure(connection)
+        migrate(connection.cursor())
+        self.assertRaises(
+            sqlite3.IntegrityError,
+            connection.execute,
+            "INSERT INTO events (brew_id, outcome, at) VALUES ('nobody', 'ready', 1.0)",
+        )
+
+    def test_migrating_answers_schema_version_3(self) -> None:
+        connection = sqlite3.connect(self.path)
+        self.addCleanup(connection.close)
+        self.assertEqual(migrate(connection.cursor()), 3)
+        self.assertEqual(migrate(connection.cursor()), 3)

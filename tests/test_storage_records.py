@@ -158,6 +158,12 @@ class ClosingTests(TestCase):
         with sqlite3.connect(self.path) as connection:
             self.assertEqual(connection.execute("SELECT id FROM brews").fetchall(), [("a1",)])
 
+    async def test_close_when_idle_closes_the_database(self) -> None:
+        await self.history.record(MILKY)
+        self.assertTrue(Path(self.path + "-wal").exists())
+        await self.history.close()
+        self.assertFalse(Path(self.path + "-wal").exists())
+
     async def test_close_twice(self) -> None:
         first = self.history.close()
         await first
