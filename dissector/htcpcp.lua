@@ -415,7 +415,7 @@ local function reset_state()
     st = {
         conns = {},     -- address/port pair -> connection
         msgs = {},      -- frame * 65536 + index within the frame -> record
-        call_items = {}, -- the same key -> how many items one call of the dissector showed
+        empty_calls = {}, -- key of a call of the dissector that showed no item -> true
         call_segments = {}, -- the same key -> { offset, length } the call asked TCP for
         base = nil,     -- absolute minus relative time of the first frame
         tracked = {},   -- source port * 65536 + destination port -> TCP header position (below)
@@ -571,10 +571,26 @@ local function end_call(cx, seg_offset, seg_len)
     save_count(cx, cx.n)
     if not cx.visited then
         local key = call_key(cx)
-        st.call_items[key] = cx.n - cx.first - 1
-        if seg_len then st.call_segments[key] = { seg_offset, seg_len } end
+        if seg_len then
+            st.call_segments[key] = { seg_offset, seg_len }
+        elseif cx.n == cx.first + 1 then
+            st.empty_calls[key] = true
+        end
     end
     release(cx)
+end
+
+-- How many items the call with this key showed on the first pass (nil: it was not seen).  Its
+-- items have the keys right after it, and the next call's key has no record.
+local function items_shown(key)
+    local msgs = st.msgs
+    if not msgs[key + 1] then
+        if st.empty_calls[key] or st.call_segments[key] then return 0 end
+        return nil
+    end
+    local n = 1
+    while msgs[key + n + 1] do n = n + 1 end
+    return n
 end
 
 -- A later pass without a tree: the columns (each item's text, kept in its record) and the
@@ -1583,7 +1599,7 @@ local function dissect_htcpcp(tvb, pinfo, root, conn)
     local visited = conn == nil
     local cx = new_call(tvb, pinfo, root, tvb:raw(), visited, conn)
     if visited and not cx.tree then
-        local items = st.call_items[call_key(cx)]
+        local items = items_shown(call_key(cx))
         if items then return replay(cx, items) end
     end
     local data = cx.data
