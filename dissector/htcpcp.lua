@@ -394,6 +394,13 @@ htcpcp.prefs.media = Pref.bool("Hand bodies to media-type dissectors", true,
 -- 4. Per-capture state, built on the first pass only
 ---------------------------------------------------------------------------------------------
 
+-- A message's record is an array (half the size of a table with named fields; there is one per
+-- message of the capture): frame, time, Info text, then on a request its number in the
+-- connection, method, previous and next request and response, on a response its request.
+-- Rare facts (lost, request_lost, body_in) are named fields.
+local FRAME, TIME, INFO, NUMBER, METHOD, PREV, NEXT, RESP = 1, 2, 3, 4, 5, 6, 7, 8
+local REQ = 4
+
 local st
 local stats_wanted = false -- set by -z htcpcp,tree or in the GUI
 
@@ -556,7 +563,7 @@ end
 
 -- The Info text of an item, kept in its record for replays.
 local function set_info(cx, rec, text)
-    rec.info = text
+    rec[INFO] = text
     show_info(cx, text)
 end
 
@@ -599,7 +606,7 @@ local function replay(cx, items)
     local key = call_key(cx)
     if items > 0 then
         local texts = {}
-        for k = 1, items do texts[k] = st.msgs[key + k].info end
+        for k = 1, items do texts[k] = st.msgs[key + k][INFO] end
         show_info(cx, concat(texts, ", "))
     end
     save_count(cx, cx.first + 1 + items)
@@ -629,7 +636,7 @@ end
 
 -- Seconds between two records.
 local function elapsed(from, to)
-    return to.t - from.t
+    return to[TIME] - from[TIME]
 end
 
 local function seconds_to_nstime(delta)
@@ -1346,19 +1353,21 @@ local function render_body(t, tvb, pinfo, root, m, content_type)
 end
 
 local function render_links(t, rec)
-    local number = rec.number or (rec.req and rec.req.number)
+    local is_request = rec[METHOD]
+    local number = rec[NUMBER]
+    if number and not is_request then number = number[NUMBER] end
     if number then t:add(hf.request_number, number):set_generated() end
-    if rec.method then
-        if rec.prev then t:add(hf.prev_request_in, rec.prev.frame):set_generated() end
-        if rec.next then t:add(hf.next_request_in, rec.next.frame):set_generated() end
-        if rec.resp then t:add(hf.response_in, rec.resp.frame):set_generated() end
+    if is_request then
+        if rec[PREV] then t:add(hf.prev_request_in, rec[PREV][FRAME]):set_generated() end
+        if rec[NEXT] then t:add(hf.next_request_in, rec[NEXT][FRAME]):set_generated() end
+        if rec[RESP] then t:add(hf.response_in, rec[RESP][FRAME]):set_generated() end
         if rec.lost then t:add_proto_expert_info(ef.response_not_captured) end
     elseif rec.request_lost then
         t:add_proto_expert_info(ef.request_not_captured)
     else
-        local req = rec.req
+        local req = rec[REQ]
         if req then
-            t:add(hf.request_in, req.frame):set_generated()
+            t:add(hf.request_in, req[FRAME]):set_generated()
             t:add(hf.time, seconds_to_nstime(elapsed(req, rec))):set_generated()
         else
             t:add_proto_expert_info(ef.unmatched_response)
@@ -1408,9 +1417,10 @@ local function count_response(m, rec)
     local stats = st.stats
     stats.responses = stats.responses + 1
     bump(stats.codes, m.start.code)
-    if rec.req then
-        local method = rec.req.method
-        local delta = elapsed(rec.req, rec)
+    local req = rec[REQ]
+    if req then
+        local method = req[METHOD]
+        local delta = elapsed(req, rec)
         local t = stats.times[method]
         if not t then
             t = { n = 0, sum = 0, min = delta, max = delta }
@@ -1435,9 +1445,9 @@ local function pair_response(conn, rec, code)
     local queue = conn.pending
     local head = conn.head
     local req = queue[head]
-    if req and brew_answers[code] and not brew_methods[req.method] then
+    if req and brew_answers[code] and not brew_methods[req[METHOD]] then
         for k = head + 1, math.min(conn.tail, head + LOOK_AHEAD) do
-            if brew_methods[queue[k].method] then
+            if brew_methods[queue[k][METHOD]] then
                 for skipped = head, k - 1 do
                     queue[skipped].lost = true
                     queue[skipped] = nil
@@ -1457,11 +1467,11 @@ local function pair_response(conn, rec, code)
         req = nil
     end
     if req then
-        rec.req = req
+        rec[REQ] = req
         if code >= 200 then
             queue[head] = nil
             head = head + 1
-            req.resp = rec
+            req[RESP] = rec
         end
     end
     conn.head = head
@@ -1470,19 +1480,17 @@ end
 local function register_message(pinfo, conn, side, m, key)
     local rec
     if m.start.is_request then
-        rec = { frame = pinfo.number, t = time_of(pinfo), number = false, method = false,
-            prev = false, next = false, resp = false, info = false }
+        conn.requests = conn.requests + 1
+        local prev = conn.last_request or false
+        rec = { pinfo.number, time_of(pinfo), false, conn.requests, m.start.method, prev, false,
+            false }
+        if prev then prev[NEXT] = rec end
     else
-        rec = { frame = pinfo.number, t = time_of(pinfo), req = false, info = false }
+        rec = { pinfo.number, time_of(pinfo), false, false }
     end
     st.msgs[key] = rec
     if m.start.is_request then
         if not conn.request_port then conn.request_port = pinfo.src_port end
-        conn.requests = conn.requests + 1
-        rec.number = conn.requests
-        rec.method = m.start.method
-        rec.prev = conn.last_request
-        if rec.prev then rec.prev.next = rec end
         conn.last_request = rec
         conn.tail = conn.tail + 1
         conn.pending[conn.tail] = rec
@@ -1509,7 +1517,7 @@ local function dissect_orphan(cx, i, line, cut_short)
     local rec = st.msgs[key]
     if not rec and not cx.visited then
         local owner = cx.conn.owner[cx.side]
-        rec = { frame = cx.number, owner = owner and owner.frame }
+        rec = { cx.number, false, false, owner = owner and owner[FRAME] }
         if owner and not owner.body_in then owner.body_in = cx.number end
         st.msgs[key] = rec
     end
@@ -1555,11 +1563,11 @@ local function bodiless_response(cx, start)
     local req
     if cx.visited then
         local rec = st.msgs[peek_key(cx)]
-        req = rec and rec.req
+        req = rec and rec[REQ]
     else
         req = cx.conn.pending[cx.conn.head]
     end
-    return req and req.method == "HEAD" or false
+    return req and req[METHOD] == "HEAD" or false
 end
 
 -- Handle one message (or piece of data) at index i.  Returns the next index, or nil, need.
@@ -1585,9 +1593,9 @@ local function dissect_one(cx, i)
     if not rec and not cx.visited then
         rec = register_message(pinfo, cx.conn, cx.side, m, key)
     end
-    rec = rec or { frame = cx.number, method = start.method }
+    rec = rec or { cx.number, false, false, false, start.is_request and start.method }
     if tree then render_message(cx.tvb, pinfo, cx.root, m, rec) end
-    set_info(cx, rec, rec.info or clean(line))
+    set_info(cx, rec, rec[INFO] or clean(line))
     return m.stop + 1
 end
 
@@ -1816,7 +1824,7 @@ local function data_lost(pinfo, lost_port)
     if not conn or not conn.request_port or pinfo.src_port == pinfo.dst_port then return end
     if lost_port == conn.request_port then
         conn.tail = conn.tail + 1
-        conn.pending[conn.tail] = { frame = false, lost_request = true }
+        conn.pending[conn.tail] = { false, false, false, lost_request = true }
     else
         local req = conn.pending[conn.head]
         if req then
