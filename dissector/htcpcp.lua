@@ -144,6 +144,7 @@ local command_types = {
 }
 
 local function percent_decode(s)
+    if not find(s, "%", 1, true) then return s end
     return (s:gsub("%%(%x%x)", function(h) return char(tonumber(h, 16)) end))
 end
 
@@ -426,7 +427,6 @@ local function reset_state()
         call_segments = {}, -- the same key -> { offset, length } the call asked TCP for
         base = nil,     -- absolute minus relative time of the first frame
         tracked = {},   -- source port * 65536 + destination port -> TCP header position (below)
-        by_ports = {},  -- the same entries by their four port bytes as sent
         tcp_at = false, -- where the TCP header of the last tracked frame started
         heur = {},      -- frame -> true when the heuristic took it
         tls = {},       -- frame -> true when it went to the TLS dissector
@@ -456,11 +456,7 @@ local function track_ports(sport, dport)
     local tracked = st.tracked
     for _, p in ipairs({ { sport, dport }, { dport, sport } }) do
         local key = p[1] * 65536 + p[2]
-        if not tracked[key] then
-            local entry = { ports = port_bytes(p[1], p[2]), at = false }
-            tracked[key] = entry
-            st.by_ports[entry.ports] = entry
-        end
+        if not tracked[key] then tracked[key] = { ports = port_bytes(p[1], p[2]), at = false } end
     end
 end
 
@@ -1791,7 +1787,8 @@ local function tracked_header(tvb, pinfo, len)
     local at = st.tcp_at
     if at and at + 14 <= len then
         local head = tvb:raw(at, 14)
-        local entry = st.by_ports[sub(head, 1, 4)]
+        local p1, p2, p3, p4 = byte(head, 1, 4)
+        local entry = st.tracked[((p1 * 256 + p2) * 256 + p3) * 256 + p4]
         if entry and entry.at == at and byte(head, 13) >= 0x50 then
             if pinfo.port_type ~= PT_TCP then return nil end
             return head, entry
