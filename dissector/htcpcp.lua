@@ -37,7 +37,7 @@ local char, concat, floor = string.char, table.concat, math.floor
 ---------------------------------------------------------------------------------------------
 
 local REPLACEMENT = "\239\191\189" -- U+FFFD
-local SUSPECT = "[%c\127-\255]"
+local SUSPECT = "[^ -~]" -- a control character (tab too), DEL or a byte >= 0x80: one range
 
 -- The length of the valid UTF-8 sequence at s[i] (a lead byte >= 0x80), or nil.
 local function utf8_sequence(s, i)
