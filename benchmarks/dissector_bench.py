@@ -17,6 +17,12 @@ HTCPCP / HTTP, the median peak resident set size of each and its ratio. The targ
 ratio of at most 2.0 and a memory ratio of at most 1.5, measured in the same run; the script says
 whether each was met. Before timing it checks that both dissectors decode every request and
 response in the capture.
+
+``--floor`` adds a third dissector to every round: a Lua script that does only what any Lua
+dissector showing these messages must (on port 80: the Protocol and Info columns, and with a tree
+one protocol item and 13 items a packet, each with its own range, about as many as this
+dissector shows; an empty postdissector, as this one has a tracker). Its ratio to HTTP is the
+cost of the Lua API alone; what this dissector takes above it is its own work.
 """
 
 from __future__ import annotations
@@ -45,6 +51,26 @@ HTCPCP_OPTIONS = ("-o", "htcpcp.tcp_ports:80")
 # The HTTP runs load the script with its heuristic and its TCP tracker (a postdissector that
 # would otherwise look at every frame) off: they pay its start-up only.
 HTTP_OPTIONS = ("--disable-heuristic", "htcpcp_tcp", "--disable-protocol", "htcpcp_tcp")
+FLOOR_SCRIPT = """
+local p = Proto("htcpcp", "Lua API floor")
+local text = ProtoField.string("htcpcp.x", "x")
+p.fields = { text }
+function p.dissector(tvb, pinfo, tree)
+    local len = tvb:len()
+    local cols = pinfo.cols
+    cols.protocol = "HTCPCP"
+    cols.info:set("POST /pot-0 HTTP/1.1")
+    if tree.text ~= nil then
+        local t = tree:add(p, tvb(0, len), "Hyper Text Coffee Pot Control Protocol")
+        for _ = 1, 13 do t:add(text, tvb(0, 1), "value") end
+    end
+    return len
+end
+DissectorTable.get("tcp.port"):add(80, p)
+local tracker = Proto("htcpcp_tcp", "empty postdissector")
+function tracker.dissector() end
+register_postdissector(tracker)
+"""
 
 COFFEE = b"Content-Type: message/coffeepot\r\n"
 REQUESTS = (
@@ -108,8 +134,10 @@ class Run:
     max_rss_kib: int
 
 
-def tshark_command(tshark: str, capture: Path, options: tuple[str, ...]) -> list[str]:
-    return [tshark, "-n", "-X", f"lua_script:{DISSECTOR}", *options, "-r", str(capture)]
+def tshark_command(
+    tshark: str, capture: Path, options: tuple[str, ...], script: Path = DISSECTOR
+) -> list[str]:
+    return [tshark, "-n", "-X", f"lua_script:{script}", *options, "-r", str(capture)]
 
 
 def run_once(command: list[str], env: dict[str, str]) -> Run:
@@ -138,6 +166,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=1100)
     parser.add_argument("--exchanges", type=int, default=50, help="per connection")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--floor", action="store_true", help="also time a Lua script doing only the API calls"
+    )
     args = parser.parse_args()
     tshark = shutil.which("tshark")
     if tshark is None:
@@ -145,6 +176,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="htcpcp-dissector-bench-") as tmp:
         env = {**os.environ, "WIRESHARK_CONFIG_DIR": tmp}
         capture = Path(tmp) / "bench.pcap"
+        floor = Path(tmp) / "floor.lua"
+        floor.write_text(FLOOR_SCRIPT)
         packets, requests = build_capture(capture, args.connections, args.exchanges)
         print(f"capture: {packets} packets, {requests} requests and as many responses")
         checks = {
@@ -165,13 +198,22 @@ def main() -> None:
         )
         print("|---|---|---|---|---|---|---|---|---|---|")
         met = True
+        floors: list[str] = []
         for mode, extra in MODES.items():
-            runs: dict[str, list[Run]] = {"HTTP": [], "HTCPCP": []}
+            runs: dict[str, list[Run]] = {"HTTP": [], "HTCPCP": [], "floor": []}
             for r in range(args.rounds):
                 order = ("HTTP", "HTCPCP") if r % 2 == 0 else ("HTCPCP", "HTTP")
                 for name in order:
                     command = tshark_command(tshark, capture, (*checks[name][0], *extra))
                     runs[name].append(run_once(command, env))
+                if args.floor:
+                    command = tshark_command(tshark, capture, extra, floor)
+                    runs["floor"].append(run_once(command, env))
+            if args.floor:
+                floor_cpu = statistics.median(x.cpu_seconds for x in runs["floor"])
+                http_cpu = statistics.median(x.cpu_seconds for x in runs["HTTP"])
+                floors.append(f"{mode}: {floor_cpu:.2f} CPU s, {floor_cpu / http_cpu:.2f}x HTTP")
+            del runs["floor"]
             seconds = {n: statistics.median(x.seconds for x in v) for n, v in runs.items()}
             cpu = {n: statistics.median(x.cpu_seconds for x in v) for n, v in runs.items()}
             rss = {n: statistics.median(x.max_rss_kib for x in v) / 1024 for n, v in runs.items()}
@@ -184,6 +226,9 @@ def main() -> None:
                 f" | {cpu['HTTP']:.2f} | {cpu['HTCPCP']:.2f} | {cpu_ratio:.2f}"
                 f" | {rss['HTTP']:.0f} | {rss['HTCPCP']:.0f} | {memory_ratio:.2f} |"
             )
+        if floors:
+            print()
+            print("Lua API floor: " + "; ".join(floors))
         print()
         print(
             f"targets (time <= {TIME_TARGET}x, memory <= {MEMORY_TARGET}x): "

@@ -37,7 +37,7 @@ local char, concat, floor = string.char, table.concat, math.floor
 ---------------------------------------------------------------------------------------------
 
 local REPLACEMENT = "\239\191\189" -- U+FFFD
-local SUSPECT = "[%c\127-\255]"
+local SUSPECT = "[^ -~]" -- a control character (tab too), DEL or a byte >= 0x80: one range
 
 -- The length of the valid UTF-8 sequence at s[i] (a lead byte >= 0x80), or nil.
 local function utf8_sequence(s, i)
@@ -144,6 +144,7 @@ local command_types = {
 }
 
 local function percent_decode(s)
+    if not find(s, "%", 1, true) then return s end
     return (s:gsub("%%(%x%x)", function(h) return char(tonumber(h, 16)) end))
 end
 
@@ -394,6 +395,13 @@ htcpcp.prefs.media = Pref.bool("Hand bodies to media-type dissectors", true,
 -- 4. Per-capture state, built on the first pass only
 ---------------------------------------------------------------------------------------------
 
+-- A message's record is an array (half the size of a table with named fields; there is one per
+-- message of the capture): frame, time, Info text, then on a request its number in the
+-- connection, method, previous and next request and response, on a response its request.
+-- Rare facts (lost, request_lost, body_in) are named fields.
+local FRAME, TIME, INFO, NUMBER, METHOD, PREV, NEXT, RESP = 1, 2, 3, 4, 5, 6, 7, 8
+local REQ = 4
+
 local st
 local stats_wanted = false -- set by -z htcpcp,tree or in the GUI
 
@@ -415,10 +423,11 @@ local function reset_state()
     st = {
         conns = {},     -- address/port pair -> connection
         msgs = {},      -- frame * 65536 + index within the frame -> record
-        call_items = {}, -- the same key -> how many items one call of the dissector showed
+        empty_calls = {}, -- key of a call of the dissector that showed no item -> true
         call_segments = {}, -- the same key -> { offset, length } the call asked TCP for
         base = nil,     -- absolute minus relative time of the first frame
         tracked = {},   -- source port * 65536 + destination port -> TCP header position (below)
+        tcp_at = false, -- where the TCP header of the last tracked frame started
         heur = {},      -- frame -> true when the heuristic took it
         tls = {},       -- frame -> true when it went to the TLS dissector
         rejected = {},  -- frame -> true when the heuristic turned it away
@@ -487,11 +496,19 @@ end
 -- were ever nested in another), which spares an allocation per packet.
 local spare_call = {}
 
+-- The texts of small counts and back, to spare a number conversion per call.
+local count_texts, text_counts = {}, {}
+for k = 0, 63 do
+    count_texts[k] = tostring(k)
+    text_counts[count_texts[k]] = k
+end
+
 local function new_call(tvb, pinfo, root, data, visited, conn)
     local cx = spare_call
     if cx.busy then cx = {} else spare_call.busy = true end
     local priv = pinfo.private
-    local state = tonumber(priv.htcpcp or "0")
+    local text = priv.htcpcp
+    local state = text and (text_counts[text] or tonumber(text)) or 0
     local n = floor(state / 2)
     cx.tvb, cx.pinfo, cx.root, cx.tree, cx.data = tvb, pinfo, root, root.text ~= nil, data
     cx.total, cx.priv, cx.first, cx.n, cx.number = #data, priv, n, n + 1, pinfo.number
@@ -542,12 +559,13 @@ end
 
 -- The Info text of an item, kept in its record for replays.
 local function set_info(cx, rec, text)
-    rec.info = text
+    rec[INFO] = text
     show_info(cx, text)
 end
 
 local function save_count(cx, n)
-    cx.priv.htcpcp = tostring(n * 2 + (cx.shown and 1 or 0))
+    local state = n * 2 + (cx.shown and 1 or 0)
+    cx.priv.htcpcp = count_texts[state] or tostring(state)
 end
 
 -- End of a call: the item count goes back into pinfo.private, and on the first pass what the
@@ -556,10 +574,26 @@ local function end_call(cx, seg_offset, seg_len)
     save_count(cx, cx.n)
     if not cx.visited then
         local key = call_key(cx)
-        st.call_items[key] = cx.n - cx.first - 1
-        if seg_len then st.call_segments[key] = { seg_offset, seg_len } end
+        if seg_len then
+            st.call_segments[key] = { seg_offset, seg_len }
+        elseif cx.n == cx.first + 1 then
+            st.empty_calls[key] = true
+        end
     end
     release(cx)
+end
+
+-- How many items the call with this key showed on the first pass (nil: it was not seen).  Its
+-- items have the keys right after it, and the next call's key has no record.
+local function items_shown(key)
+    local msgs = st.msgs
+    if not msgs[key + 1] then
+        if st.empty_calls[key] or st.call_segments[key] then return 0 end
+        return nil
+    end
+    local n = 1
+    while msgs[key + n + 1] do n = n + 1 end
+    return n
 end
 
 -- A later pass without a tree: the columns (each item's text, kept in its record) and the
@@ -568,7 +602,7 @@ local function replay(cx, items)
     local key = call_key(cx)
     if items > 0 then
         local texts = {}
-        for k = 1, items do texts[k] = st.msgs[key + k].info end
+        for k = 1, items do texts[k] = st.msgs[key + k][INFO] end
         show_info(cx, concat(texts, ", "))
     end
     save_count(cx, cx.first + 1 + items)
@@ -598,7 +632,7 @@ end
 
 -- Seconds between two records.
 local function elapsed(from, to)
-    return to.t - from.t
+    return to[TIME] - from[TIME]
 end
 
 local function seconds_to_nstime(delta)
@@ -1315,19 +1349,21 @@ local function render_body(t, tvb, pinfo, root, m, content_type)
 end
 
 local function render_links(t, rec)
-    local number = rec.number or (rec.req and rec.req.number)
+    local is_request = rec[METHOD]
+    local number = rec[NUMBER]
+    if number and not is_request then number = number[NUMBER] end
     if number then t:add(hf.request_number, number):set_generated() end
-    if rec.method then
-        if rec.prev then t:add(hf.prev_request_in, rec.prev.frame):set_generated() end
-        if rec.next then t:add(hf.next_request_in, rec.next.frame):set_generated() end
-        if rec.resp then t:add(hf.response_in, rec.resp.frame):set_generated() end
+    if is_request then
+        if rec[PREV] then t:add(hf.prev_request_in, rec[PREV][FRAME]):set_generated() end
+        if rec[NEXT] then t:add(hf.next_request_in, rec[NEXT][FRAME]):set_generated() end
+        if rec[RESP] then t:add(hf.response_in, rec[RESP][FRAME]):set_generated() end
         if rec.lost then t:add_proto_expert_info(ef.response_not_captured) end
     elseif rec.request_lost then
         t:add_proto_expert_info(ef.request_not_captured)
     else
-        local req = rec.req
+        local req = rec[REQ]
         if req then
-            t:add(hf.request_in, req.frame):set_generated()
+            t:add(hf.request_in, req[FRAME]):set_generated()
             t:add(hf.time, seconds_to_nstime(elapsed(req, rec))):set_generated()
         else
             t:add_proto_expert_info(ef.unmatched_response)
@@ -1377,9 +1413,10 @@ local function count_response(m, rec)
     local stats = st.stats
     stats.responses = stats.responses + 1
     bump(stats.codes, m.start.code)
-    if rec.req then
-        local method = rec.req.method
-        local delta = elapsed(rec.req, rec)
+    local req = rec[REQ]
+    if req then
+        local method = req[METHOD]
+        local delta = elapsed(req, rec)
         local t = stats.times[method]
         if not t then
             t = { n = 0, sum = 0, min = delta, max = delta }
@@ -1404,9 +1441,9 @@ local function pair_response(conn, rec, code)
     local queue = conn.pending
     local head = conn.head
     local req = queue[head]
-    if req and brew_answers[code] and not brew_methods[req.method] then
+    if req and brew_answers[code] and not brew_methods[req[METHOD]] then
         for k = head + 1, math.min(conn.tail, head + LOOK_AHEAD) do
-            if brew_methods[queue[k].method] then
+            if brew_methods[queue[k][METHOD]] then
                 for skipped = head, k - 1 do
                     queue[skipped].lost = true
                     queue[skipped] = nil
@@ -1426,11 +1463,11 @@ local function pair_response(conn, rec, code)
         req = nil
     end
     if req then
-        rec.req = req
+        rec[REQ] = req
         if code >= 200 then
             queue[head] = nil
             head = head + 1
-            req.resp = rec
+            req[RESP] = rec
         end
     end
     conn.head = head
@@ -1439,19 +1476,17 @@ end
 local function register_message(pinfo, conn, side, m, key)
     local rec
     if m.start.is_request then
-        rec = { frame = pinfo.number, t = time_of(pinfo), number = false, method = false,
-            prev = false, next = false, resp = false, info = false }
+        conn.requests = conn.requests + 1
+        local prev = conn.last_request or false
+        rec = { pinfo.number, time_of(pinfo), false, conn.requests, m.start.method, prev, false,
+            false }
+        if prev then prev[NEXT] = rec end
     else
-        rec = { frame = pinfo.number, t = time_of(pinfo), req = false, info = false }
+        rec = { pinfo.number, time_of(pinfo), false, false }
     end
     st.msgs[key] = rec
     if m.start.is_request then
         if not conn.request_port then conn.request_port = pinfo.src_port end
-        conn.requests = conn.requests + 1
-        rec.number = conn.requests
-        rec.method = m.start.method
-        rec.prev = conn.last_request
-        if rec.prev then rec.prev.next = rec end
         conn.last_request = rec
         conn.tail = conn.tail + 1
         conn.pending[conn.tail] = rec
@@ -1478,7 +1513,7 @@ local function dissect_orphan(cx, i, line, cut_short)
     local rec = st.msgs[key]
     if not rec and not cx.visited then
         local owner = cx.conn.owner[cx.side]
-        rec = { frame = cx.number, owner = owner and owner.frame }
+        rec = { cx.number, false, false, owner = owner and owner[FRAME] }
         if owner and not owner.body_in then owner.body_in = cx.number end
         st.msgs[key] = rec
     end
@@ -1524,11 +1559,11 @@ local function bodiless_response(cx, start)
     local req
     if cx.visited then
         local rec = st.msgs[peek_key(cx)]
-        req = rec and rec.req
+        req = rec and rec[REQ]
     else
         req = cx.conn.pending[cx.conn.head]
     end
-    return req and req.method == "HEAD" or false
+    return req and req[METHOD] == "HEAD" or false
 end
 
 -- Handle one message (or piece of data) at index i.  Returns the next index, or nil, need.
@@ -1554,21 +1589,21 @@ local function dissect_one(cx, i)
     if not rec and not cx.visited then
         rec = register_message(pinfo, cx.conn, cx.side, m, key)
     end
-    rec = rec or { frame = cx.number, method = start.method }
+    rec = rec or { cx.number, false, false, false, start.is_request and start.method }
     if tree then render_message(cx.tvb, pinfo, cx.root, m, rec) end
-    set_info(cx, rec, rec.info or clean(line))
+    set_info(cx, rec, rec[INFO] or clean(line))
     return m.stop + 1
 end
 
--- The dissector proper, for data known to be HTCPCP (conn: its connection on the first pass).
+-- The dissector proper, for data known to be HTCPCP (conn: its connection on the first pass,
+-- nil on a later one).
 local function dissect_htcpcp(tvb, pinfo, root, conn)
     local total = tvb:len()
     if total == 0 then return 0 end
-    local visited = pinfo.visited
-    if visited then conn = nil end
+    local visited = conn == nil
     local cx = new_call(tvb, pinfo, root, tvb:raw(), visited, conn)
     if visited and not cx.tree then
-        local items = st.call_items[call_key(cx)]
+        local items = items_shown(call_key(cx))
         if items then return replay(cx, items) end
     end
     local data = cx.data
@@ -1609,9 +1644,10 @@ local in_tls = false -- true while the TLS dissector runs for us: its data comes
 -- decrypted data comes back here through tls.port (or the TLS heuristic).  The decision is
 -- taken at the connection's first data only, and stored by frame.
 local function dissect_port(tvb, pinfo, root)
-    if in_tls then return dissect_htcpcp(tvb, pinfo, root, not pinfo.visited and conn_of(pinfo)) end
+    local visited = pinfo.visited
+    if in_tls then return dissect_htcpcp(tvb, pinfo, root, not visited and conn_of(pinfo) or nil) end
     local to_tls, conn
-    if pinfo.visited then
+    if visited then
         if st.rejected[pinfo.number] then return 0 end
         to_tls = st.tls[pinfo.number]
     else
@@ -1728,12 +1764,11 @@ local MAX_TCP_AT = 128 -- the TCP header starts within this many bytes of the fr
 
 -- The TCP header of a frame (14 bytes from its start: ports, numbers, offset, flags) and the
 -- frame's length, or nil.
-local function tcp_header(tvb, entry)
-    local len = tvb:len()
+local function tcp_header(tvb, entry, len)
     local at = entry.at
     if at and at + 14 <= len then
         local head = tvb:raw(at, 14)
-        if sub(head, 1, 4) == entry.ports then return head, len end
+        if sub(head, 1, 4) == entry.ports then return head end
     end
     local first = tvb:raw(0, math.min(len, MAX_TCP_AT + 14))
     local p = find(first, entry.ports, 1, true)
@@ -1742,7 +1777,29 @@ local function tcp_header(tvb, entry)
     end
     if not p then return nil end
     entry.at = p - 1
-    return sub(first, p, p + 13), len
+    return sub(first, p, p + 13)
+end
+
+-- The TCP header of a tracked frame and its entry, or nil.  Frames of a capture mostly have
+-- their TCP header where the last one had it: the port bytes found there name the entry, so
+-- the usual frame costs two reads of the frame (and pinfo.port_type) rather than six calls.
+local function tracked_header(tvb, pinfo, len)
+    local at = st.tcp_at
+    if at and at + 14 <= len then
+        local head = tvb:raw(at, 14)
+        local p1, p2, p3, p4 = byte(head, 1, 4)
+        local entry = st.tracked[((p1 * 256 + p2) * 256 + p3) * 256 + p4]
+        if entry and entry.at == at and byte(head, 13) >= 0x50 then
+            if pinfo.port_type ~= PT_TCP then return nil end
+            return head, entry
+        end
+    end
+    local entry = st.tracked[pinfo.src_port * 65536 + pinfo.dst_port]
+    if not entry or pinfo.port_type ~= PT_TCP then return nil end
+    local head = tcp_header(tvb, entry, len)
+    if not head then return nil end
+    st.tcp_at = entry.at
+    return head, entry
 end
 
 local function uint32(s, i)
@@ -1764,7 +1821,7 @@ local function data_lost(pinfo, lost_port)
     if not conn or not conn.request_port or pinfo.src_port == pinfo.dst_port then return end
     if lost_port == conn.request_port then
         conn.tail = conn.tail + 1
-        conn.pending[conn.tail] = { frame = false, lost_request = true }
+        conn.pending[conn.tail] = { false, false, false, lost_request = true }
     else
         local req = conn.pending[conn.head]
         if req then
@@ -1777,11 +1834,11 @@ end
 
 function tracker.dissector(tvb, pinfo)
     if pinfo.visited then return end
-    local sport, dport = pinfo.src_port, pinfo.dst_port
-    local entry = st.tracked[sport * 65536 + dport]
-    if not entry or pinfo.port_type ~= PT_TCP then return end
-    local head, len = tcp_header(tvb, entry)
+    local len = tvb:len()
+    local head, entry = tracked_header(tvb, pinfo, len)
     if not head then return end
+    local p1, p2, p3, p4 = byte(head, 1, 4)
+    local sport, dport = p1 * 256 + p2, p3 * 256 + p4
     local flags = byte(head, 14)
     if flags % (2 * SYN) >= SYN and flags % (2 * ACK) < ACK then
         st.conns[pair_key(pinfo)] = nil
