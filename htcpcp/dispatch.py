@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Final
 
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IReactorTime
 
 from htcpcp.cache import BoundedCache
 from htcpcp.history_resource import LogResource
@@ -59,7 +58,6 @@ class Dispatcher:
     Answers requests for a set of pots.
 
     @param names: the host names this server answers to.
-    @param clock: the pots' clock.
     @param history: where brews are written; C{None} keeps no history.
     """
 
@@ -67,13 +65,11 @@ class Dispatcher:
         self,
         pots: Sequence[Pot],
         names: frozenset[str],
-        clock: IReactorTime,
         history: History | None = None,
     ) -> None:
         self.pots = tuple(pots)
         self.names = names
         """The host names this server answers to."""
-        self._clock = clock
         self.alternates = alternates(self.pots)
         recorder = ChangeRecorder(self.pots, history)
         self._resources = tuple(PotResource(p, self.alternates, recorder) for p in self.pots)

@@ -89,7 +89,7 @@ def buildPotServer(
         Pot(spec, index, clock, config.beans, rng.choice) for index, spec in enumerate(config.pots)
     )
     unfinished = history.prepare() if history is not None else []
-    dispatcher = Dispatcher(pots, config.host_names(), clock, history)
+    dispatcher = Dispatcher(pots, config.host_names(), history)
     by_name = {pot.name: pot for pot in pots}
     for brew in unfinished:
         pot = by_name.get(brew.pot)

@@ -96,7 +96,6 @@ class DispatcherCase(SynchronousTestCase):
         self.dispatcher = Dispatcher(
             self.pots,
             frozenset({"ducky", "kitchen.example"}),
-            self.clock,
             history,  # type: ignore[arg-type]
         )
 
