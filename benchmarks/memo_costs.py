@@ -9,12 +9,18 @@ however busy the machine is) with every memo in place, and with each memo turned
 - ``response-cache``: whole responses kept as bytes for the second of their Date header
   (``htcpcp.response_bytes.ResponseBytes``);
 - ``fixed-status``: the parts of a brew's JSON status that do not change while it brews
-  (``htcpcp.representations._fixed_status``).
+  (``htcpcp.representations._fixed_status``);
+- ``mount``: where a web request sits below the front end's mount point, by prepath, postpath
+  length and URI (``htcpcp.web.http.mount.Mount.of``);
+- ``is-secure``: whether a web request came over TLS, asked of the channel once a request
+  (``htcpcp.web.http.site.LimitedRequest.isSecure``).
 
-Three workloads, each in memory over a ``StringTransport`` (no sockets, no reactor): ``idle-get``
+Four workloads, each in memory over a ``StringTransport`` (no sockets, no reactor): ``idle-get``
 (keep-alive GETs of an idle pot), ``brewing-get`` (keep-alive GETs of a brewing pot, the clock
-moving on a millisecond each, so every answer differs) and ``connection`` (a connection per GET:
-open, request, the client's FIN, close). A run of ``--requests`` requests is compared with a run
+moving on a millisecond each, so every answer differs), ``connection`` (a connection per GET:
+open, request, the client's FIN, close) and ``web-home`` (a browser's first visit to the web front
+end's home page through twisted.web's ``HTTPChannel``, the front end reaching an in-memory pot
+server). A run of ``--requests`` requests is compared with a run
 of none that does the same set-up, so imports and start-up cancel out.
 
 ``--inner WORKLOAD MEMO REQUESTS`` is the workload itself, the process callgrind counts.
@@ -33,13 +39,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
+    from twisted.internet.task import Clock
+
     from htcpcp.service import PotServer
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-WORKLOADS: Final = ("idle-get", "brewing-get", "connection")
-MEMOS: Final = ("none", "parse-memo", "response-cache", "fixed-status")
+POT_MEMOS: Final = ("none", "parse-memo", "response-cache", "fixed-status")
+WORKLOADS: Final = {
+    "idle-get": POT_MEMOS,
+    "brewing-get": POT_MEMOS,
+    "connection": POT_MEMOS,
+    "web-home": ("none", "mount", "is-secure"),
+}
+"""Each workload, and the memos it is counted without (C{none}: every memo in place)."""
+MEMOS: Final = ("none", "parse-memo", "response-cache", "fixed-status", "mount", "is-secure")
+HOME: Final = b"GET / HTTP/1.1\r\nHost: localhost:5031\r\nAccept: text/html\r\n\r\n"
 GET: Final = b"GET /pot-0 HTCPCP/1.0\r\nHost: localhost\r\nAccept: */*\r\n\r\n"
 """The lab's GET: HTCPCP/1.0 without keep-alive, so the server closes after it."""
 KEPT_GET: Final = GET.replace(b"Accept", b"Connection: keep-alive\r\nAccept")
@@ -66,6 +82,41 @@ def _turn_off(memo: str, server: PotServer) -> None:
         ResponseBytes.MAX_REMEMBERED_BODY = -1  # type: ignore[misc]
     elif memo == "fixed-status":
         representations._fixed_status = representations._fixed_status.__wrapped__  # type: ignore[attr-defined]
+    elif memo == "mount":
+        from htcpcp.web.http import mount
+
+        mount._MOUNTS = Forgetful(0)  # type: ignore[misc]
+    elif memo == "is-secure":
+        from twisted.web.server import Request
+
+        from htcpcp.web.http.site import LimitedRequest
+
+        LimitedRequest.isSecure = Request.isSecure  # type: ignore[method-assign]
+
+
+def _web_home(server: PotServer, clock: Clock) -> Callable[[], bytes]:
+    """A first visit's home page, a connection each, through the front end's own site."""
+    from twisted.internet.error import ConnectionDone
+    from twisted.internet.testing import StringTransport
+    from twisted.python.failure import Failure
+
+    from htcpcp.testing import MemoryPotClient
+    from htcpcp.web.frontend import FrontEnd
+    from htcpcp.web.http.site import make_site
+
+    client = MemoryPotClient(server, clock)
+    front = FrontEnd(client, clock=clock)  # type: ignore[arg-type]
+    site = make_site(front.resource())
+
+    def visit() -> bytes:
+        transport = StringTransport()
+        channel = site.buildProtocol(None)
+        channel.makeConnection(transport)
+        channel.dataReceived(HOME)
+        channel.connectionLost(Failure(ConnectionDone()))
+        return transport.value()
+
+    return visit
 
 
 def inner(workload: str, memo: str, requests: int) -> None:
@@ -80,7 +131,12 @@ def inner(workload: str, memo: str, requests: int) -> None:
     connection = MemoryConnection(server)
     connection.exchange(KEPT_GET)
     step: Callable[[], bytes]
-    if workload == "connection":
+    answered = b"HTCPCP/1.0 200 OK"
+    if workload == "web-home":
+        step = _web_home(server, clock)
+        step()
+        answered = b"HTTP/1.1 200 OK"
+    elif workload == "connection":
 
         def step() -> bytes:
             other = MemoryConnection(server)
@@ -102,7 +158,7 @@ def inner(workload: str, memo: str, requests: int) -> None:
     answer = b""
     for _ in range(requests):
         answer = step()
-    if requests and not answer.startswith(b"HTCPCP/1.0 200 OK"):
+    if requests and not answer.startswith(answered):
         raise RuntimeError(f"the workload was not answered 200: {answer[:80]!r}")
 
 
@@ -139,14 +195,16 @@ def main() -> None:
         inner(workload, memo, int(requests))
         return
     print(f"instructions per request ({args.requests} requests, callgrind)")
-    print(
-        "| workload | " + " | ".join(f"{m} off" if m != "none" else "all on" for m in MEMOS) + " |"
-    )
+    titles = ["all on" if memo == "none" else f"{memo} off" for memo in MEMOS]
+    print("| workload | " + " | ".join(titles) + " |")
     print("|---" * (len(MEMOS) + 1) + "|")
-    for workload in WORKLOADS:
+    for workload, memos in WORKLOADS.items():
         base = count(workload, "none", 0)
         cells = []
         for memo in MEMOS:
+            if memo not in memos:
+                cells.append("—")
+                continue
             per_request = (count(workload, memo, args.requests) - base) / args.requests
             cells.append(f"{per_request:,.0f}")
         print(f"| {workload} | " + " | ".join(cells) + " |", flush=True)
