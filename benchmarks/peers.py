@@ -53,7 +53,7 @@ CERTIFICATE = "server.pem"
 
 
 @dataclass(frozen=True)
-class PotInfo:
+class PluginProbe:
     """What the installed ``htcpcp`` twistd plugin offers."""
 
     reason: str  # why the pot server cannot be started; empty when it can
@@ -85,11 +85,11 @@ def pot_env() -> dict[str, str]:
     return env
 
 
-def probe_pot() -> PotInfo:
+def probe_pot() -> PluginProbe:
     """Ask twistd whether the htcpcp plugin exists and which options it has."""
     twistd = twistd_path()
     if twistd is None:
-        return PotInfo("twistd not found", has_web=False, has_brew_time=False)
+        return PluginProbe("twistd not found", has_web=False, has_brew_time=False)
     proc = subprocess.run(
         [twistd, "htcpcp", "--help"],
         capture_output=True,
@@ -100,12 +100,12 @@ def probe_pot() -> PotInfo:
     )
     if proc.returncode != 0 or "--pot" not in proc.stdout:
         detail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-        return PotInfo(
+        return PluginProbe(
             f"the htcpcp twistd plugin is not available ({detail[0]})",
             has_web=False,
             has_brew_time=False,
         )
-    return PotInfo(
+    return PluginProbe(
         "",
         has_web=re.search(r"--web(?![\w-])", proc.stdout) is not None,
         has_brew_time="--brew-time" in proc.stdout,
@@ -129,7 +129,12 @@ class Bench:
     """Starts servers and load generators with the chosen pinning and collects results."""
 
     def __init__(
-        self, settings: Settings, tools: dict[str, Path], work_dir: Path, pot: PotInfo, nice: int
+        self,
+        settings: Settings,
+        tools: dict[str, Path],
+        work_dir: Path,
+        pot: PluginProbe,
+        nice: int,
     ) -> None:
         self.settings = settings
         self.tools = tools
