@@ -21,10 +21,11 @@ What the test changes, and why:
   the milk pours from the end of the brew until WHEN, for at most 10 s,
   so saying when 1.5 s after a 1-second brew is what saying when 30 s
   after a 30-second brew is, in a 60-second test;
-- the install lines (C{python3 -m venv .venv && ... pip install ...},
-  with or without the test suite run after them) are not run: the test
-  runs in the virtual environment the suite runs in, which the fresh
-  directory reaches as C{.venv} (a symbolic link to C{sys.prefix});
+- the install steps (C{python3 -m venv .venv && ... pip install ...}) are
+  not run, nor a test suite run after them; a server started after them
+  is: the test runs in the virtual environment the suite runs in, which
+  the fresh directory reaches as C{.venv} (a symbolic link to
+  C{sys.prefix});
 - C{--lab} alone listens on 5030 and 5031 themselves, so the test adds
   C{--pot tcp:PORT --web tcp:PORT} with free ports (C{--lab} keeps its
   per-request connections and the lab's dialect with them), and checks
@@ -71,11 +72,20 @@ class Example:
 
     @property
     def installs(self) -> bool:
-        return self.command.startswith("python3 -m venv ")
+        """Whether the command only installs (and perhaps runs the test suite)."""
+        return self.command.startswith("python3 -m venv ") and not self.serves
 
     @property
     def serves(self) -> bool:
         return "twistd -n htcpcp" in self.command
+
+    @property
+    def after_install(self) -> str:
+        """The command without the install steps it starts with (C{python3 -m venv && pip})."""
+        steps = self.command.split(" && ")
+        while steps and steps[0].startswith(("python3 -m venv ", ".venv/bin/pip install ")):
+            steps.pop(0)
+        return " && ".join(steps)
 
 
 def examples(text: str) -> list[Example]:
@@ -147,6 +157,20 @@ class ParsingTests(SynchronousTestCase):
             examples(text),
             [Example("python3 -m venv .venv", ()), Example("one", ("out 1",)), Example("two", ())],
         )
+
+    def test_install_steps_before_a_server_are_left_out(self) -> None:
+        both = Example(
+            "python3 -m venv .venv && .venv/bin/pip install -q -e . && .venv/bin/twistd -n htcpcp",
+            (),
+        )
+        self.assertEqual((both.installs, both.serves), (False, True))
+        self.assertEqual(both.after_install, ".venv/bin/twistd -n htcpcp")
+        suite = Example(
+            "python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]'"
+            " && .venv/bin/python -m twisted.trial tests",
+            (),
+        )
+        self.assertEqual((suite.installs, suite.serves), (True, False))
 
     def test_shown_lines_match_in_order(self) -> None:
         output = "pot ducky: ready in 1.0 s\nbean: Kona\nlast\n"
@@ -250,7 +274,7 @@ class ReadmeTests(SynchronousTestCase):
             if example.installs:
                 continue
             if example.serves:
-                command = self.substitute(example.command)
+                command = self.substitute(example.after_install)
                 lab = command.endswith("--lab")
                 if lab:
                     command += f" --pot tcp:{self.ports['5030']} --web tcp:{self.ports['5031']}"
