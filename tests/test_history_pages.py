@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from dataclasses import replace
 from pathlib import Path
 
+from twisted.internet import reactor
 from twisted.internet.defer import gatherResults
-from twisted.internet.task import Clock
+from twisted.internet.task import Clock, deferLater
 from twisted.trial.unittest import TestCase
 
 from htcpcp import storage
@@ -190,6 +192,34 @@ class GroupedWriteTests(HistoryCase):
         self.assertEqual(clock.getDelayedCalls(), [])  # they wait for it, not for a turn
         await gatherResults([first, *later])
         self.assertEqual(batches, [["brew-0001"], ["brew-0002", "brew-0003", "brew-0004"]])
+
+    async def test_changes_recorded_during_a_following_transaction_wait_for_it_too(
+        self,
+    ) -> None:
+        clock = Clock()
+        history = History(self.path, clock=clock)
+        self.addCleanup(history.close)
+        batches = self.spy()
+        release = threading.Event()
+        self.addCleanup(release.set)
+        spied = storage.write_brews
+
+        def held(cursor: sqlite3.Cursor, brews: list[Brew]) -> None:
+            if brews[0].id == "brew-0002":
+                release.wait(10)  # the second transaction lasts until the test lets it end
+            spied(cursor, brews)
+
+        self.patch(storage, "write_brews", held)
+        first = history.record(brew(1))
+        clock.advance(0)
+        second = history.record(brew(2))
+        await first
+        await deferLater(reactor, 0, lambda: None)  # once the first is done, the second begins
+        later = [history.record(brew(n)) for n in (3, 4)]
+        self.assertEqual(clock.getDelayedCalls(), [])  # they wait for it, not for a turn
+        release.set()
+        await gatherResults([second, *later])
+        self.assertEqual(batches, [["brew-0001"], ["brew-0002"], ["brew-0003", "brew-0004"]])
 
     def test_nothing_is_written_before_the_turn_is_over(self) -> None:
         clock = Clock()
