@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
+from typing import Any
 
 from klein.interfaces import NoSuchSession, SessionMechanism
 from twisted.internet.task import Clock
@@ -488,6 +489,21 @@ class ApiTests(SynchronousTestCase):
         self.assertEqual([e["method"] for e in inspector["exchanges"]], ["BREW"])
         _, diagnostic = self.json(web, "/api/test-501")
         self.assertEqual((diagnostic["status"], diagnostic["reason"]), (501, "Not Implemented"))
+
+    def test_history_asks_the_pot_server_once(self) -> None:
+        web = make_web()
+        web.post("/brew", {"pot": "0", "drink": "coffee"})
+        sent: list[bytes] = []
+        send = web.client._send
+
+        def spy(data: bytes, **options: Any) -> Any:
+            sent.append(data.split(b"\r\n", 1)[0])
+            return send(data, **options)
+
+        self.patch(web.client, "_send", spy)
+        _, history = self.json(web, "/api/history?page=1")
+        self.assertEqual(sent, [b"GET /log?page=1&per_page=20 HTCPCP/1.1"])
+        self.assertEqual(history["total"], 1)
 
     def test_errors_are_json_under_api(self) -> None:
         web = make_web()

@@ -86,7 +86,7 @@ class ApiApplication:
     @route(app, "/history", methods=["GET"])
     async def history(self, request: IRequest) -> Response:
         """The page of the brew history the query asks for."""
-        history = await history_for(self._gateway, request)
+        history = await history_for(self._gateway, request, charts=False)
         return json_response(history.listing)
 
     @route(app, "/inspector", methods=["GET"])

@@ -39,14 +39,19 @@ class History:
     pot: str | None
 
 
-async def history_for(gateway: PotGateway, request: IRequest) -> History:
+async def history_for(
+    gateway: PotGateway, request: IRequest, *, charts: bool = True
+) -> History:
     """
-    The history C{request}'s query asks for.
+    The history C{request}'s query asks for, with the brews for its charts
+    unless C{charts} is false (one request to the pot server, not two).
 
     @raise htcpcp.web.http.queries.BadQuery: for a query that cannot be used.
     """
     page = query_page(request)
     pot = query_text(request, b"pot") or None
     listing = await gateway.history(page, HISTORY_PAGE, pot)
+    if not charts:
+        return History(listing, [], pot)
     sample = await gateway.history(1, CHART_SAMPLE, pot)
     return History(listing, list(sample.get("brews") or []), pot)
