@@ -11,6 +11,7 @@ from treq.testing import StubTreq
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.template import Tag, tags
 
+from htcpcp.cache import RecentCache
 from htcpcp.web.http.mount import Mount
 from htcpcp.web.pages.layout import PageContext
 from htcpcp.web.pages.rendering import DOCTYPE, PageCache, flatten_page
@@ -185,3 +186,31 @@ class CachedBeansAndHistoryTests(SynchronousTestCase):
         self.assertNotEqual(
             _tokens(web.go("/history").page), _tokens(Browser(web).go("/history")[1])
         )
+
+
+class RecentCacheTests(SynchronousTestCase):
+    """What the page cache and the forms' outcomes are kept in."""
+
+    def test_storing_past_the_limit_forgets_the_least_recently_stored(self) -> None:
+        cache: RecentCache[str, int] = RecentCache(2)
+        cache.put("a", 1)
+        cache.put("b", 2)
+        cache.put("a", 3)  # stored again: now the most recent
+        cache.put("c", 4)
+        self.assertEqual((cache.get("a"), cache.get("b"), cache.get("c")), (3, None, 4))
+        self.assertEqual(len(cache), 2)
+
+    def test_reading_does_not_make_an_entry_recent(self) -> None:
+        cache: RecentCache[str, int] = RecentCache(2)
+        cache.put("a", 1)
+        cache.put("b", 2)
+        self.assertEqual(cache.get("a"), 1)
+        cache.put("c", 3)
+        self.assertEqual((cache.get("a"), cache.get("b")), (None, 2))
+
+    def test_discard_forgets_one_entry_and_ignores_unknown_ones(self) -> None:
+        cache: RecentCache[str, int] = RecentCache(3)
+        cache.put("a", 1)
+        cache.discard("a")
+        cache.discard("never")
+        self.assertEqual((cache.get("a"), len(cache)), (None, 0))

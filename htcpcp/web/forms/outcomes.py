@@ -18,20 +18,16 @@ twice for one click.
 from __future__ import annotations
 
 import secrets
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.python.failure import Failure
 
+from htcpcp.cache import RecentCache
 from htcpcp.web.pots.errors import ErrorPage
 
 __all__ = ["Outcomes", "Redirect"]
-
-K = TypeVar("K")
-V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -47,26 +43,6 @@ class Redirect:
     notice: str = ""
 
 
-class _Bounded(Generic[K, V]):
-    """At most C{limit} entries, the least recently stored going first."""
-
-    def __init__(self, limit: int) -> None:
-        self._limit = limit
-        self._entries: OrderedDict[K, V] = OrderedDict()
-
-    def put(self, key: K, value: V) -> None:
-        self._entries.pop(key, None)
-        self._entries[key] = value
-        while len(self._entries) > self._limit:
-            self._entries.popitem(last=False)
-
-    def get(self, key: K) -> V | None:
-        return self._entries.get(key)
-
-    def discard(self, key: K) -> None:
-        self._entries.pop(key, None)
-
-
 class Outcomes:
     """
     The refusals to show and the submissions already answered.
@@ -75,8 +51,8 @@ class Outcomes:
     """
 
     def __init__(self, limit: int = 4096) -> None:
-        self._refusals: _Bounded[str, tuple[str, ErrorPage]] = _Bounded(limit)
-        self._answered: _Bounded[tuple[str, str, str], Deferred[Redirect]] = _Bounded(limit)
+        self._refusals: RecentCache[str, tuple[str, ErrorPage]] = RecentCache(limit)
+        self._answered: RecentCache[tuple[str, str, str], Deferred[Redirect]] = RecentCache(limit)
 
     def keep(self, session: str, error: ErrorPage) -> str:
         """Keep C{error} for C{session}; the identifier to show it by."""

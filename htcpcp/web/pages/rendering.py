@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Final
 
@@ -32,6 +31,7 @@ from klein import Response
 from twisted.python.failure import Failure
 from twisted.web.template import Flattenable, Tag, flatten
 
+from htcpcp.cache import RecentCache
 from htcpcp.web.http.responses import html_response
 from htcpcp.web.pages.layout import PageContext, page
 
@@ -75,11 +75,10 @@ class PageCache:
     """
 
     def __init__(self, limit: int = 32) -> None:
-        self._limit = limit
         self._token = secrets.token_hex(32)
         self._nonce = secrets.token_hex(16)
         self._markers = re.compile(b"(%s|%s)" % (self._token.encode(), self._nonce.encode()))
-        self._pages: OrderedDict[Hashable, list[bytes]] = OrderedDict()
+        self._pages: RecentCache[Hashable, list[bytes]] = RecentCache(limit)
 
     def __len__(self) -> int:
         return len(self._pages)
@@ -101,12 +100,10 @@ class PageCache:
             nonce=None if context.nonce is None else self._nonce,
         )
         whole = (shared, key)
-        pieces = self._pages.pop(whole, None)
+        pieces = self._pages.get(whole)
         if pieces is None:
             pieces = self._markers.split(flatten_page(make(shared)))
-        self._pages[whole] = pieces
-        if len(self._pages) > self._limit:
-            self._pages.popitem(last=False)
+        self._pages.put(whole, pieces)
         if len(pieces) == 1:
             return pieces[0]
         own = {

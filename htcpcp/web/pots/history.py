@@ -39,9 +39,7 @@ class History:
     pot: str | None
 
 
-async def history_for(
-    gateway: PotGateway, request: IRequest, *, charts: bool = True
-) -> History:
+async def history_for(gateway: PotGateway, request: IRequest, *, charts: bool = True) -> History:
     """
     The history C{request}'s query asks for, with the brews for its charts
     unless C{charts} is false (one request to the pot server, not two).
