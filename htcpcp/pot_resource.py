@@ -136,8 +136,7 @@ class PotResource:
 
     def _get(self, request: Request, variety: str | None, target: Target) -> Reply:
         pot = self.pot
-        if "accept-additions" in request.headers or "?" in request.target:
-            self._additions(request, None)
+        self._additions(request, None)
         reply = self._status_reply
         if reply is None:
             reply = Reply(200, compact_json(brew_status(pot)))
@@ -247,6 +246,8 @@ class PotResource:
         @raise Refusal: 400 for an unreadable list, 406 for an addition the
             pot lacks, 403 for one its rules forbid in this beverage.
         """
+        if "accept-additions" not in request.headers and "?" not in request.target:
+            return ()  # none asked for: nothing to read or refuse
         header = request.headers.get("accept-additions", "")
         query = request.target.partition("?")[2]
         try:
