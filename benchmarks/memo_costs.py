@@ -7,9 +7,7 @@ however busy the machine is) with every memo in place, and with each memo turned
 - ``parse-memo``: the request lines, header lines and whole heads a server's parsers remember
   (``htcpcp.message.memo.ParseMemo``);
 - ``response-cache``: whole responses kept as bytes for the second of their Date header
-  (``htcpcp.response_bytes.ResponseBytes``);
-- ``fixed-status``: the parts of a brew's JSON status that do not change while it brews
-  (``htcpcp.representations._fixed_status``).
+  (``htcpcp.response_bytes.ResponseBytes``).
 
 Three workloads, each in memory over a ``StringTransport`` (no sockets, no reactor): ``idle-get``
 (keep-alive GETs of an idle pot), ``brewing-get`` (keep-alive GETs of a brewing pot, the clock
@@ -39,7 +37,7 @@ ROOT: Final = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 WORKLOADS: Final = ("idle-get", "brewing-get", "connection")
-MEMOS: Final = ("none", "parse-memo", "response-cache", "fixed-status")
+MEMOS: Final = ("none", "parse-memo", "response-cache")
 GET: Final = b"GET /pot-0 HTCPCP/1.0\r\nHost: localhost\r\nAccept: */*\r\n\r\n"
 """The lab's GET: HTCPCP/1.0 without keep-alive, so the server closes after it."""
 KEPT_GET: Final = GET.replace(b"Accept", b"Connection: keep-alive\r\nAccept")
@@ -51,7 +49,6 @@ BREW: Final = (
 
 def _turn_off(memo: str, server: PotServer) -> None:
     """Make C{memo} of C{server} remember nothing, before its first connection."""
-    from htcpcp import representations
     from htcpcp.cache import BoundedCache
     from htcpcp.message.memo import ParseMemo
     from htcpcp.response_bytes import ResponseBytes
@@ -64,8 +61,6 @@ def _turn_off(memo: str, server: PotServer) -> None:
         server.factory.memo = ParseMemo(Forgetful(0), Forgetful(0), Forgetful(0))
     elif memo == "response-cache":
         ResponseBytes.MAX_REMEMBERED_BODY = -1  # type: ignore[misc]
-    elif memo == "fixed-status":
-        representations._fixed_status = representations._fixed_status.__wrapped__  # type: ignore[attr-defined]
 
 
 def inner(workload: str, memo: str, requests: int) -> None:

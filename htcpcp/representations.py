@@ -81,14 +81,13 @@ def brew_status(pot: Pot, brew: Brew | None = None) -> dict[str, Any]:
     brew = brew or pot.current
     if brew is None:
         return {}
-    status = dict(_fixed_status(brew, pot.name, pot.index))
+    status = _fixed_status(brew, pot.name, pot.index)
     if brew is pot.current:
         status["state"] = pot.state.value
         status["seconds_left"] = round(pot.seconds_left(), 3)
     return status
 
 
-@lru_cache(maxsize=64)
 def _fixed_status(brew: Brew, pot_name: str, pot_index: int) -> dict[str, Any]:
     """The parts of a brew's status that do not change while it stays the same."""
     return {
