@@ -8,8 +8,6 @@ however busy the machine is) with every memo in place, and with each memo turned
   (``htcpcp.message.memo.ParseMemo``);
 - ``response-cache``: whole responses kept as bytes for the second of their Date header
   (``htcpcp.response_bytes.ResponseBytes``);
-- ``fixed-status``: the parts of a brew's JSON status that do not change while it brews
-  (``htcpcp.representations._fixed_status``);
 - ``mount``: where a web request sits below the front end's mount point, by prepath, postpath
   length and URI (``htcpcp.web.http.mount.Mount.of``);
 - ``is-secure``: whether a web request came over TLS, asked of the channel once a request
@@ -46,7 +44,7 @@ if TYPE_CHECKING:
 ROOT: Final = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-POT_MEMOS: Final = ("none", "parse-memo", "response-cache", "fixed-status")
+POT_MEMOS: Final = ("none", "parse-memo", "response-cache")
 WORKLOADS: Final = {
     "idle-get": POT_MEMOS,
     "brewing-get": POT_MEMOS,
@@ -54,7 +52,7 @@ WORKLOADS: Final = {
     "web-home": ("none", "mount", "is-secure"),
 }
 """Each workload, and the memos it is counted without (C{none}: every memo in place)."""
-MEMOS: Final = ("none", "parse-memo", "response-cache", "fixed-status", "mount", "is-secure")
+MEMOS: Final = ("none", "parse-memo", "response-cache", "mount", "is-secure")
 HOME: Final = b"GET / HTTP/1.1\r\nHost: localhost:5031\r\nAccept: text/html\r\n\r\n"
 GET: Final = b"GET /pot-0 HTCPCP/1.0\r\nHost: localhost\r\nAccept: */*\r\n\r\n"
 """The lab's GET: HTCPCP/1.0 without keep-alive, so the server closes after it."""
@@ -67,7 +65,6 @@ BREW: Final = (
 
 def _turn_off(memo: str, server: PotServer) -> None:
     """Make C{memo} of C{server} remember nothing, before its first connection."""
-    from htcpcp import representations
     from htcpcp.cache import BoundedCache
     from htcpcp.message.memo import ParseMemo
     from htcpcp.response_bytes import ResponseBytes
@@ -80,8 +77,6 @@ def _turn_off(memo: str, server: PotServer) -> None:
         server.factory.memo = ParseMemo(Forgetful(0), Forgetful(0), Forgetful(0))
     elif memo == "response-cache":
         ResponseBytes.MAX_REMEMBERED_BODY = -1  # type: ignore[misc]
-    elif memo == "fixed-status":
-        representations._fixed_status = representations._fixed_status.__wrapped__  # type: ignore[attr-defined]
     elif memo == "mount":
         from htcpcp.web.http import mount
 

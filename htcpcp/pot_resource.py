@@ -42,11 +42,10 @@ from htcpcp.reply import (
     TEXT,
     Refusal,
     Reply,
-    compact_json,
     json_reply,
     text_reply,
 )
-from htcpcp.representations import brew_status, pot_description
+from htcpcp.representations import pot_description, status_body
 from htcpcp.urls import Target, split_query
 from htcpcp.vocabulary import CHANGES, COFFEE_TYPE, COMMANDS, MEDIA_TYPES, METHODS, TEA_TYPE
 from htcpcp.vocabulary import media_type as media_type_of
@@ -136,11 +135,10 @@ class PotResource:
 
     def _get(self, request: Request, variety: str | None, target: Target) -> Reply:
         pot = self.pot
-        if "accept-additions" in request.headers or "?" in request.target:
-            self._additions(request, None)
+        self._additions(request, None)
         reply = self._status_reply
         if reply is None:
-            reply = Reply(200, compact_json(brew_status(pot)))
+            reply = Reply(200, status_body(pot))
             if pot.state in (State.IDLE, State.READY):
                 self._status_reply = reply
         return reply
@@ -192,7 +190,7 @@ class PotResource:
         if pot.state is State.READY:
             brew = pot.take_away()
             self._status_reply = None
-            return Reply(200, compact_json(brew_status(pot, brew)))
+            return Reply(200, status_body(pot, brew))
         try:
             return self._change(pot.stop)
         except NotBrewing:
@@ -247,6 +245,8 @@ class PotResource:
         @raise Refusal: 400 for an unreadable list, 406 for an addition the
             pot lacks, 403 for one its rules forbid in this beverage.
         """
+        if "accept-additions" not in request.headers and "?" not in request.target:
+            return ()  # none asked for: nothing to read or refuse
         header = request.headers.get("accept-additions", "")
         query = request.target.partition("?")[2]
         try:
@@ -300,7 +300,7 @@ class PotResource:
         pot = self.pot
         before = (pot.state, pot.current)
         brew, write = self._recorder.make(pot, change)
-        reply = Reply(200, compact_json(brew_status(pot, brew)), JSON, headers)
+        reply = Reply(200, status_body(pot, brew), JSON, headers)
         if write is None:
             return reply
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_protocol -*-
+# -*- test-case-name: tests.test_protocol,tests.test_response_bytes -*-
 """
 Whole responses as bytes, made once a second: the pot server's formatter.
 
@@ -6,7 +6,9 @@ A response's bytes follow from its L{Reply} (status, media type, C{Safe}
 header, extra headers, body), the request's version and method, and
 whether the connection closes after it, but for the Date header, which
 changes once a second.  L{ResponseBytes} remembers what it made within
-the current second.
+the current second, for the methods that change nothing: the answer to
+a change (BREW, POST, WHEN) describes a state that is new each time, so
+remembering it would only push the answers that do repeat out.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from twisted.internet.interfaces import IReactorTime
 
 from htcpcp.message import serialize_response
 from htcpcp.reply import Reply
+from htcpcp.vocabulary import SAFE_METHODS
 
 __all__ = ["ResponseBytes"]
 
@@ -29,9 +32,9 @@ class ResponseBytes:
     A response's bytes follow from its reply, the request's version and
     method, and whether the connection closes after it, but for the Date
     header, which changes once a second.  Responses made within the same
-    second are remembered (small ones, up to C{MAX_REMEMBERED}), so a
-    server answering the same question over and over formats it once a
-    second.
+    second are remembered (small ones, up to C{MAX_REMEMBERED}, answering
+    a safe method), so a server answering the same question over and over
+    formats it once a second.
     """
 
     MAX_REMEMBERED: Final = 256
@@ -48,23 +51,26 @@ class ResponseBytes:
     def response(self, reply: Reply, version: str, method: str, close: bool) -> bytes:
         """The bytes answering a C{method} request of C{version} with C{reply}."""
         self._date_line()
+        remembered = method in SAFE_METHODS and len(reply.body) <= self.MAX_REMEMBERED_BODY
         key = (reply, version, method, close)
-        made = self._made.get(key)
-        if made is None:
-            head = self.head(
-                version,
-                reply.status,
-                reply.content_type,
-                reply.safe,
-                len(reply.body),
-                reply.headers,
-                close,
-            )
-            made = head if method == "HEAD" else head + reply.body
-            if len(reply.body) <= self.MAX_REMEMBERED_BODY:
-                if len(self._made) >= self.MAX_REMEMBERED:
-                    self._made.clear()
-                self._made[key] = made
+        if remembered:
+            made = self._made.get(key)
+            if made is not None:
+                return made
+        head = self.head(
+            version,
+            reply.status,
+            reply.content_type,
+            reply.safe,
+            len(reply.body),
+            reply.headers,
+            close,
+        )
+        made = head if method == "HEAD" else head + reply.body
+        if remembered:
+            if len(self._made) >= self.MAX_REMEMBERED:
+                self._made.clear()
+            self._made[key] = made
         return made
 
     def _date_line(self) -> bytes:
