@@ -32,13 +32,13 @@ from htcpcp.pot_resource import POT_METHODS, PotResource
 from htcpcp.pots_resource import PotsResource
 from htcpcp.recording import ChangeRecorder
 from htcpcp.reply import Refusal, Reply, text_reply
-from htcpcp.representations import alternates, brew_status, pot_properties
+from htcpcp.representations import alternates, pot_properties
 from htcpcp.storage import History
 from htcpcp.urls import Target, TargetError, parse_target
 from htcpcp.vocabulary import COFFEE_TYPE, LAB_COFFEE_TYPE, MEDIA_TYPES, METHODS, SAFE, TEA_TYPE
 from htcpcp.vocabulary import media_type as media_type_of
 
-__all__ = ["METHODS", "SAFE", "Dispatcher", "Reply", "brew_status", "pot_properties"]
+__all__ = ["METHODS", "SAFE", "Dispatcher", "Reply", "pot_properties"]
 
 MAX_POT_DIGITS: Final = 9
 """Digits of a C{pot-N} read as a number; more name no pot."""

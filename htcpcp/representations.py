@@ -27,7 +27,6 @@ __all__ = [
     "LAB_TIME",
     "alternates",
     "bean_properties",
-    "brew_status",
     "iso_time",
     "lab_time",
     "pot_description",
@@ -67,60 +66,20 @@ def bean_properties(bean: Bean) -> dict[str, Any]:
     return asdict(bean)
 
 
-def brew_status(pot: Pot, brew: Brew | None = None) -> dict[str, Any]:
+def status_body(pot: Pot, brew: Brew | None = None) -> bytes:
     """
-    A pot's GET body: C{{}} when empty, else the lab's keys and more.
+    A pot's GET body, as compact ASCII JSON: C{{}} when empty, else the
+    lab's keys and more.
 
     The lab's web client reads C{date}, C{beverage_type} (C{"Coffee"} or
     C{"Tea"}), C{additions} (as it sent them), C{brew_time_end},
     C{pour_milk_start} (with milk: when it starts pouring, known from the
     start; else C{""}), C{pour_milk_stop} (C{false} until the milk has
     stopped) and C{coffee_bean}, with times in local time; the ISO 8601 UTC
-    times and the rest are ours.
-    """
-    brew = brew or pot.current
-    if brew is None:
-        return {}
-    status = _fixed_status(brew, pot.name, pot.index)
-    if brew is pot.current:
-        status["state"] = pot.state.value
-        status["seconds_left"] = round(pot.seconds_left(), 3)
-    return status
-
-
-def _fixed_status(brew: Brew, pot_name: str, pot_index: int) -> dict[str, Any]:
-    """The parts of a brew's status that do not change while it stays the same."""
-    return {
-        "date": lab_time(brew.started),
-        "beverage_type": brew.beverage.capitalize(),
-        "additions": list(brew.additions),
-        "brew_time_end": lab_time(brew.brew_end),
-        "pour_milk_start": lab_time(brew.brew_end) if brew.milk else "",
-        "pour_milk_stop": brew.pour_stop is not None,
-        "coffee_bean": dict(bean_properties(brew.bean)) if brew.bean else {},
-        "id": brew.id,
-        "pot": pot_name,
-        "pot_index": pot_index,
-        "state": brew.outcome,
-        "outcome": brew.outcome,
-        "variety": brew.variety,
-        "milk": brew.milk,
-        "strength": brew.strength,
-        "seconds_left": 0,
-        "started_at": iso_time(brew.started),
-        "brew_end_at": iso_time(brew.brew_end),
-        "pour_start_at": iso_time(brew.pour_start),
-        "pour_stop_at": iso_time(brew.pour_stop),
-        "stopped_at": iso_time(brew.stopped),
-    }
-
-
-def status_body(pot: Pot, brew: Brew | None = None) -> bytes:
-    """
-    L{brew_status} as compact JSON (what C{compact_json} makes of it, byte
-    for byte), written from pieces: the ones a pot's brews share (its name,
-    bean, additions; the times of one second) are encoded once, so an
-    answer to a change costs no encoding of a whole status.
+    times and the rest are ours.  It is written from pieces: the ones a
+    pot's brews share (its name, bean, additions; the times of one second)
+    are encoded once, so an answer to a change costs no encoding of a whole
+    status.
     """
     brew = brew or pot.current
     if brew is None:
