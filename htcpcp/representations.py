@@ -27,7 +27,6 @@ __all__ = [
     "LAB_TIME",
     "alternates",
     "bean_properties",
-    "iso_time",
     "lab_time",
     "pot_description",
     "pot_properties",
@@ -41,11 +40,6 @@ LAB_TIME: Final = "%a, %d %b %Y %H:%M:%S"
 def lab_time(seconds: float | None) -> str:
     """C{seconds} as the lab writes a time, or C{""} for none."""
     return "" if seconds is None else _lab_second(math.floor(seconds))
-
-
-def iso_time(seconds: float | None) -> str | None:
-    """C{seconds} in ISO 8601 UTC, or C{None} for none."""
-    return None if seconds is None else _iso_second(math.floor(seconds))
 
 
 @lru_cache(maxsize=256)
