@@ -678,21 +678,19 @@ local function is_command_word(s)
 end
 
 -- Parse a complete first line (ending at the LF at index lf, with a CR before it if crlf).
--- Returns its parts, or nil; with `positions`, the indices in the line where they start instead
--- (version, code, phrase; or method, target, version).  A request needs a known method.
-local function parse_start_line(line, lf, crlf, positions)
+-- Returns its parts and the indices in the line where they start (p1, p2, p3: version, code,
+-- phrase; or method, target, version), or nil.  A request needs a known method.
+local function parse_start_line(line, lf, crlf)
     local vpos, version, cpos, code, rest = match(line, STATUS_PATTERN)
     if vpos and (rest == "" or byte(rest, 1) == 32) then
         local ppos, phrase = match(rest, "^ *()(.-)%s*$")
-        if positions then return vpos, cpos, cpos + 2 + ppos end
         return { is_request = false, version = version, code = tonumber(code), phrase = phrase,
-            line = line, lf = lf, crlf = crlf }
+            line = line, lf = lf, crlf = crlf, p1 = vpos, p2 = cpos, p3 = cpos + 2 + ppos }
     end
     local mpos, method, tpos, target, vpos2, version2 = match(line, REQUEST_PATTERN)
     if mpos and known_methods[method] then
-        if positions then return mpos, tpos, vpos2 end
         return { is_request = true, method = method, target = target, version = version2,
-            line = line, lf = lf, crlf = crlf }
+            line = line, lf = lf, crlf = crlf, p1 = mpos, p2 = tpos, p3 = vpos2 }
     end
     return nil
 end
@@ -1032,8 +1030,9 @@ end
 
 local PROTO_LABEL = "Hyper Text Coffee Pot Control Protocol, "
 
-local function add_text(tree, protofield, range, text)
-    return tree:add(protofield, range, clean(text))
+-- An item with text from the packet; plain: the text is known to need no clean().
+local function add_text(tree, protofield, range, text, plain)
+    return tree:add(protofield, range, plain and text or clean(text))
 end
 
 -- Pot designator and tea variety from a request target (used by the tree and the statistics).
@@ -1050,13 +1049,20 @@ local function uri_parts(target)
     return scheme, authority, path, query
 end
 
-local function add_uri(tree, tvb, base_pos, target, content_type)
-    local t = add_text(tree, hf.uri, tvb(base_pos, #target), target)
+-- A path segment (path[s..e]) as a pot or variety; pos: the Tvb offset of path's index 1.
+local function add_segment(t, tvb, protofield, path, s, e, pos, plain)
+    local seg = sub(path, s, e)
+    local decoded = percent_decode(seg)
+    add_text(t, protofield, tvb(pos + s - 1, e - s + 1), decoded, plain and decoded == seg)
+end
+
+local function add_uri(tree, tvb, base_pos, target, content_type, plain)
+    local t = add_text(tree, hf.uri, tvb(base_pos, #target), target, plain)
     if target == "*" then return end
     local scheme, authority, path, query = uri_parts(target)
     local rest_pos = 1 -- 1-based index in target where the path starts
     if scheme then
-        local item = add_text(t, hf.uri_scheme, tvb(base_pos, #scheme), scheme)
+        local item = add_text(t, hf.uri_scheme, tvb(base_pos, #scheme), scheme, plain)
         local language = scheme_language(scheme)
         local decoded = percent_decode(scheme)
         if language then
@@ -1073,32 +1079,28 @@ local function add_uri(tree, tvb, base_pos, target, content_type)
             local apos = base_pos + rest_pos + 1
             local host, port = match(authority, "^(.-):(%d+)$")
             host = host or authority
-            if host ~= "" then add_text(t, hf.uri_host, tvb(apos, #host), host) end
+            if host ~= "" then add_text(t, hf.uri_host, tvb(apos, #host), host, plain) end
             if port and #port <= 5 and tonumber(port) <= 65535 then
                 t:add(hf.uri_port, tvb(apos + #host + 1, #port), tonumber(port))
             end
             rest_pos = rest_pos + 2 + #authority
         end
     end
-    local segments = {}
-    for seg_pos, seg in path:gmatch("()([^/]+)") do
-        segments[#segments + 1] = { seg_pos, seg }
-    end
-    local function add_segment(protofield, entry)
-        local pos = base_pos + rest_pos - 1 + entry[1] - 1
-        add_text(t, protofield, tvb(pos, #entry[2]), percent_decode(entry[2]))
-    end
-    if #segments >= 2 or (segments[1] and match(segments[1][2], "^[Pp][Oo][Tt]%-%d+$")) then
-        add_segment(hf.uri_pot, segments[1])
-        if segments[2] then add_segment(hf.uri_variety, segments[2]) end
-    elseif segments[1] then
+    local path_pos = base_pos + rest_pos - 1
+    local s1, e1 = find(path, "[^/]+")
+    local s2, e2
+    if s1 then s2, e2 = find(path, "[^/]+", e1 + 1) end
+    if s2 or (s1 and match(sub(path, s1, e1), "^[Pp][Oo][Tt]%-%d+$")) then
+        add_segment(t, tvb, hf.uri_pot, path, s1, e1, path_pos, plain)
+        if s2 then add_segment(t, tvb, hf.uri_variety, path, s2, e2, path_pos, plain) end
+    elseif s1 then
         local tea = (scheme and lower(percent_decode(scheme)) == "tea")
             or content_type == "message/teapot"
-        add_segment(tea and hf.uri_variety or hf.uri_pot, segments[1])
+        add_segment(t, tvb, tea and hf.uri_variety or hf.uri_pot, path, s1, e1, path_pos, plain)
     end
     if query ~= "" then
         local qpos = base_pos + rest_pos - 1 + #path + 1
-        local qt = add_text(t, hf.uri_query, tvb(qpos, #query), query)
+        local qt = add_text(t, hf.uri_query, tvb(qpos, #query), query, plain)
         local normalised = query:gsub("[&;]", ",")
         for _, item in ipairs(split_items(normalised, ",")) do
             add_text(qt, hf.uri_addition, tvb(qpos + item[1] - 1, #item[2]),
@@ -1127,11 +1129,11 @@ local function additions_of(value)
     return out
 end
 
-local function add_accept_additions(tree, tvb, h)
-    for _, a in ipairs(additions_of(h.value)) do
-        local ai = add_text(tree, hf.addition, tvb(h.value_pos + a.at - 1, #a.name), a.name)
+local function add_accept_additions(tree, tvb, value, value_pos)
+    for _, a in ipairs(additions_of(value)) do
+        local ai = add_text(tree, hf.addition, tvb(value_pos + a.at - 1, #a.name), a.name)
         for _, p in ipairs(a.params) do
-            local range = tvb(h.value_pos + p[1] - 1, #p[2])
+            local range = tvb(value_pos + p[1] - 1, #p[2])
             local q = p[3] == "q" and tonumber(p[4])
             if q then
                 local qi = ai:add(hf.addition_q, range, q)
@@ -1143,18 +1145,28 @@ local function add_accept_additions(tree, tvb, h)
     end
 end
 
-local function add_alternates(tree, tvb, h)
-    for upos, uri in h.value:gmatch("{%s*\"()([^\"]*)\"") do
-        add_text(tree, hf.alternate, tvb(h.value_pos + upos - 1, #uri), uri)
+local function add_alternates(tree, tvb, value, value_pos)
+    for upos, uri in value:gmatch("{%s*\"()([^\"]*)\"") do
+        add_text(tree, hf.alternate, tvb(value_pos + upos - 1, #uri), uri)
     end
 end
 
--- Lower-cased header names, looked up by their usual spellings to spare a lower() per line.
-local header_lnames = {}
-for lname in pairs(header_fields) do
-    local usual = lname:gsub("^%l", string.upper):gsub("%-%l", string.upper)
-    header_lnames[usual] = lname
-    header_lnames[lname] = lname
+-- Header names as sent -> their lower-cased form, or false when the name is not a token.  The
+-- few names a capture uses are checked once each; the cache stops growing at MAX_NAMES.
+local TOKEN_NAME = "^" .. TOKEN .. "+$"
+local MAX_NAMES = 512
+local header_lnames, names_cached = {}, 0
+
+local function header_lname(name)
+    local lname = header_lnames[name]
+    if lname == nil then
+        lname = match(name, TOKEN_NAME) ~= nil and lower(name)
+        if names_cached < MAX_NAMES then
+            header_lnames[name] = lname
+            names_cached = names_cached + 1
+        end
+    end
+    return lname
 end
 
 local function is_blank(c)
@@ -1162,14 +1174,9 @@ local function is_blank(c)
 end
 
 -- One header: its own field where it has one (labelled with the line as sent, like HTTP's
--- headers), otherwise an htcpcp.header item.  p..stop are the indices of its text (folded lines
--- included); the value starts at index vs.
-local function render_header(t, tvb, m, p, stop, colon, vs, value)
-    local data = m.data
-    local range = tvb(p - 1, stop - p + 1)
-    local label = clean(sub(data, p, stop))
-    local name = sub(data, p, colon - 1)
-    local lname = header_lnames[name] or lower(name)
+-- headers), otherwise an htcpcp.header item.  range and label are the line's (folded lines
+-- included); the value starts at index vs.  plain: the text needs no clean().
+local function render_header(t, tvb, m, range, label, lname, vs, value, plain)
     local protofield = header_fields[lname]
     if not protofield then
         t:add(hf.header, range, label)
@@ -1182,29 +1189,36 @@ local function render_header(t, tvb, m, p, stop, colon, vs, value)
             t:add(hf.header, range, label):add_proto_expert_info(ef.bad_content_length)
         end
     else
-        local fi = t:add(protofield, range, clean(value), label)
-        local h = { value = value, value_pos = vs - 1 }
-        if lname == "accept-additions" then add_accept_additions(fi, tvb, h) end
-        if lname == "alternates" then add_alternates(fi, tvb, h) end
+        local fi = t:add(protofield, range, plain and value or clean(value), label)
+        if lname == "accept-additions" then
+            add_accept_additions(fi, tvb, value, vs - 1)
+        elseif lname == "alternates" then
+            add_alternates(fi, tvb, value, vs - 1)
+        end
     end
 end
 
 -- The header lines from index `from` to the LF at index `to`, each line read once and in place:
 -- bare LFs, folded lines (joined to their header, each flagged) and lines without a colon.
-local function render_headers(t, tvb, m, from, to)
+-- plain: the text between holds no byte that clean() would change (but CR and LF).  The colon
+-- found last is kept while it lies ahead, so lines without one cost no rescan.
+local function render_headers(t, tvb, m, from, to, plain)
     local data = m.data
     local p = from
+    local colon = 0
     while p <= to do
         local lf = find(data, "\n", p, true)
         local stop = lf - 1
         if stop >= p and byte(data, stop) == 13 then stop = stop - 1 else m.bare_lf = true end
-        local colon = match(data, HEADER_COLON, p)
-        if colon and colon <= stop then
+        if colon and colon < p then colon = find(data, ":", p, true) end
+        local lname = colon and colon <= stop and colon > p and header_lname(sub(data, p, colon - 1))
+        if lname then
             local vs = colon + 1
             while vs <= stop and is_blank(byte(data, vs)) do vs = vs + 1 end
             local ve = stop
             while ve >= vs and is_blank(byte(data, ve)) do ve = ve - 1 end
             local value = sub(data, vs, ve)
+            local folded = false
             -- Obsolete folding: following lines that start with a blank continue the value.
             while lf < to and is_blank(byte(data, lf + 1)) do
                 local next_lf = find(data, "\n", lf + 1, true)
@@ -1213,20 +1227,29 @@ local function render_headers(t, tvb, m, from, to)
                 t:add_tvb_expert_info(ef.folded_header, tvb(lf, next_stop - lf))
                 value = value .. " " .. trim(sub(data, lf + 1, next_stop))
                 stop, lf = next_stop, next_lf
+                folded = true
             end
-            render_header(t, tvb, m, p, stop, colon, vs, value)
+            local label = sub(data, p, stop)
+            if folded or not plain then label = clean(label) end
+            render_header(t, tvb, m, tvb(p - 1, stop - p + 1), label, lname, vs, value, plain)
         else
-            t:add(hf.header, tvb(p - 1, stop - p + 1), clean(sub(data, p, stop)))
+            local label = sub(data, p, stop)
+            t:add(hf.header, tvb(p - 1, stop - p + 1), plain and label or clean(label))
                 :add_proto_expert_info(ef.bad_header)
         end
         p = lf + 1
     end
 end
 
+-- The media type of the last Content-Type header, or nil.
 local function content_type_of(head_lower)
-    local values = header_values(head_lower, "content-type")
-    local v = values[#values]
-    return v and match(v, "^([^;%s]*)") or nil
+    local last
+    local _, e = find(head_lower, "\ncontent-type:", 1, true)
+    while e do
+        last = e
+        _, e = find(head_lower, "\ncontent-type:", e + 1, true)
+    end
+    return last and match(head_lower, "^[ \t]*([^;%s]*)", last + 1) or nil
 end
 
 local media_table -- Wireshark's media_type table, and whether it has a dissector for a type
@@ -1259,28 +1282,29 @@ local function body_bytes(m)
     return nil
 end
 
-local function render_start_line(t, tvb, m, content_type)
+-- plain: the line needs no clean() (a method, a version and a code never do).
+local function render_start_line(t, tvb, m, content_type, plain)
     local s = m.start
     local at = m.offset - 1 -- Tvb offset of the line's index 0
     local first_line = tvb(m.offset, #s.line)
-    local p1, p2, p3 = parse_start_line(s.line, nil, nil, true)
+    local p1, p2, p3 = s.p1, s.p2, s.p3
     if s.is_request then
         t:add(hf.request, true):set_hidden()
-        local lt = add_text(t, hf.request_line, first_line, s.line)
-        local mi = add_text(lt, hf.method, tvb(at + p1, #s.method), s.method)
-        add_uri(lt, tvb, at + p2, s.target, content_type)
-        local vi = add_text(lt, hf.request_version, tvb(at + p3, #s.version), s.version)
+        local lt = add_text(t, hf.request_line, first_line, s.line, plain)
+        local mi = lt:add(hf.method, tvb(at + p1, #s.method), s.method)
+        add_uri(lt, tvb, at + p2, s.target, content_type, plain)
+        local vi = lt:add(hf.request_version, tvb(at + p3, #s.version), s.version)
         if not htcpcp_methods[s.method] then mi:add_proto_expert_info(ef.unknown_method) end
         if s.method == "POST" then mi:add_proto_expert_info(ef.post_deprecated) end
         if not known_versions[s.version] then vi:add_proto_expert_info(ef.unknown_version) end
         return
     end
     t:add(hf.response, true):set_hidden()
-    local lt = add_text(t, hf.status_line, first_line, s.line)
-    local vi = add_text(lt, hf.response_version, tvb(at + p1, #s.version), s.version)
+    local lt = add_text(t, hf.status_line, first_line, s.line, plain)
+    local vi = lt:add(hf.response_version, tvb(at + p1, #s.version), s.version)
     local code_range = tvb(at + p2, 3)
     local ci = lt:add(hf.code, code_range, s.code)
-    add_text(lt, hf.phrase, tvb(at + p3, #s.phrase), s.phrase)
+    add_text(lt, hf.phrase, tvb(at + p3, #s.phrase), s.phrase, plain)
     if not known_versions[s.version] then vi:add_proto_expert_info(ef.unknown_version) end
     if s.code == 418 then
         ci:add_proto_expert_info(ef.teapot)
@@ -1372,11 +1396,17 @@ local function render_links(t, rec)
     if rec.body_in then t:add(hf.body_in, rec.body_in):set_generated() end
 end
 
+-- Bytes of a head that clean() would change: controls but CR, LF and tab, DEL, bytes >= 0x80.
+local HEAD_SUSPECT = "[^\t\r\n -~]"
+
 local function render_message(tvb, pinfo, root, m, rec)
-    local t = root:add(htcpcp, tvb(m.offset, m.stop - m.offset), PROTO_LABEL .. clean(m.start.line))
+    local line = m.start.line
+    local plain_line = not find(line, SUSPECT)
+    local t = root:add(htcpcp, tvb(m.offset, m.stop - m.offset),
+        PROTO_LABEL .. (plain_line and line or clean(line)))
     local content_type = content_type_of(m.head_lower)
-    render_start_line(t, tvb, m, content_type)
-    render_headers(t, tvb, m, m.start.lf + 1, m.head_to)
+    render_start_line(t, tvb, m, content_type, plain_line)
+    render_headers(t, tvb, m, m.start.lf + 1, m.head_to, not find(m.head_lower, HEAD_SUSPECT))
     if m.bad_length and not m.length_item then t:add_proto_expert_info(ef.bad_content_length) end
     if m.bare_lf then t:add_proto_expert_info(ef.bare_lf) end
     if m.length_and_chunked then t:add_proto_expert_info(ef.length_and_chunked) end
