@@ -677,22 +677,34 @@ local function is_command_word(s)
     return word == "start" or word == "stop"
 end
 
--- Parse a complete first line (ending at the LF at index lf, with a CR before it if crlf).
--- Returns its parts and the indices in the line where they start (p1, p2, p3: version, code,
--- phrase; or method, target, version), or nil.  A request needs a known method.
-local function parse_start_line(line, lf, crlf)
+-- Start lines parsed so far (a capture repeats a few of them many times), up to MAX_LINES
+-- of them; and the most bytes a cached line may have.
+local start_lines, lines_cached = {}, 0
+local MAX_LINES, MAX_CACHED_LINE = 1024, 512
+
+-- Parse a complete first line (without its CR/LF).  Returns its parts, the indices in the line
+-- where they start (p1, p2, p3: version, code, phrase; or method, target, version) and its
+-- Info text, or nil; the same table for the same line (never to be changed).  A request needs
+-- a known method.
+local function parse_start_line(line)
+    local s = start_lines[line]
+    if s then return s end
     local vpos, version, cpos, code, rest = match(line, STATUS_PATTERN)
     if vpos and (rest == "" or byte(rest, 1) == 32) then
         local ppos, phrase = match(rest, "^ *()(.-)%s*$")
-        return { is_request = false, version = version, code = tonumber(code), phrase = phrase,
-            line = line, lf = lf, crlf = crlf, p1 = vpos, p2 = cpos, p3 = cpos + 2 + ppos }
+        s = { is_request = false, version = version, code = tonumber(code), phrase = phrase,
+            line = line, info = clean(line), p1 = vpos, p2 = cpos, p3 = cpos + 2 + ppos }
+    else
+        local mpos, method, tpos, target, vpos2, version2 = match(line, REQUEST_PATTERN)
+        if not (mpos and known_methods[method]) then return nil end
+        s = { is_request = true, method = method, target = target, version = version2,
+            line = line, info = clean(line), p1 = mpos, p2 = tpos, p3 = vpos2 }
     end
-    local mpos, method, tpos, target, vpos2, version2 = match(line, REQUEST_PATTERN)
-    if mpos and known_methods[method] then
-        return { is_request = true, method = method, target = target, version = version2,
-            line = line, lf = lf, crlf = crlf, p1 = mpos, p2 = tpos, p3 = vpos2 }
+    if lines_cached < MAX_LINES and #line <= MAX_CACHED_LINE then
+        start_lines[line] = s
+        lines_cached = lines_cached + 1
     end
-    return nil
+    return s
 end
 
 -- Does this complete line look like a start line gone wrong (known method or a version)?
@@ -946,12 +958,13 @@ local function find_blank(data, lf)
     return nil
 end
 
-local function parse_message(data, total, i, start, can_wait, no_body)
+-- The message whose start line (parsed: start) ends at the LF at index lf, with a CR before it
+-- if crlf.
+local function parse_message(data, total, i, start, lf, crlf, can_wait, no_body)
     -- (Every field a usual message has is in the constructor: the table is made at its size.)
-    local m = { offset = i - 1, start = start, data = data, head_lower = false, head_to = false,
-        body_from = false, body_to = false, stop = false }
-    if not start.crlf then m.bare_lf = true end
-    local lf = start.lf
+    local m = { offset = i - 1, start = start, data = data, lf = lf, head_lower = false,
+        head_to = false, body_from = false, body_to = false, stop = false }
+    if not crlf then m.bare_lf = true end
     local blank, blank_end, head = find_blank(data, lf)
     local body_start -- index of the body's first byte
     local head_last  -- index of the LF that ends the last header line
@@ -1400,13 +1413,12 @@ end
 local HEAD_SUSPECT = "[^\t\r\n -~]"
 
 local function render_message(tvb, pinfo, root, m, rec)
-    local line = m.start.line
-    local plain_line = not find(line, SUSPECT)
-    local t = root:add(htcpcp, tvb(m.offset, m.stop - m.offset),
-        PROTO_LABEL .. (plain_line and line or clean(line)))
+    local start = m.start
+    local plain_line = start.info == start.line
+    local t = root:add(htcpcp, tvb(m.offset, m.stop - m.offset), PROTO_LABEL .. start.info)
     local content_type = content_type_of(m.head_lower)
     render_start_line(t, tvb, m, content_type, plain_line)
-    render_headers(t, tvb, m, m.start.lf + 1, m.head_to, not find(m.head_lower, HEAD_SUSPECT))
+    render_headers(t, tvb, m, m.lf + 1, m.head_to, not find(m.head_lower, HEAD_SUSPECT))
     if m.bad_length and not m.length_item then t:add_proto_expert_info(ef.bad_content_length) end
     if m.bare_lf then t:add_proto_expert_info(ef.bare_lf) end
     if m.length_and_chunked then t:add_proto_expert_info(ef.length_and_chunked) end
@@ -1432,7 +1444,7 @@ local function count_request(m)
     local scheme, _, path = uri_parts(m.start.target)
     local pot = match(path or "", "^/*([^/]+)")
     if pot then bump(stats.pots, clean(percent_decode(pot))) end
-    local head = sub(m.data, m.start.lf, m.head_to)
+    local head = sub(m.data, m.lf, m.head_to)
     for _, value in ipairs(header_values(m.head_lower, "accept-additions", head)) do
         for _, a in ipairs(additions_of(value)) do bump(stats.additions, clean(a.name)) end
     end
@@ -1600,7 +1612,7 @@ end
 local function dissect_one(cx, i)
     local data, total, can_wait = cx.data, cx.total, cx.can_wait
     local line, lf, crlf = read_line(data, i)
-    local start = line and #line <= MAX_START_LINE and parse_start_line(line, lf, crlf)
+    local start = line and #line <= MAX_START_LINE and parse_start_line(line)
     if not start then
         local cut_short = false
         if not line then
@@ -1611,7 +1623,7 @@ local function dissect_one(cx, i)
     end
     local no_body = not start.is_request and bodiless_response(cx, start)
     local tree = cx.tree
-    local m, need = parse_message(data, total, i, start, can_wait, no_body)
+    local m, need = parse_message(data, total, i, start, lf, crlf, can_wait, no_body)
     if not m then return nil, need end
     local key = take_key(cx)
     local rec = st.msgs[key]
@@ -1621,7 +1633,7 @@ local function dissect_one(cx, i)
     end
     rec = rec or { cx.number, false, false, false, start.is_request and start.method }
     if tree then render_message(cx.tvb, pinfo, cx.root, m, rec) end
-    set_info(cx, rec, rec[INFO] or clean(line))
+    set_info(cx, rec, rec[INFO] or start.info)
     return m.stop + 1
 end
 
