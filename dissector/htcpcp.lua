@@ -93,6 +93,25 @@ local function clean(s)
     return concat(out)
 end
 
+-- f(s) for strings s that a capture repeats (start lines, header names, request targets),
+-- each computed once: the results of the first MAX_MEMO arguments of at most MAX_MEMO_LEN bytes
+-- are kept (a result is shared, never to be changed).
+local MAX_MEMO, MAX_MEMO_LEN = 1024, 512
+local function memoize(f)
+    local cache, n = {}, 0
+    return function(s)
+        local v = cache[s]
+        if v == nil then
+            v = f(s)
+            if n < MAX_MEMO and #s <= MAX_MEMO_LEN then
+                cache[s] = v
+                n = n + 1
+            end
+        end
+        return v
+    end
+end
+
 ---------------------------------------------------------------------------------------------
 -- Protocol constants
 ---------------------------------------------------------------------------------------------
@@ -677,18 +696,11 @@ local function is_command_word(s)
     return word == "start" or word == "stop"
 end
 
--- Start lines parsed so far (a capture repeats a few of them many times), up to MAX_LINES
--- of them; and the most bytes a cached line may have.
-local start_lines, lines_cached = {}, 0
-local MAX_LINES, MAX_CACHED_LINE = 1024, 512
-
 -- Parse a complete first line (without its CR/LF).  Returns its parts, the indices in the line
 -- where they start (p1, p2, p3: version, code, phrase; or method, target, version) and its
--- Info text, or nil; the same table for the same line (never to be changed).  A request needs
--- a known method.
-local function parse_start_line(line)
-    local s = start_lines[line]
-    if s then return s end
+-- Info text, or false.  A request needs a known method.
+local parse_start_line = memoize(function(line)
+    local s
     local vpos, version, cpos, code, rest = match(line, STATUS_PATTERN)
     if vpos and (rest == "" or byte(rest, 1) == 32) then
         local ppos, phrase = match(rest, "^ *()(.-)%s*$")
@@ -696,16 +708,12 @@ local function parse_start_line(line)
             line = line, info = clean(line), p1 = vpos, p2 = cpos, p3 = cpos + 2 + ppos }
     else
         local mpos, method, tpos, target, vpos2, version2 = match(line, REQUEST_PATTERN)
-        if not (mpos and known_methods[method]) then return nil end
+        if not (mpos and known_methods[method]) then return false end
         s = { is_request = true, method = method, target = target, version = version2,
             line = line, info = clean(line), p1 = mpos, p2 = tpos, p3 = vpos2 }
     end
-    if lines_cached < MAX_LINES and #line <= MAX_CACHED_LINE then
-        start_lines[line] = s
-        lines_cached = lines_cached + 1
-    end
     return s
-end
+end)
 
 -- Does this complete line look like a start line gone wrong (known method or a version)?
 local function looks_like_bad_start(line)
@@ -727,7 +735,7 @@ end
 -- Does a complete start line begin at index i?
 local function starts_message(data, i)
     local line = read_line(data, i)
-    return line ~= nil and parse_start_line(line) ~= nil
+    return line ~= nil and parse_start_line(line) ~= false
 end
 
 -- Index of the first line after index i (exclusive) that starts a message, or nil.  Each line
@@ -1063,68 +1071,92 @@ local function uri_parts(target)
 end
 
 -- A path segment (path[s..e]) as a pot or variety; pos: the Tvb offset of path's index 1.
-local function add_segment(t, tvb, protofield, path, s, e, pos, plain)
-    local seg = sub(path, s, e)
-    local decoded = percent_decode(seg)
-    add_text(t, protofield, tvb(pos + s - 1, e - s + 1), decoded, plain and decoded == seg)
-end
-
-local function add_uri(tree, tvb, base_pos, target, content_type, plain)
-    local t = add_text(tree, hf.uri, tvb(base_pos, #target), target, plain)
-    if target == "*" then return end
+-- A request target taken apart for the tree: cleaned texts, with their offsets (from the
+-- target's first byte) and lengths.
+local target_info = memoize(function(target)
+    local u = { text = clean(target) }
+    if target == "*" then return u end
     local scheme, authority, path, query = uri_parts(target)
     local rest_pos = 1 -- 1-based index in target where the path starts
     if scheme then
-        local item = add_text(t, hf.uri_scheme, tvb(base_pos, #scheme), scheme, plain)
+        u.scheme, u.scheme_len = clean(scheme), #scheme
         local language = scheme_language(scheme)
         local decoded = percent_decode(scheme)
-        if language then
-            if decoded ~= scheme then
-                item:append_text(" (" .. clean(decoded) .. ", " .. language .. ")")
-            else
-                item:append_text(" (" .. language .. ")")
-            end
-        else
-            item:add_proto_expert_info(ef.unknown_scheme)
+        if language and decoded ~= scheme then
+            u.scheme_note = " (" .. clean(decoded) .. ", " .. language .. ")"
+        elseif language then
+            u.scheme_note = " (" .. language .. ")"
         end
+        u.tea = lower(decoded) == "tea"
         rest_pos = #scheme + 2
         if authority then
-            local apos = base_pos + rest_pos + 1
             local host, port = match(authority, "^(.-):(%d+)$")
             host = host or authority
-            if host ~= "" then add_text(t, hf.uri_host, tvb(apos, #host), host, plain) end
+            if host ~= "" then u.host, u.host_at, u.host_len = clean(host), rest_pos + 1, #host end
             if port and #port <= 5 and tonumber(port) <= 65535 then
-                t:add(hf.uri_port, tvb(apos + #host + 1, #port), tonumber(port))
+                u.port, u.port_at, u.port_len = tonumber(port), rest_pos + 2 + #host, #port
             end
             rest_pos = rest_pos + 2 + #authority
         end
     end
-    local path_pos = base_pos + rest_pos - 1
     local s1, e1 = find(path, "[^/]+")
-    local s2, e2
-    if s1 then s2, e2 = find(path, "[^/]+", e1 + 1) end
-    if s2 or (s1 and match(sub(path, s1, e1), "^[Pp][Oo][Tt]%-%d+$")) then
-        add_segment(t, tvb, hf.uri_pot, path, s1, e1, path_pos, plain)
-        if s2 then add_segment(t, tvb, hf.uri_variety, path, s2, e2, path_pos, plain) end
-    elseif s1 then
-        local tea = (scheme and lower(percent_decode(scheme)) == "tea")
-            or content_type == "message/teapot"
-        add_segment(t, tvb, tea and hf.uri_variety or hf.uri_pot, path, s1, e1, path_pos, plain)
+    if s1 then
+        local first = sub(path, s1, e1)
+        u.seg1, u.seg1_at, u.seg1_len = clean(percent_decode(first)), rest_pos + s1 - 2, #first
+        local s2, e2 = find(path, "[^/]+", e1 + 1)
+        if s2 then
+            local second = sub(path, s2, e2)
+            u.seg2, u.seg2_at = clean(percent_decode(second)), rest_pos + s2 - 2
+            u.seg2_len = #second
+        end
+        u.pot_like = s2 ~= nil or match(first, "^[Pp][Oo][Tt]%-%d+$") ~= nil
     end
     if query ~= "" then
-        local qpos = base_pos + rest_pos - 1 + #path + 1
-        local qt = add_text(t, hf.uri_query, tvb(qpos, #query), query, plain)
-        local normalised = query:gsub("[&;]", ",")
-        for _, item in ipairs(split_items(normalised, ",")) do
-            add_text(qt, hf.uri_addition, tvb(qpos + item[1] - 1, #item[2]),
-                percent_decode(item[2]))
+        local qat = rest_pos + #path
+        u.query, u.query_at, u.query_len = clean(query), qat, #query
+        u.additions = {}
+        for _, item in ipairs(split_items((query:gsub("[&;]", ",")), ",")) do
+            u.additions[#u.additions + 1] = { qat + item[1] - 1, #item[2],
+                clean(percent_decode(item[2])) }
+        end
+    end
+    return u
+end)
+
+-- The request target at Tvb offset base_pos: a path of one segment names a variety where the
+-- scheme is tea or the body a message/teapot, otherwise a pot.
+local function add_uri(tree, tvb, base_pos, target, content_type)
+    local u = target_info(target)
+    local t = tree:add(hf.uri, tvb(base_pos, #target), u.text)
+    if u.scheme then
+        local item = t:add(hf.uri_scheme, tvb(base_pos, u.scheme_len), u.scheme)
+        if u.scheme_note then
+            item:append_text(u.scheme_note)
+        else
+            item:add_proto_expert_info(ef.unknown_scheme)
+        end
+        if u.host then t:add(hf.uri_host, tvb(base_pos + u.host_at, u.host_len), u.host) end
+        if u.port then t:add(hf.uri_port, tvb(base_pos + u.port_at, u.port_len), u.port) end
+    end
+    if u.seg1 then
+        local field = hf.uri_pot
+        if not u.pot_like and (u.tea or content_type == "message/teapot") then
+            field = hf.uri_variety
+        end
+        t:add(field, tvb(base_pos + u.seg1_at, u.seg1_len), u.seg1)
+        if u.seg2 then t:add(hf.uri_variety, tvb(base_pos + u.seg2_at, u.seg2_len), u.seg2) end
+    end
+    if u.query then
+        local qt = t:add(hf.uri_query, tvb(base_pos + u.query_at, u.query_len), u.query)
+        for _, a in ipairs(u.additions) do
+            qt:add(hf.uri_addition, tvb(base_pos + a[1], a[2]), a[3])
         end
     end
 end
 
 -- Accept-Additions items: {position in value, addition, {q or param parts}}.  Both RFC 2324's
 -- "Cream;q=0.5, Whisky" and the lab's "whole-milk; oat milk" give one item per addition.
-local function additions_of(value)
+local additions_of = memoize(function(value)
     local out = {}
     for _, item in ipairs(split_items(value, ",")) do
         local current
@@ -1140,7 +1172,7 @@ local function additions_of(value)
         end
     end
     return out
-end
+end)
 
 local function add_accept_additions(tree, tvb, value, value_pos)
     for _, a in ipairs(additions_of(value)) do
@@ -1164,23 +1196,11 @@ local function add_alternates(tree, tvb, value, value_pos)
     end
 end
 
--- Header names as sent -> their lower-cased form, or false when the name is not a token.  The
--- few names a capture uses are checked once each; the cache stops growing at MAX_NAMES.
+-- A header name as sent -> its lower-cased form, or false when the name is not a token.
 local TOKEN_NAME = "^" .. TOKEN .. "+$"
-local MAX_NAMES = 512
-local header_lnames, names_cached = {}, 0
-
-local function header_lname(name)
-    local lname = header_lnames[name]
-    if lname == nil then
-        lname = match(name, TOKEN_NAME) ~= nil and lower(name)
-        if names_cached < MAX_NAMES then
-            header_lnames[name] = lname
-            names_cached = names_cached + 1
-        end
-    end
-    return lname
-end
+local header_lname = memoize(function(name)
+    return match(name, TOKEN_NAME) ~= nil and lower(name)
+end)
 
 local function is_blank(c)
     return c == 32 or c == 9
@@ -1305,7 +1325,7 @@ local function render_start_line(t, tvb, m, content_type, plain)
         t:add(hf.request, true):set_hidden()
         local lt = add_text(t, hf.request_line, first_line, s.line, plain)
         local mi = lt:add(hf.method, tvb(at + p1, #s.method), s.method)
-        add_uri(lt, tvb, at + p2, s.target, content_type, plain)
+        add_uri(lt, tvb, at + p2, s.target, content_type)
         local vi = lt:add(hf.request_version, tvb(at + p3, #s.version), s.version)
         if not htcpcp_methods[s.method] then mi:add_proto_expert_info(ef.unknown_method) end
         if s.method == "POST" then mi:add_proto_expert_info(ef.post_deprecated) end
