@@ -446,6 +446,7 @@ local function reset_state()
         call_segments = {}, -- the same key -> { offset, length } the call asked TCP for
         base = nil,     -- absolute minus relative time of the first frame
         tracked = {},   -- source port * 65536 + destination port -> TCP header position (below)
+        last_pair = {}, -- the same -> { source, destination, pair_key } of its last packet
         tcp_at = false, -- where the TCP header of the last tracked frame started
         heur = {},      -- frame -> true when the heuristic took it
         tls = {},       -- frame -> true when it went to the TLS dissector
@@ -488,8 +489,21 @@ end
 
 -- The connection a packet belongs to (first pass only), by its address/port pair: a TCP
 -- connection, since a SYN on the pair starts a new one (section 7b).
+-- The key of a packet's address/port pair: the one its port pair had last time when the
+-- addresses are the same (compared as Address objects, without making text of them).
+local function conn_key(pinfo)
+    local sport, dport = pinfo.src_port, pinfo.dst_port
+    local src, dst = pinfo.src, pinfo.dst
+    local ports = sport * 65536 + dport
+    local last = st.last_pair[ports]
+    if last and last[1] == src and last[2] == dst then return last[3], sport, dport end
+    local key = pair_key(pinfo)
+    st.last_pair[ports] = { src, dst, key }
+    return key, sport, dport
+end
+
 local function conn_of(pinfo)
-    local key, sport, dport = pair_key(pinfo)
+    local key, sport, dport = conn_key(pinfo)
     local conn = st.conns[key]
     if not conn then
         conn = new_conn()
