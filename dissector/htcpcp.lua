@@ -93,17 +93,20 @@ local function clean(s)
     return concat(out)
 end
 
--- f(s) for strings s that a capture repeats (start lines, header names, request targets),
--- each computed once: the results of the first MAX_MEMO arguments of at most MAX_MEMO_LEN bytes
--- are kept (a result is shared, never to be changed).
-local MAX_MEMO, MAX_MEMO_LEN = 1024, 512
+-- f(s) for strings s that a capture repeats (start lines, header lines, request targets),
+-- each computed once: the results for arguments of at most MAX_MEMO_LEN bytes are kept, up to
+-- MAX_MEMO of them, after which the cache starts again (a result is shared, never changed).
+local MAX_MEMO, MAX_MEMO_LEN = 2048, 512
 local function memoize(f)
     local cache, n = {}, 0
     return function(s)
         local v = cache[s]
         if v == nil then
             v = f(s)
-            if n < MAX_MEMO and #s <= MAX_MEMO_LEN then
+            if #s <= MAX_MEMO_LEN then
+                if n == MAX_MEMO then
+                    cache, n = {}, 0
+                end
                 cache[s] = v
                 n = n + 1
             end
@@ -1220,10 +1223,27 @@ local function is_blank(c)
     return c == 32 or c == 9
 end
 
+-- A header line as sent (without CR/LF) taken apart: its lower-cased name (false: not a
+-- header line), its value (without the blanks around it) and where that starts in the line
+-- (0-based), the line and the value made valid UTF-8.
+local header_line = memoize(function(line)
+    local colon = find(line, ":", 1, true)
+    local lname = colon and colon > 1 and header_lname(sub(line, 1, colon - 1))
+    local h = { lname = lname, label = clean(line) }
+    if lname then
+        local vs, ve = colon + 1, #line
+        while vs <= ve and is_blank(byte(line, vs)) do vs = vs + 1 end
+        while ve >= vs and is_blank(byte(line, ve)) do ve = ve - 1 end
+        h.value, h.value_at = sub(line, vs, ve), vs - 1
+        h.clean_value = clean(h.value)
+    end
+    return h
+end)
+
 -- One header: its own field where it has one (labelled with the line as sent, like HTTP's
 -- headers), otherwise an htcpcp.header item.  range and label are the line's (folded lines
--- included); the value starts at index vs.  plain: the text needs no clean().
-local function render_header(t, tvb, m, range, label, lname, vs, value, plain)
+-- included); the value starts at index vs.
+local function render_header(t, tvb, m, range, label, lname, vs, value, clean_value)
     local protofield = header_fields[lname]
     if not protofield then
         t:add(hf.header, range, label)
@@ -1236,7 +1256,7 @@ local function render_header(t, tvb, m, range, label, lname, vs, value, plain)
             t:add(hf.header, range, label):add_proto_expert_info(ef.bad_content_length)
         end
     else
-        local fi = t:add(protofield, range, plain and value or clean(value), label)
+        local fi = t:add(protofield, range, clean_value, label)
         if lname == "accept-additions" then
             add_accept_additions(fi, tvb, value, vs - 1)
         elseif lname == "alternates" then
@@ -1247,24 +1267,16 @@ end
 
 -- The header lines from index `from` to the LF at index `to`, each line read once and in place:
 -- bare LFs, folded lines (joined to their header, each flagged) and lines without a colon.
--- plain: the text between holds no byte that clean() would change (but CR and LF).  The colon
--- found last is kept while it lies ahead, so lines without one cost no rescan.
-local function render_headers(t, tvb, m, from, to, plain)
+local function render_headers(t, tvb, m, from, to)
     local data = m.data
     local p = from
-    local colon = 0
     while p <= to do
         local lf = find(data, "\n", p, true)
         local stop = lf - 1
         if stop >= p and byte(data, stop) == 13 then stop = stop - 1 else m.bare_lf = true end
-        if colon and colon < p then colon = find(data, ":", p, true) end
-        local lname = colon and colon <= stop and colon > p and header_lname(sub(data, p, colon - 1))
-        if lname then
-            local vs = colon + 1
-            while vs <= stop and is_blank(byte(data, vs)) do vs = vs + 1 end
-            local ve = stop
-            while ve >= vs and is_blank(byte(data, ve)) do ve = ve - 1 end
-            local value = sub(data, vs, ve)
+        local h = header_line(sub(data, p, stop))
+        if h.lname then
+            local value, clean_value, label = h.value, h.clean_value, h.label
             local folded = false
             -- Obsolete folding: following lines that start with a blank continue the value.
             while lf < to and is_blank(byte(data, lf + 1)) do
@@ -1276,19 +1288,16 @@ local function render_headers(t, tvb, m, from, to, plain)
                 stop, lf = next_stop, next_lf
                 folded = true
             end
-            local label = sub(data, p, stop)
-            if folded or not plain then label = clean(label) end
-            render_header(t, tvb, m, tvb(p - 1, stop - p + 1), label, lname, vs, value, plain)
+            if folded then label, clean_value = clean(sub(data, p, stop)), clean(value) end
+            render_header(t, tvb, m, tvb(p - 1, stop - p + 1), label, h.lname, p + h.value_at,
+                value, clean_value)
         else
-            local label = sub(data, p, stop)
-            t:add(hf.header, tvb(p - 1, stop - p + 1), plain and label or clean(label))
-                :add_proto_expert_info(ef.bad_header)
+            t:add(hf.header, tvb(p - 1, stop - p + 1), h.label):add_proto_expert_info(ef.bad_header)
         end
         p = lf + 1
     end
 end
 
--- The media type of the last Content-Type header, or nil.
 local function content_type_of(head_lower)
     local last
     local _, e = find(head_lower, "\ncontent-type:", 1, true)
@@ -1443,16 +1452,13 @@ local function render_links(t, rec)
     if rec.body_in then t:add(hf.body_in, rec.body_in):set_generated() end
 end
 
--- Bytes of a head that clean() would change: controls but CR, LF and tab, DEL, bytes >= 0x80.
-local HEAD_SUSPECT = "[^\t\r\n -~]"
-
 local function render_message(tvb, pinfo, root, m, rec)
     local start = m.start
     local plain_line = start.info == start.line
     local t = root:add(htcpcp, tvb(m.offset, m.stop - m.offset), PROTO_LABEL .. start.info)
     local content_type = content_type_of(m.head_lower)
     render_start_line(t, tvb, m, content_type, plain_line)
-    render_headers(t, tvb, m, m.lf + 1, m.head_to, not find(m.head_lower, HEAD_SUSPECT))
+    render_headers(t, tvb, m, m.lf + 1, m.head_to)
     if m.bad_length and not m.length_item then t:add_proto_expert_info(ef.bad_content_length) end
     if m.bare_lf then t:add_proto_expert_info(ef.bare_lf) end
     if m.length_and_chunked then t:add_proto_expert_info(ef.length_and_chunked) end
