@@ -10,6 +10,8 @@
 --    The end of a head is found with one search; framing needs only Content-Length and
 --    Transfer-Encoding, found in the lower-cased head with plain searches.  Header lines are
 --    taken apart one by one only when a tree is built, each with bounded work.
+--  * What a capture repeats (start lines, header lines, request targets) is taken apart once
+--    per distinct string, in bounded caches (memoize), and the results are shared.
 --  * Every decision (this connection is HTCPCP, this connection is TLS, this request pairs with
 --    that response) is made once, on the first pass, and stored by frame; later passes only read
 --    it, so one pass and two passes (tshark -2, the GUI) show the same packets.
@@ -689,7 +691,7 @@ end
 
 local TOKEN = "[%w!#%$%%&'%*%+%-%.%^_`|~]"
 local VERSION = "%u[%u%-]*/%d+%.%d+"
-local HEADER_COLON = "^" .. TOKEN .. "+():"
+local TOKEN_NAME = "^" .. TOKEN .. "+$"
 local HEADER_START = "^" .. TOKEN .. "+:"
 local TOKEN_ONLY = "^" .. TOKEN .. "*$"
 local AT_VERSION = "^" .. VERSION
@@ -1214,7 +1216,6 @@ local function add_alternates(tree, tvb, value, value_pos)
 end
 
 -- A header name as sent -> its lower-cased form, or false when the name is not a token.
-local TOKEN_NAME = "^" .. TOKEN .. "+$"
 local header_lname = memoize(function(name)
     return match(name, TOKEN_NAME) ~= nil and lower(name)
 end)
