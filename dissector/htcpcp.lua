@@ -10,6 +10,8 @@
 --    The end of a head is found with one search; framing needs only Content-Length and
 --    Transfer-Encoding, found in the lower-cased head with plain searches.  Header lines are
 --    taken apart one by one only when a tree is built, each with bounded work.
+--  * What a capture repeats (start lines, header lines, request targets) is taken apart once
+--    per distinct string, in bounded caches (memoize), and the results are shared.
 --  * Every decision (this connection is HTCPCP, this connection is TLS, this request pairs with
 --    that response) is made once, on the first pass, and stored by frame; later passes only read
 --    it, so one pass and two passes (tshark -2, the GUI) show the same packets.
@@ -91,6 +93,28 @@ local function clean(s)
         end
     end
     return concat(out)
+end
+
+-- f(s) for strings s that a capture repeats (start lines, header lines, request targets),
+-- each computed once: the results for arguments of at most MAX_MEMO_LEN bytes are kept, up to
+-- MAX_MEMO of them, after which the cache starts again (a result is shared, never changed).
+local MAX_MEMO, MAX_MEMO_LEN = 2048, 512
+local function memoize(f)
+    local cache, n = {}, 0
+    return function(s)
+        local v = cache[s]
+        if v == nil then
+            v = f(s)
+            if #s <= MAX_MEMO_LEN then
+                if n == MAX_MEMO then
+                    cache, n = {}, 0
+                end
+                cache[s] = v
+                n = n + 1
+            end
+        end
+        return v
+    end
 end
 
 ---------------------------------------------------------------------------------------------
@@ -427,6 +451,7 @@ local function reset_state()
         call_segments = {}, -- the same key -> { offset, length } the call asked TCP for
         base = nil,     -- absolute minus relative time of the first frame
         tracked = {},   -- source port * 65536 + destination port -> TCP header position (below)
+        last_pair = {}, -- the same -> { source, destination, pair_key } of its last packet
         tcp_at = false, -- where the TCP header of the last tracked frame started
         heur = {},      -- frame -> true when the heuristic took it
         tls = {},       -- frame -> true when it went to the TLS dissector
@@ -469,8 +494,21 @@ end
 
 -- The connection a packet belongs to (first pass only), by its address/port pair: a TCP
 -- connection, since a SYN on the pair starts a new one (section 7b).
+-- The key of a packet's address/port pair: the one its port pair had last time when the
+-- addresses are the same (compared as Address objects, without making text of them).
+local function conn_key(pinfo)
+    local sport, dport = pinfo.src_port, pinfo.dst_port
+    local src, dst = pinfo.src, pinfo.dst
+    local ports = sport * 65536 + dport
+    local last = st.last_pair[ports]
+    if last and last[1] == src and last[2] == dst then return last[3], sport, dport end
+    local key = pair_key(pinfo)
+    st.last_pair[ports] = { src, dst, key }
+    return key, sport, dport
+end
+
 local function conn_of(pinfo)
-    local key, sport, dport = pair_key(pinfo)
+    local key, sport, dport = conn_key(pinfo)
     local conn = st.conns[key]
     if not conn then
         conn = new_conn()
@@ -653,7 +691,7 @@ end
 
 local TOKEN = "[%w!#%$%%&'%*%+%-%.%^_`|~]"
 local VERSION = "%u[%u%-]*/%d+%.%d+"
-local HEADER_COLON = "^" .. TOKEN .. "+():"
+local TOKEN_NAME = "^" .. TOKEN .. "+$"
 local HEADER_START = "^" .. TOKEN .. "+:"
 local TOKEN_ONLY = "^" .. TOKEN .. "*$"
 local AT_VERSION = "^" .. VERSION
@@ -677,25 +715,24 @@ local function is_command_word(s)
     return word == "start" or word == "stop"
 end
 
--- Parse a complete first line (ending at the LF at index lf, with a CR before it if crlf).
--- Returns its parts, or nil; with `positions`, the indices in the line where they start instead
--- (version, code, phrase; or method, target, version).  A request needs a known method.
-local function parse_start_line(line, lf, crlf, positions)
+-- Parse a complete first line (without its CR/LF).  Returns its parts, the indices in the line
+-- where they start (p1, p2, p3: version, code, phrase; or method, target, version) and its
+-- Info text, or false.  A request needs a known method.
+local parse_start_line = memoize(function(line)
+    local s
     local vpos, version, cpos, code, rest = match(line, STATUS_PATTERN)
     if vpos and (rest == "" or byte(rest, 1) == 32) then
         local ppos, phrase = match(rest, "^ *()(.-)%s*$")
-        if positions then return vpos, cpos, cpos + 2 + ppos end
-        return { is_request = false, version = version, code = tonumber(code), phrase = phrase,
-            line = line, lf = lf, crlf = crlf }
+        s = { is_request = false, version = version, code = tonumber(code), phrase = phrase,
+            line = line, info = clean(line), p1 = vpos, p2 = cpos, p3 = cpos + 2 + ppos }
+    else
+        local mpos, method, tpos, target, vpos2, version2 = match(line, REQUEST_PATTERN)
+        if not (mpos and known_methods[method]) then return false end
+        s = { is_request = true, method = method, target = target, version = version2,
+            line = line, info = clean(line), p1 = mpos, p2 = tpos, p3 = vpos2 }
     end
-    local mpos, method, tpos, target, vpos2, version2 = match(line, REQUEST_PATTERN)
-    if mpos and known_methods[method] then
-        if positions then return mpos, tpos, vpos2 end
-        return { is_request = true, method = method, target = target, version = version2,
-            line = line, lf = lf, crlf = crlf }
-    end
-    return nil
-end
+    return s
+end)
 
 -- Does this complete line look like a start line gone wrong (known method or a version)?
 local function looks_like_bad_start(line)
@@ -717,7 +754,7 @@ end
 -- Does a complete start line begin at index i?
 local function starts_message(data, i)
     local line = read_line(data, i)
-    return line ~= nil and parse_start_line(line) ~= nil
+    return line ~= nil and parse_start_line(line) ~= false
 end
 
 -- Index of the first line after index i (exclusive) that starts a message, or nil.  Each line
@@ -948,12 +985,13 @@ local function find_blank(data, lf)
     return nil
 end
 
-local function parse_message(data, total, i, start, can_wait, no_body)
+-- The message whose start line (parsed: start) ends at the LF at index lf, with a CR before it
+-- if crlf.
+local function parse_message(data, total, i, start, lf, crlf, can_wait, no_body)
     -- (Every field a usual message has is in the constructor: the table is made at its size.)
-    local m = { offset = i - 1, start = start, data = data, head_lower = false, head_to = false,
-        body_from = false, body_to = false, stop = false }
-    if not start.crlf then m.bare_lf = true end
-    local lf = start.lf
+    local m = { offset = i - 1, start = start, data = data, lf = lf, head_lower = false,
+        head_to = false, body_from = false, body_to = false, stop = false }
+    if not crlf then m.bare_lf = true end
     local blank, blank_end, head = find_blank(data, lf)
     local body_start -- index of the body's first byte
     local head_last  -- index of the LF that ends the last header line
@@ -1032,8 +1070,9 @@ end
 
 local PROTO_LABEL = "Hyper Text Coffee Pot Control Protocol, "
 
-local function add_text(tree, protofield, range, text)
-    return tree:add(protofield, range, clean(text))
+-- An item with text from the packet; plain: the text is known to need no clean().
+local function add_text(tree, protofield, range, text, plain)
+    return tree:add(protofield, range, plain and text or clean(text))
 end
 
 -- Pot designator and tea variety from a request target (used by the tree and the statistics).
@@ -1050,66 +1089,93 @@ local function uri_parts(target)
     return scheme, authority, path, query
 end
 
-local function add_uri(tree, tvb, base_pos, target, content_type)
-    local t = add_text(tree, hf.uri, tvb(base_pos, #target), target)
-    if target == "*" then return end
+-- A path segment (path[s..e]) as a pot or variety; pos: the Tvb offset of path's index 1.
+-- A request target taken apart for the tree: cleaned texts, with their offsets (from the
+-- target's first byte) and lengths.
+local target_info = memoize(function(target)
+    local u = { text = clean(target) }
+    if target == "*" then return u end
     local scheme, authority, path, query = uri_parts(target)
     local rest_pos = 1 -- 1-based index in target where the path starts
     if scheme then
-        local item = add_text(t, hf.uri_scheme, tvb(base_pos, #scheme), scheme)
+        u.scheme, u.scheme_len = clean(scheme), #scheme
         local language = scheme_language(scheme)
         local decoded = percent_decode(scheme)
-        if language then
-            if decoded ~= scheme then
-                item:append_text(" (" .. clean(decoded) .. ", " .. language .. ")")
-            else
-                item:append_text(" (" .. language .. ")")
-            end
-        else
-            item:add_proto_expert_info(ef.unknown_scheme)
+        if language and decoded ~= scheme then
+            u.scheme_note = " (" .. clean(decoded) .. ", " .. language .. ")"
+        elseif language then
+            u.scheme_note = " (" .. language .. ")"
         end
+        u.tea = lower(decoded) == "tea"
         rest_pos = #scheme + 2
         if authority then
-            local apos = base_pos + rest_pos + 1
             local host, port = match(authority, "^(.-):(%d+)$")
             host = host or authority
-            if host ~= "" then add_text(t, hf.uri_host, tvb(apos, #host), host) end
+            if host ~= "" then u.host, u.host_at, u.host_len = clean(host), rest_pos + 1, #host end
             if port and #port <= 5 and tonumber(port) <= 65535 then
-                t:add(hf.uri_port, tvb(apos + #host + 1, #port), tonumber(port))
+                u.port, u.port_at, u.port_len = tonumber(port), rest_pos + 2 + #host, #port
             end
             rest_pos = rest_pos + 2 + #authority
         end
     end
-    local segments = {}
-    for seg_pos, seg in path:gmatch("()([^/]+)") do
-        segments[#segments + 1] = { seg_pos, seg }
-    end
-    local function add_segment(protofield, entry)
-        local pos = base_pos + rest_pos - 1 + entry[1] - 1
-        add_text(t, protofield, tvb(pos, #entry[2]), percent_decode(entry[2]))
-    end
-    if #segments >= 2 or (segments[1] and match(segments[1][2], "^[Pp][Oo][Tt]%-%d+$")) then
-        add_segment(hf.uri_pot, segments[1])
-        if segments[2] then add_segment(hf.uri_variety, segments[2]) end
-    elseif segments[1] then
-        local tea = (scheme and lower(percent_decode(scheme)) == "tea")
-            or content_type == "message/teapot"
-        add_segment(tea and hf.uri_variety or hf.uri_pot, segments[1])
+    local s1, e1 = find(path, "[^/]+")
+    if s1 then
+        local first = sub(path, s1, e1)
+        u.seg1, u.seg1_at, u.seg1_len = clean(percent_decode(first)), rest_pos + s1 - 2, #first
+        local s2, e2 = find(path, "[^/]+", e1 + 1)
+        if s2 then
+            local second = sub(path, s2, e2)
+            u.seg2, u.seg2_at = clean(percent_decode(second)), rest_pos + s2 - 2
+            u.seg2_len = #second
+        end
+        u.pot_like = s2 ~= nil or match(first, "^[Pp][Oo][Tt]%-%d+$") ~= nil
     end
     if query ~= "" then
-        local qpos = base_pos + rest_pos - 1 + #path + 1
-        local qt = add_text(t, hf.uri_query, tvb(qpos, #query), query)
-        local normalised = query:gsub("[&;]", ",")
-        for _, item in ipairs(split_items(normalised, ",")) do
-            add_text(qt, hf.uri_addition, tvb(qpos + item[1] - 1, #item[2]),
-                percent_decode(item[2]))
+        local qat = rest_pos + #path
+        u.query, u.query_at, u.query_len = clean(query), qat, #query
+        u.additions = {}
+        for _, item in ipairs(split_items((query:gsub("[&;]", ",")), ",")) do
+            u.additions[#u.additions + 1] = { qat + item[1] - 1, #item[2],
+                clean(percent_decode(item[2])) }
+        end
+    end
+    return u
+end)
+
+-- The request target at Tvb offset base_pos: a path of one segment names a variety where the
+-- scheme is tea or the body a message/teapot, otherwise a pot.
+local function add_uri(tree, tvb, base_pos, target, content_type)
+    local u = target_info(target)
+    local t = tree:add(hf.uri, tvb(base_pos, #target), u.text)
+    if u.scheme then
+        local item = t:add(hf.uri_scheme, tvb(base_pos, u.scheme_len), u.scheme)
+        if u.scheme_note then
+            item:append_text(u.scheme_note)
+        else
+            item:add_proto_expert_info(ef.unknown_scheme)
+        end
+        if u.host then t:add(hf.uri_host, tvb(base_pos + u.host_at, u.host_len), u.host) end
+        if u.port then t:add(hf.uri_port, tvb(base_pos + u.port_at, u.port_len), u.port) end
+    end
+    if u.seg1 then
+        local field = hf.uri_pot
+        if not u.pot_like and (u.tea or content_type == "message/teapot") then
+            field = hf.uri_variety
+        end
+        t:add(field, tvb(base_pos + u.seg1_at, u.seg1_len), u.seg1)
+        if u.seg2 then t:add(hf.uri_variety, tvb(base_pos + u.seg2_at, u.seg2_len), u.seg2) end
+    end
+    if u.query then
+        local qt = t:add(hf.uri_query, tvb(base_pos + u.query_at, u.query_len), u.query)
+        for _, a in ipairs(u.additions) do
+            qt:add(hf.uri_addition, tvb(base_pos + a[1], a[2]), a[3])
         end
     end
 end
 
 -- Accept-Additions items: {position in value, addition, {q or param parts}}.  Both RFC 2324's
 -- "Cream;q=0.5, Whisky" and the lab's "whole-milk; oat milk" give one item per addition.
-local function additions_of(value)
+local additions_of = memoize(function(value)
     local out = {}
     for _, item in ipairs(split_items(value, ",")) do
         local current
@@ -1125,13 +1191,13 @@ local function additions_of(value)
         end
     end
     return out
-end
+end)
 
-local function add_accept_additions(tree, tvb, h)
-    for _, a in ipairs(additions_of(h.value)) do
-        local ai = add_text(tree, hf.addition, tvb(h.value_pos + a.at - 1, #a.name), a.name)
+local function add_accept_additions(tree, tvb, value, value_pos)
+    for _, a in ipairs(additions_of(value)) do
+        local ai = add_text(tree, hf.addition, tvb(value_pos + a.at - 1, #a.name), a.name)
         for _, p in ipairs(a.params) do
-            local range = tvb(h.value_pos + p[1] - 1, #p[2])
+            local range = tvb(value_pos + p[1] - 1, #p[2])
             local q = p[3] == "q" and tonumber(p[4])
             if q then
                 local qi = ai:add(hf.addition_q, range, q)
@@ -1143,33 +1209,42 @@ local function add_accept_additions(tree, tvb, h)
     end
 end
 
-local function add_alternates(tree, tvb, h)
-    for upos, uri in h.value:gmatch("{%s*\"()([^\"]*)\"") do
-        add_text(tree, hf.alternate, tvb(h.value_pos + upos - 1, #uri), uri)
+local function add_alternates(tree, tvb, value, value_pos)
+    for upos, uri in value:gmatch("{%s*\"()([^\"]*)\"") do
+        add_text(tree, hf.alternate, tvb(value_pos + upos - 1, #uri), uri)
     end
 end
 
--- Lower-cased header names, looked up by their usual spellings to spare a lower() per line.
-local header_lnames = {}
-for lname in pairs(header_fields) do
-    local usual = lname:gsub("^%l", string.upper):gsub("%-%l", string.upper)
-    header_lnames[usual] = lname
-    header_lnames[lname] = lname
-end
+-- A header name as sent -> its lower-cased form, or false when the name is not a token.
+local header_lname = memoize(function(name)
+    return match(name, TOKEN_NAME) ~= nil and lower(name)
+end)
 
 local function is_blank(c)
     return c == 32 or c == 9
 end
 
+-- A header line as sent (without CR/LF) taken apart: its lower-cased name (false: not a
+-- header line), its value (without the blanks around it) and where that starts in the line
+-- (0-based), the line and the value made valid UTF-8.
+local header_line = memoize(function(line)
+    local colon = find(line, ":", 1, true)
+    local lname = colon and colon > 1 and header_lname(sub(line, 1, colon - 1))
+    local h = { lname = lname, label = clean(line) }
+    if lname then
+        local vs, ve = colon + 1, #line
+        while vs <= ve and is_blank(byte(line, vs)) do vs = vs + 1 end
+        while ve >= vs and is_blank(byte(line, ve)) do ve = ve - 1 end
+        h.value, h.value_at = sub(line, vs, ve), vs - 1
+        h.clean_value = clean(h.value)
+    end
+    return h
+end)
+
 -- One header: its own field where it has one (labelled with the line as sent, like HTTP's
--- headers), otherwise an htcpcp.header item.  p..stop are the indices of its text (folded lines
+-- headers), otherwise an htcpcp.header item.  range and label are the line's (folded lines
 -- included); the value starts at index vs.
-local function render_header(t, tvb, m, p, stop, colon, vs, value)
-    local data = m.data
-    local range = tvb(p - 1, stop - p + 1)
-    local label = clean(sub(data, p, stop))
-    local name = sub(data, p, colon - 1)
-    local lname = header_lnames[name] or lower(name)
+local function render_header(t, tvb, m, range, label, lname, vs, value, clean_value)
     local protofield = header_fields[lname]
     if not protofield then
         t:add(hf.header, range, label)
@@ -1182,10 +1257,12 @@ local function render_header(t, tvb, m, p, stop, colon, vs, value)
             t:add(hf.header, range, label):add_proto_expert_info(ef.bad_content_length)
         end
     else
-        local fi = t:add(protofield, range, clean(value), label)
-        local h = { value = value, value_pos = vs - 1 }
-        if lname == "accept-additions" then add_accept_additions(fi, tvb, h) end
-        if lname == "alternates" then add_alternates(fi, tvb, h) end
+        local fi = t:add(protofield, range, clean_value, label)
+        if lname == "accept-additions" then
+            add_accept_additions(fi, tvb, value, vs - 1)
+        elseif lname == "alternates" then
+            add_alternates(fi, tvb, value, vs - 1)
+        end
     end
 end
 
@@ -1198,13 +1275,10 @@ local function render_headers(t, tvb, m, from, to)
         local lf = find(data, "\n", p, true)
         local stop = lf - 1
         if stop >= p and byte(data, stop) == 13 then stop = stop - 1 else m.bare_lf = true end
-        local colon = match(data, HEADER_COLON, p)
-        if colon and colon <= stop then
-            local vs = colon + 1
-            while vs <= stop and is_blank(byte(data, vs)) do vs = vs + 1 end
-            local ve = stop
-            while ve >= vs and is_blank(byte(data, ve)) do ve = ve - 1 end
-            local value = sub(data, vs, ve)
+        local h = header_line(sub(data, p, stop))
+        if h.lname then
+            local value, clean_value, label = h.value, h.clean_value, h.label
+            local folded = false
             -- Obsolete folding: following lines that start with a blank continue the value.
             while lf < to and is_blank(byte(data, lf + 1)) do
                 local next_lf = find(data, "\n", lf + 1, true)
@@ -1213,20 +1287,26 @@ local function render_headers(t, tvb, m, from, to)
                 t:add_tvb_expert_info(ef.folded_header, tvb(lf, next_stop - lf))
                 value = value .. " " .. trim(sub(data, lf + 1, next_stop))
                 stop, lf = next_stop, next_lf
+                folded = true
             end
-            render_header(t, tvb, m, p, stop, colon, vs, value)
+            if folded then label, clean_value = clean(sub(data, p, stop)), clean(value) end
+            render_header(t, tvb, m, tvb(p - 1, stop - p + 1), label, h.lname, p + h.value_at,
+                value, clean_value)
         else
-            t:add(hf.header, tvb(p - 1, stop - p + 1), clean(sub(data, p, stop)))
-                :add_proto_expert_info(ef.bad_header)
+            t:add(hf.header, tvb(p - 1, stop - p + 1), h.label):add_proto_expert_info(ef.bad_header)
         end
         p = lf + 1
     end
 end
 
 local function content_type_of(head_lower)
-    local values = header_values(head_lower, "content-type")
-    local v = values[#values]
-    return v and match(v, "^([^;%s]*)") or nil
+    local last
+    local _, e = find(head_lower, "\ncontent-type:", 1, true)
+    while e do
+        last = e
+        _, e = find(head_lower, "\ncontent-type:", e + 1, true)
+    end
+    return last and match(head_lower, "^[ \t]*([^;%s]*)", last + 1) or nil
 end
 
 local media_table -- Wireshark's media_type table, and whether it has a dissector for a type
@@ -1259,28 +1339,29 @@ local function body_bytes(m)
     return nil
 end
 
-local function render_start_line(t, tvb, m, content_type)
+-- plain: the line needs no clean() (a method, a version and a code never do).
+local function render_start_line(t, tvb, m, content_type, plain)
     local s = m.start
     local at = m.offset - 1 -- Tvb offset of the line's index 0
     local first_line = tvb(m.offset, #s.line)
-    local p1, p2, p3 = parse_start_line(s.line, nil, nil, true)
+    local p1, p2, p3 = s.p1, s.p2, s.p3
     if s.is_request then
         t:add(hf.request, true):set_hidden()
-        local lt = add_text(t, hf.request_line, first_line, s.line)
-        local mi = add_text(lt, hf.method, tvb(at + p1, #s.method), s.method)
+        local lt = add_text(t, hf.request_line, first_line, s.line, plain)
+        local mi = lt:add(hf.method, tvb(at + p1, #s.method), s.method)
         add_uri(lt, tvb, at + p2, s.target, content_type)
-        local vi = add_text(lt, hf.request_version, tvb(at + p3, #s.version), s.version)
+        local vi = lt:add(hf.request_version, tvb(at + p3, #s.version), s.version)
         if not htcpcp_methods[s.method] then mi:add_proto_expert_info(ef.unknown_method) end
         if s.method == "POST" then mi:add_proto_expert_info(ef.post_deprecated) end
         if not known_versions[s.version] then vi:add_proto_expert_info(ef.unknown_version) end
         return
     end
     t:add(hf.response, true):set_hidden()
-    local lt = add_text(t, hf.status_line, first_line, s.line)
-    local vi = add_text(lt, hf.response_version, tvb(at + p1, #s.version), s.version)
+    local lt = add_text(t, hf.status_line, first_line, s.line, plain)
+    local vi = lt:add(hf.response_version, tvb(at + p1, #s.version), s.version)
     local code_range = tvb(at + p2, 3)
     local ci = lt:add(hf.code, code_range, s.code)
-    add_text(lt, hf.phrase, tvb(at + p3, #s.phrase), s.phrase)
+    add_text(lt, hf.phrase, tvb(at + p3, #s.phrase), s.phrase, plain)
     if not known_versions[s.version] then vi:add_proto_expert_info(ef.unknown_version) end
     if s.code == 418 then
         ci:add_proto_expert_info(ef.teapot)
@@ -1373,10 +1454,12 @@ local function render_links(t, rec)
 end
 
 local function render_message(tvb, pinfo, root, m, rec)
-    local t = root:add(htcpcp, tvb(m.offset, m.stop - m.offset), PROTO_LABEL .. clean(m.start.line))
+    local start = m.start
+    local plain_line = start.info == start.line
+    local t = root:add(htcpcp, tvb(m.offset, m.stop - m.offset), PROTO_LABEL .. start.info)
     local content_type = content_type_of(m.head_lower)
-    render_start_line(t, tvb, m, content_type)
-    render_headers(t, tvb, m, m.start.lf + 1, m.head_to)
+    render_start_line(t, tvb, m, content_type, plain_line)
+    render_headers(t, tvb, m, m.lf + 1, m.head_to)
     if m.bad_length and not m.length_item then t:add_proto_expert_info(ef.bad_content_length) end
     if m.bare_lf then t:add_proto_expert_info(ef.bare_lf) end
     if m.length_and_chunked then t:add_proto_expert_info(ef.length_and_chunked) end
@@ -1402,7 +1485,7 @@ local function count_request(m)
     local scheme, _, path = uri_parts(m.start.target)
     local pot = match(path or "", "^/*([^/]+)")
     if pot then bump(stats.pots, clean(percent_decode(pot))) end
-    local head = sub(m.data, m.start.lf, m.head_to)
+    local head = sub(m.data, m.lf, m.head_to)
     for _, value in ipairs(header_values(m.head_lower, "accept-additions", head)) do
         for _, a in ipairs(additions_of(value)) do bump(stats.additions, clean(a.name)) end
     end
@@ -1570,7 +1653,7 @@ end
 local function dissect_one(cx, i)
     local data, total, can_wait = cx.data, cx.total, cx.can_wait
     local line, lf, crlf = read_line(data, i)
-    local start = line and #line <= MAX_START_LINE and parse_start_line(line, lf, crlf)
+    local start = line and #line <= MAX_START_LINE and parse_start_line(line)
     if not start then
         local cut_short = false
         if not line then
@@ -1581,7 +1664,7 @@ local function dissect_one(cx, i)
     end
     local no_body = not start.is_request and bodiless_response(cx, start)
     local tree = cx.tree
-    local m, need = parse_message(data, total, i, start, can_wait, no_body)
+    local m, need = parse_message(data, total, i, start, lf, crlf, can_wait, no_body)
     if not m then return nil, need end
     local key = take_key(cx)
     local rec = st.msgs[key]
@@ -1591,7 +1674,7 @@ local function dissect_one(cx, i)
     end
     rec = rec or { cx.number, false, false, false, start.is_request and start.method }
     if tree then render_message(cx.tvb, pinfo, cx.root, m, rec) end
-    set_info(cx, rec, rec[INFO] or clean(line))
+    set_info(cx, rec, rec[INFO] or start.info)
     return m.stop + 1
 end
 
@@ -1782,7 +1865,7 @@ end
 
 -- The TCP header of a tracked frame and its entry, or nil.  Frames of a capture mostly have
 -- their TCP header where the last one had it: the port bytes found there name the entry, so
--- the usual frame costs two reads of the frame (and pinfo.port_type) rather than six calls.
+-- the usual frame costs one read of the frame (and pinfo.port_type) rather than six calls.
 local function tracked_header(tvb, pinfo, len)
     local at = st.tcp_at
     if at and at + 14 <= len then
@@ -1800,11 +1883,6 @@ local function tracked_header(tvb, pinfo, len)
     if not head then return nil end
     st.tcp_at = entry.at
     return head, entry
-end
-
-local function uint32(s, i)
-    local a, b, c, d = byte(s, i, i + 3)
-    return ((a * 256 + b) * 256 + c) * 256 + d
 end
 
 -- Is sequence number a after b (modulo 2^32)?
@@ -1832,14 +1910,15 @@ local function data_lost(pinfo, lost_port)
     end
 end
 
+-- The header's bytes are read in one call: ports (1-4), sequence (5-8) and acknowledgement
+-- (9-12) numbers, data offset (13) and flags (14).
 function tracker.dissector(tvb, pinfo)
     if pinfo.visited then return end
     local len = tvb:len()
     local head, entry = tracked_header(tvb, pinfo, len)
     if not head then return end
-    local p1, p2, p3, p4 = byte(head, 1, 4)
+    local p1, p2, p3, p4, s1, s2, s3, s4, a1, a2, a3, a4, offset, flags = byte(head, 1, 14)
     local sport, dport = p1 * 256 + p2, p3 * 256 + p4
-    local flags = byte(head, 14)
     if flags % (2 * SYN) >= SYN and flags % (2 * ACK) < ACK then
         st.conns[pair_key(pinfo)] = nil
         entry.next = nil
@@ -1848,16 +1927,20 @@ function tracker.dissector(tvb, pinfo)
     end
     -- The end of this segment's data (its length from the frame's: at most a link-layer
     -- trailer too many, which can only hide a gap, never invent one).
-    local seq = uint32(head, 5)
-    local stop = (seq + len - entry.at - math.floor(byte(head, 13) / 16) * 4) % 4294967296
+    local seq = ((s1 * 256 + s2) * 256 + s3) * 256 + s4
+    local stop = (seq + len - entry.at - floor(offset / 16) * 4) % 4294967296
     if flags % 2 == FIN then stop = (stop + 1) % 4294967296 end
-    if not entry.next or seq_after(stop, entry.next) then entry.next = stop end
+    local next_seq = entry.next
+    if not next_seq or seq_after(stop, next_seq) then entry.next = stop end
     if flags % (2 * ACK) >= ACK then
         local peer = st.tracked[dport * 65536 + sport]
-        local ack = uint32(head, 9)
-        if peer.next and seq_after(ack, peer.next) then
-            peer.next = ack
-            data_lost(pinfo, dport)
+        local peer_next = peer.next
+        if peer_next then
+            local ack = ((a1 * 256 + a2) * 256 + a3) * 256 + a4
+            if seq_after(ack, peer_next) then
+                peer.next = ack
+                data_lost(pinfo, dport)
+            end
         end
     end
 end
