@@ -10,9 +10,7 @@ CSRF token, as a browser would), and each stream's time to carry the change is t
 from __future__ import annotations
 
 import http.client
-import json
 import re
-import subprocess
 import sys
 import time
 import urllib.parse
@@ -60,25 +58,15 @@ def _watch(bench: Bench, server: ServerProcess) -> dict[str, Any]:
     rss_before = server.rss_kib()
     argv = [sys.executable, str(BENCH_DIR / "live_clients.py"), "--port", str(server.port)]
     argv += ["--pages", str(LIVE_PAGES), "--within", str(WITHIN_S)]
-    client = bench.client(
-        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    assert client.stdin is not None and client.stdout is not None and client.stderr is not None
-    try:
-        opened: dict[str, Any] = json.loads(client.stdout.readline() or "{}")
-        if "open" not in opened:
-            raise ServerError(f"the live pages did not open: {client.stderr.read()[-300:]}")
+    with bench.talking_client(argv) as client:
+        opened = client.read("open", "the live pages did not open")
         time.sleep(1.0)
         rss_with = server.rss_kib()
-        client.stdin.write("change\n")
-        client.stdin.flush()
+        client.say("change")
         status = _brew_through_the_web(server.port)
-        changed: dict[str, Any] = json.loads(client.stdout.readline() or "{}")
-        client.stdin.close()
-        client.wait(timeout=30)
-    finally:
-        client.kill()
-        client.wait()
+        changed = client.read()
+        client.end_input()
+        client.process.wait(timeout=30)
     return {
         "pages": LIVE_PAGES,
         **opened,

@@ -28,6 +28,7 @@ from loads import BREW_POTS, BREW_START, BREW_STOP, Load
 from processes import (
     BENCH_DIR,
     REPO_DIR,
+    ClientLines,
     ServerError,
     ServerProcess,
     c_escape,
@@ -153,6 +154,18 @@ class Bench:
     def client(self, argv: list[str], **kwargs: Any) -> subprocess.Popen[Any]:
         """Start a client program on the load generator's core."""
         return spawn(self.pinned(self.client_cpu, argv), self.nice, **kwargs)
+
+    @contextmanager
+    def talking_client(self, argv: list[str]) -> Iterator[ClientLines]:
+        """A client program speaking JSON lines (L{ClientLines}), killed when done with."""
+        process = self.client(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        try:
+            yield ClientLines(process)
+        finally:
+            process.kill()
+            process.wait()
 
     def _peer_argv(self, kind: str, port: int, body: Path | None, tls: Path | None) -> list[str]:
         py = sys.executable

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import json
 import os
 import platform
 import re
@@ -227,25 +228,18 @@ def machine_info() -> dict[str, Any]:
 def git_commit() -> str:
     """The repository's commit (with ``+`` when the work tree has changes), or ``unknown``."""
     try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            cwd=REPO_DIR,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            cwd=REPO_DIR,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
+        head = _git("rev-parse", "--short", "HEAD")
+        dirty = _git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return head + ("+" if dirty else "")
+
+
+def _git(*arguments: str) -> str:
+    done = subprocess.run(
+        ["git", *arguments], capture_output=True, text=True, cwd=REPO_DIR, timeout=10, check=True
+    )
+    return done.stdout.strip()
 
 
 def settle_fds(server: ServerProcess, done: Callable[[int], bool], timeout: float) -> int:
@@ -292,3 +286,31 @@ def fetch_home_page(port: int) -> bytes:
     if response.status != 200:
         raise ServerError(f"the web home page answered {response.status} {response.reason}")
     return body
+
+
+class ClientLines:
+    """
+    A client program of the harness that says what it did as JSON lines on its standard
+    output and is told when to go on by lines on its standard input.
+    """
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        assert process.stdin is not None and process.stdout is not None
+        assert process.stderr is not None
+        self.process = process
+        self._stdin, self._stdout, self._stderr = process.stdin, process.stdout, process.stderr
+
+    def read(self, expected: str | None = None, failure: str = "") -> dict[str, Any]:
+        """The next line's JSON; without the key C{expected}, a L{ServerError} saying C{failure}."""
+        said: dict[str, Any] = json.loads(self._stdout.readline() or "{}")
+        if expected is not None and expected not in said:
+            raise ServerError(f"{failure}: {self._stderr.read()[-300:]}")
+        return said
+
+    def say(self, line: str) -> None:
+        self._stdin.write(line + "\n")
+        self._stdin.flush()
+
+    def end_input(self) -> None:
+        """Tell the client to finish (it sees the end of its input)."""
+        self._stdin.close()

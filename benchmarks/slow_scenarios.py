@@ -140,28 +140,17 @@ def _attach_readers(bench: Bench, server: ServerProcess, tls: bool) -> dict[str,
     alone = bench.load(server, NORMAL_CLIENT, seconds, NORMAL_WARMUP, port=server.pot_port)
     argv = [sys.executable, str(BENCH_DIR / "slow_readers.py"), "--port", str(server.port)]
     argv += ["--clients", str(SLOW_READERS), *(["--tls"] if tls else [])]
-    client = bench.client(
-        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    assert client.stdin is not None and client.stdout is not None and client.stderr is not None
-    try:
-        opened: dict[str, Any] = json.loads(client.stdout.readline() or "{}")
-        if "open" not in opened:
-            raise ServerError(f"the slow readers did not start: {client.stderr.read()[-300:]}")
+    with bench.talking_client(argv) as client:
+        opened = client.read("open", "the slow readers did not start")
         filling = bench.load(server, NORMAL_CLIENT, seconds, NORMAL_WARMUP, port=server.pot_port)
-        stalled: dict[str, Any] = json.loads(client.stdout.readline() or "{}")
-        if "stalled" not in stalled:
-            raise ServerError(f"the slow readers did not stall: {client.stderr.read()[-300:]}")
+        stalled = client.read("stalled", "the slow readers did not stall")
         time.sleep(0.5)
         rss_stalled = server.rss_kib()
         during = bench.load(server, NORMAL_CLIENT, seconds, NORMAL_WARMUP, port=server.pot_port)
         rss_after_normal = server.rss_kib()
-        client.stdin.close()
-        ended: dict[str, Any] = json.loads(client.stdout.readline() or "{}")
-        client.wait(timeout=30)
-    finally:
-        client.kill()
-        client.wait()
+        client.end_input()
+        ended = client.read()
+        client.process.wait(timeout=30)
     rss_peak = max(rss_stalled, rss_after_normal)
     return {
         "readers": SLOW_READERS,
