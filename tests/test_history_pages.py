@@ -158,6 +158,13 @@ class MigrationTests(TestCase):
 
 
 class GroupedWriteTests(HistoryCase):
+    def on_a_clock(self) -> tuple[History, Clock]:
+        """A history whose turns of the reactor are a L{Clock}'s, closed when the test ends."""
+        clock = Clock()
+        history = History(self.path, clock=clock)
+        self.addCleanup(history.close)
+        return history, clock
+
     def spy(self) -> list[list[str]]:
         batches: list[list[str]] = []
         original = storage.write_brews
@@ -181,9 +188,7 @@ class GroupedWriteTests(HistoryCase):
     async def test_changes_recorded_while_one_is_written_go_together_into_the_next(
         self,
     ) -> None:
-        clock = Clock()
-        history = History(self.path, clock=clock)
-        self.addCleanup(history.close)
+        history, clock = self.on_a_clock()
         batches = self.spy()
         first = history.record(brew(1))
         self.assertEqual(clock.getDelayedCalls()[0].getTime(), clock.seconds())
@@ -196,9 +201,7 @@ class GroupedWriteTests(HistoryCase):
     async def test_changes_recorded_during_a_following_transaction_wait_for_it_too(
         self,
     ) -> None:
-        clock = Clock()
-        history = History(self.path, clock=clock)
-        self.addCleanup(history.close)
+        history, clock = self.on_a_clock()
         batches = self.spy()
         release = threading.Event()
         self.addCleanup(release.set)
@@ -222,9 +225,7 @@ class GroupedWriteTests(HistoryCase):
         self.assertEqual(batches, [["brew-0001"], ["brew-0002"], ["brew-0003", "brew-0004"]])
 
     def test_nothing_is_written_before_the_turn_is_over(self) -> None:
-        clock = Clock()
-        history = History(self.path, clock=clock)
-        self.addCleanup(history.close)
+        history, clock = self.on_a_clock()
         batches = self.spy()
         writes = [history.record(brew(n)) for n in range(1, 3)]
         self.assertEqual((batches, [w.called for w in writes]), ([], [False, False]))
