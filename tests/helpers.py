@@ -117,7 +117,8 @@ async def eventually(condition: Callable[[], bool], within: float = 5.0) -> None
 
 def wait_until(condition: Callable[[], T], what: str, within: float) -> T:
     """
-    Block until C{condition()} is true (an exception counts as not yet) and return it.
+    Block until C{condition()} is true and return it; an exception counts
+    as not yet, but for an L{AssertionError}, which ends the wait.
 
     For tests without a running reactor that wait for another process (a
     server starting, a browser drawing); fails naming C{what} after C{within} s.
@@ -126,6 +127,8 @@ def wait_until(condition: Callable[[], T], what: str, within: float) -> T:
     while True:
         try:
             found = condition()
+        except AssertionError:
+            raise
         except Exception:
             found = None  # type: ignore[assignment]
         if found:
@@ -148,15 +151,8 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], within: float = 2
     def listening() -> bool:
         if process.poll() is not None:
             output = process.stdout.read().decode() if process.stdout else ""
-            raise _Exited(f"the process exited with {process.returncode}:\n{output}")
+            raise AssertionError(f"the process exited with {process.returncode}:\n{output}")
         with socket.create_connection(("127.0.0.1", port), timeout=1):
             return True
 
-    try:
-        wait_until(listening, f"a listener on port {port}", within)
-    except _Exited as exited:
-        raise AssertionError(str(exited)) from None
-
-
-class _Exited(BaseException):
-    """The process waited for ended instead (not an L{Exception}: waiting stops)."""
+    wait_until(listening, f"a listener on port {port}", within)
