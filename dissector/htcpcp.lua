@@ -969,30 +969,51 @@ local function framing(head_lower)
 end
 
 -- The first empty line after index lf (the LF ending the start line): the index of the LF
--- before it and of its own LF, or nil.  Plain searches: "\n\r\n" first, then "\n\n" only
+-- before it and of its own LF (and the head lower-cased, when it ends there), or nil.  Plain searches: "\n\r\n" first, then "\n\n" only
 -- in the head it delimits (or in the rest when there is none), so pipelined messages in a long
 -- segment are not rescanned to its end.
 local function find_blank(data, lf)
     local crlf = find(data, "\n\r\n", lf, true)
     if crlf then
-        local head = sub(data, lf, crlf)
-        local bare = find(head, "\n\n", 1, true)
+        local head_lower = lower(sub(data, lf, crlf))
+        local bare = find(head_lower, "\n\n", 1, true)
         if bare then return lf + bare - 1, lf + bare end
-        return crlf, crlf + 2, head
+        return crlf, crlf + 2, head_lower
     end
     local bare = find(data, "\n\n", lf, true)
     if bare then return bare, bare + 1 end
     return nil
 end
 
--- The message whose start line (parsed: start) ends at the LF at index lf, with a CR before it
--- if crlf.
-local function parse_message(data, total, i, start, lf, crlf, can_wait, no_body)
-    -- (Every field a usual message has is in the constructor: the table is made at its size.)
-    local m = { offset = i - 1, start = start, data = data, lf = lf, head_lower = false,
-        head_to = false, body_from = false, body_to = false, stop = false }
+-- The message being taken apart lives in one table reused from message to message (a fresh one
+-- only if a dissection were ever nested in another): every field is set here, so nothing of
+-- the previous message remains, and no table is made per message.
+local spare_message = {}
+
+local function new_message(data, i, start, lf)
+    local m = spare_message
+    if m.busy then m = {} else m.busy = true end
+    m.offset, m.start, m.data, m.lf = i - 1, start, data, lf
+    m.head_lower, m.head_to, m.body_from, m.body_to, m.stop = false, false, false, false, false
+    m.bare_lf, m.truncated, m.no_empty_line, m.leftover_from, m.open = nil, nil, nil, nil, nil
+    m.chunked, m.chunks, m.dechunked, m.trailers_from, m.trailers_to = nil, nil, nil, nil, nil
+    m.bad_chunk_from, m.bad_chunk_to, m.bad_length, m.length_and_chunked = nil, nil, nil, nil
+    m.length_too_long, m.body_without_length, m.length_item = nil, nil, nil
+    return m
+end
+
+-- The end of a message: its table may be reused (and holds on to nothing).
+local function release_message(m)
+    m.start, m.data, m.head_lower, m.chunks, m.dechunked = nil, nil, nil, nil, nil
+    m.busy = nil
+end
+
+-- The message m (new_message) whose start line ends at the LF at index lf, with a CR before
+-- it if crlf.  Returns m, or nil, bytes_needed.
+local function parse_message(m, total, crlf, can_wait, no_body)
+    local data, i, start, lf = m.data, m.offset + 1, m.start, m.lf
     if not crlf then m.bare_lf = true end
-    local blank, blank_end, head = find_blank(data, lf)
+    local blank, blank_end, head_lower = find_blank(data, lf)
     local body_start -- index of the body's first byte
     local head_last  -- index of the LF that ends the last header line
     if blank then
@@ -1010,7 +1031,7 @@ local function parse_message(data, total, i, start, lf, crlf, can_wait, no_body)
         head_last = p - 1
         body_start = p
     end
-    local head_lower = lower(head or sub(data, lf, head_last))
+    head_lower = head_lower or lower(sub(data, lf, head_last))
     m.head_lower, m.head_to = head_lower, head_last
     local chunked, clen, bad_length = framing(head_lower)
     if chunked then m.chunked = true end
@@ -1664,8 +1685,12 @@ local function dissect_one(cx, i)
     end
     local no_body = not start.is_request and bodiless_response(cx, start)
     local tree = cx.tree
-    local m, need = parse_message(data, total, i, start, lf, crlf, can_wait, no_body)
-    if not m then return nil, need end
+    local m = new_message(data, i, start, lf)
+    local parsed, need = parse_message(m, total, crlf, can_wait, no_body)
+    if not parsed then
+        release_message(m)
+        return nil, need
+    end
     local key = take_key(cx)
     local rec = st.msgs[key]
     local pinfo = cx.pinfo
@@ -1675,7 +1700,9 @@ local function dissect_one(cx, i)
     rec = rec or { cx.number, false, false, false, start.is_request and start.method }
     if tree then render_message(cx.tvb, pinfo, cx.root, m, rec) end
     set_info(cx, rec, rec[INFO] or start.info)
-    return m.stop + 1
+    local stop = m.stop
+    release_message(m)
+    return stop + 1
 end
 
 -- The dissector proper, for data known to be HTCPCP (conn: its connection on the first pass,
