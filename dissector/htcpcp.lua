@@ -479,10 +479,12 @@ end
 -- Let the TCP tracker (section 7b) watch both directions of a port pair.
 local function track_ports(sport, dport)
     local tracked = st.tracked
-    for _, p in ipairs({ { sport, dport }, { dport, sport } }) do
-        local key = p[1] * 65536 + p[2]
-        if not tracked[key] then tracked[key] = { ports = port_bytes(p[1], p[2]), at = false } end
-    end
+    local key, back = sport * 65536 + dport, dport * 65536 + sport
+    if tracked[key] then return end
+    local entry = { ports = port_bytes(sport, dport), at = false, to_port = dport }
+    local peer = tracked[back] or { ports = port_bytes(dport, sport), at = false, to_port = sport }
+    entry.peer, peer.peer = peer, entry
+    tracked[key], tracked[back] = entry, peer
 end
 
 local function new_conn()
@@ -492,8 +494,6 @@ local function new_conn()
     }
 end
 
--- The connection a packet belongs to (first pass only), by its address/port pair: a TCP
--- connection, since a SYN on the pair starts a new one (section 7b).
 -- The key of a packet's address/port pair: the one its port pair had last time when the
 -- addresses are the same (compared as Address objects, without making text of them).
 local function conn_key(pinfo)
@@ -507,6 +507,9 @@ local function conn_key(pinfo)
     return key, sport, dport
 end
 
+-- The connection a packet belongs to (first pass only), by its address/port pair: a TCP
+-- connection, since a SYN on the pair starts a new one (section 7b); and the side of it the
+-- packet comes from (its source port, or its source address when both ports are the same).
 local function conn_of(pinfo)
     local key, sport, dport = conn_key(pinfo)
     local conn = st.conns[key]
@@ -515,14 +518,8 @@ local function conn_of(pinfo)
         st.conns[key] = conn
         track_ports(sport, dport)
     end
-    return conn
-end
-
--- The side of the connection a packet comes from.
-local function side_of(pinfo)
-    local sport, dport = pinfo.src_port, pinfo.dst_port
-    if sport ~= dport then return sport end
-    return tostring(pinfo.src)
+    if sport ~= dport then return conn, sport end
+    return conn, tostring(pinfo.src)
 end
 
 -- One call of the dissector: the packet, the data as a string, and the count of items
@@ -531,7 +528,8 @@ end
 -- 2 * count + 1 once the Info column has been set).  Every call takes one index for itself,
 -- then one per item: keys stable across passes.
 -- The call's state lives in one table reused from call to call (a fresh one only if a call
--- were ever nested in another), which spares an allocation per packet.
+-- were ever nested in another), which spares an allocation per packet.  Its fields are never
+-- set to nil (see new_message).
 local spare_call = {}
 
 -- The texts of small counts and back, to spare a number conversion per call.
@@ -541,7 +539,7 @@ for k = 0, 63 do
     text_counts[count_texts[k]] = k
 end
 
-local function new_call(tvb, pinfo, root, data, visited, conn)
+local function new_call(tvb, pinfo, root, data, visited, conn, side)
     local cx = spare_call
     if cx.busy then cx = {} else spare_call.busy = true end
     local priv = pinfo.private
@@ -550,16 +548,24 @@ local function new_call(tvb, pinfo, root, data, visited, conn)
     local n = floor(state / 2)
     cx.tvb, cx.pinfo, cx.root, cx.tree, cx.data = tvb, pinfo, root, root.text ~= nil, data
     cx.total, cx.priv, cx.first, cx.n, cx.number = #data, priv, n, n + 1, pinfo.number
-    cx.visited, cx.shown, cx.conn, cx.side, cx.info = visited, state % 2 == 1, conn, nil, nil
-    if conn then cx.side = side_of(pinfo) end
-    cx.can_wait = pref_desegment and pinfo.can_desegment > 0
+    cx.visited, cx.shown, cx.conn, cx.side, cx.info = visited, state % 2 == 1, conn or false,
+        side or false, false
+    cx.wait_known, cx.can_wait = false, false
     return cx
+end
+
+-- May this call ask TCP for more data?  (pinfo is asked only when a message is incomplete.)
+local function may_wait(cx)
+    if not cx.wait_known then
+        cx.wait_known, cx.can_wait = true, pref_desegment and cx.pinfo.can_desegment > 0
+    end
+    return cx.can_wait
 end
 
 -- The end of a call: its state table may be reused (and holds on to nothing).
 local function release(cx)
-    cx.tvb, cx.pinfo, cx.root, cx.data, cx.priv, cx.conn, cx.info = nil, nil, nil, nil, nil, nil, nil
-    cx.busy = nil
+    cx.tvb, cx.pinfo, cx.root, cx.data, cx.priv = false, false, false, false, false
+    cx.conn, cx.side, cx.info, cx.busy = false, false, false, false
 end
 
 local function call_key(cx)
@@ -869,12 +875,12 @@ local function head_without_empty_line(data, from)
 end
 
 -- Chunked body starting at index p.  Returns the index after the message, or nil, need.
-local function parse_chunks(m, data, total, p, can_wait)
+local function parse_chunks(m, data, total, p, cx)
     local parts = {}
     while true do
         local line, lf = read_line(data, p)
         if not line then
-            if can_wait then return nil, ONE_MORE end
+            if may_wait(cx) then return nil, ONE_MORE end
             m.truncated = true
             return total + 1, parts
         end
@@ -897,7 +903,7 @@ local function parse_chunks(m, data, total, p, can_wait)
             while true do
                 local tline, tlf = read_line(data, q)
                 if not tline then
-                    if can_wait then return nil, ONE_MORE end
+                    if may_wait(cx) then return nil, ONE_MORE end
                     m.truncated = true
                     q = total + 1
                     break
@@ -916,7 +922,7 @@ local function parse_chunks(m, data, total, p, can_wait)
         if data_end > total then
             -- Not the exact count: TCP would then hand over exactly that many bytes and drop
             -- the rest of the segment, while the message goes on after this chunk.
-            if can_wait then return nil, ONE_MORE end
+            if may_wait(cx) then return nil, ONE_MORE end
             m.truncated = true
             chunk.data_end = total
             parts[#parts + 1] = sub(data, lf + 1, total)
@@ -926,7 +932,7 @@ local function parse_chunks(m, data, total, p, can_wait)
         parts[#parts + 1] = sub(data, lf + 1, data_end)
         local after, after_lf = read_line(data, data_end + 1)
         if not after then
-            if can_wait then return nil, ONE_MORE end
+            if may_wait(cx) then return nil, ONE_MORE end
             m.truncated = true
             return total + 1, parts
         end
@@ -987,7 +993,9 @@ end
 
 -- The message being taken apart lives in one table reused from message to message (a fresh one
 -- only if a dissection were ever nested in another): every field is set here, so nothing of
--- the previous message remains, and no table is made per message.
+-- the previous message remains, and no table is made per message.  Absent facts are false,
+-- never nil: a nil field would lose its slot at the next garbage collection, and setting it
+-- again would rebuild the table.
 local spare_message = {}
 
 local function new_message(data, i, start, lf)
@@ -995,22 +1003,22 @@ local function new_message(data, i, start, lf)
     if m.busy then m = {} else m.busy = true end
     m.offset, m.start, m.data, m.lf = i - 1, start, data, lf
     m.head_lower, m.head_to, m.body_from, m.body_to, m.stop = false, false, false, false, false
-    m.bare_lf, m.truncated, m.no_empty_line, m.leftover_from, m.open = nil, nil, nil, nil, nil
-    m.chunked, m.chunks, m.dechunked, m.trailers_from, m.trailers_to = nil, nil, nil, nil, nil
-    m.bad_chunk_from, m.bad_chunk_to, m.bad_length, m.length_and_chunked = nil, nil, nil, nil
-    m.length_too_long, m.body_without_length, m.length_item = nil, nil, nil
+    m.bare_lf, m.truncated, m.no_empty_line, m.leftover_from, m.open = false, false, false, false, false
+    m.chunked, m.chunks, m.dechunked, m.trailers_from, m.trailers_to = false, false, false, false, false
+    m.bad_chunk_from, m.bad_chunk_to, m.bad_length, m.length_and_chunked = false, false, false, false
+    m.length_too_long, m.body_without_length, m.length_item = false, false, false
     return m
 end
 
 -- The end of a message: its table may be reused (and holds on to nothing).
 local function release_message(m)
-    m.start, m.data, m.head_lower, m.chunks, m.dechunked = nil, nil, nil, nil, nil
-    m.busy = nil
+    m.start, m.data, m.head_lower, m.chunks, m.dechunked = false, false, false, false, false
+    m.busy = false
 end
 
 -- The message m (new_message) whose start line ends at the LF at index lf, with a CR before
 -- it if crlf.  Returns m, or nil, bytes_needed.
-local function parse_message(m, total, crlf, can_wait, no_body)
+local function parse_message(m, total, crlf, cx, no_body)
     local data, i, start, lf = m.data, m.offset + 1, m.start, m.lf
     if not crlf then m.bare_lf = true end
     local blank, blank_end, head_lower = find_blank(data, lf)
@@ -1022,7 +1030,7 @@ local function parse_message(m, total, crlf, can_wait, no_body)
         if blank_end - blank == 1 then m.bare_lf = true end
     else
         local p, incomplete = head_without_empty_line(data, lf + 1)
-        if incomplete and can_wait and total - i < MAX_HEAD then return nil, ONE_MORE end
+        if incomplete and total - i < MAX_HEAD and may_wait(cx) then return nil, ONE_MORE end
         if incomplete then
             m.truncated = true
         elseif p <= total then
@@ -1047,7 +1055,7 @@ local function parse_message(m, total, crlf, can_wait, no_body)
     elseif chunked then
         m.chunks = {}
         local parts
-        stop, parts = parse_chunks(m, data, total, body_start, can_wait)
+        stop, parts = parse_chunks(m, data, total, body_start, cx)
         if not stop then return nil, parts end
         m.dechunked = concat(parts)
     elseif clen then
@@ -1059,8 +1067,10 @@ local function parse_message(m, total, crlf, can_wait, no_body)
         elseif stop > total + 1 then
             -- Segment by segment while the body is small, so that a next message arriving
             -- before the announced length is seen (a Content-Length that is too long).
-            if can_wait and total - body_start < 65536 then return nil, ONE_MORE end
-            if can_wait then return nil, stop - total - 1 end
+            if may_wait(cx) then
+                if total - body_start < 65536 then return nil, ONE_MORE end
+                return nil, stop - total - 1
+            end
             m.truncated = true
             stop = total + 1
         end
@@ -1068,15 +1078,15 @@ local function parse_message(m, total, crlf, can_wait, no_body)
     else
         -- Neither Content-Length nor chunked: the body (if any) runs to the next start line or
         -- to the end of the data; responses may instead run until the connection closes.
-        if not start.is_request and pref_until_fin and can_wait then
+        if not start.is_request and pref_until_fin and may_wait(cx) then
             return nil, UNTIL_FIN
         end
         stop = total + 1
-        if body_start <= total and m.no_empty_line == nil and starts_message(data, body_start) then
+        if body_start <= total and not m.no_empty_line and starts_message(data, body_start) then
             stop = body_start
         elseif body_start <= total then
             stop = find_next_start(data, body_start, total) or (total + 1)
-            if m.no_empty_line == nil then m.body_without_length = true end
+            if not m.no_empty_line then m.body_without_length = true end
         end
         m.body_from, m.body_to = body_start - 1, stop - 1
         if stop == total + 1 then m.open = true end
@@ -1579,14 +1589,14 @@ end
 
 local function register_message(pinfo, conn, side, m, key)
     local rec
+    local number = floor(key / 65536) -- the frame (keys: frame * 65536 + item)
     if m.start.is_request then
         conn.requests = conn.requests + 1
         local prev = conn.last_request or false
-        rec = { pinfo.number, time_of(pinfo), false, conn.requests, m.start.method, prev, false,
-            false }
+        rec = { number, time_of(pinfo), false, conn.requests, m.start.method, prev, false, false }
         if prev then prev[NEXT] = rec end
     else
-        rec = { pinfo.number, time_of(pinfo), false, false }
+        rec = { number, time_of(pinfo), false, false }
     end
     st.msgs[key] = rec
     if m.start.is_request then
@@ -1599,7 +1609,7 @@ local function register_message(pinfo, conn, side, m, key)
         pair_response(conn, rec, m.start.code)
         if stats_wanted then count_response(m, rec) end
     end
-    conn.owner[side] = m.open and rec or nil
+    conn.owner[side] = m.open and rec or false -- (false, not nil: see new_message)
     return rec
 end
 
@@ -1672,21 +1682,21 @@ end
 
 -- Handle one message (or piece of data) at index i.  Returns the next index, or nil, need.
 local function dissect_one(cx, i)
-    local data, total, can_wait = cx.data, cx.total, cx.can_wait
+    local data, total = cx.data, cx.total
     local line, lf, crlf = read_line(data, i)
     local start = line and #line <= MAX_START_LINE and parse_start_line(line)
     if not start then
         local cut_short = false
         if not line then
             cut_short = could_be_start(sub(data, i, i + MAX_START_LINE))
-            if can_wait and cut_short then return nil, ONE_MORE end
+            if cut_short and may_wait(cx) then return nil, ONE_MORE end
         end
         return dissect_orphan(cx, i, line, cut_short)
     end
     local no_body = not start.is_request and bodiless_response(cx, start)
     local tree = cx.tree
     local m = new_message(data, i, start, lf)
-    local parsed, need = parse_message(m, total, crlf, can_wait, no_body)
+    local parsed, need = parse_message(m, total, crlf, cx, no_body)
     if not parsed then
         release_message(m)
         return nil, need
@@ -1707,16 +1717,16 @@ end
 
 -- The dissector proper, for data known to be HTCPCP (conn: its connection on the first pass,
 -- nil on a later one).
-local function dissect_htcpcp(tvb, pinfo, root, conn)
-    local total = tvb:len()
+local function dissect_htcpcp(tvb, pinfo, root, conn, side)
+    local data = tvb:raw()
+    local total = #data
     if total == 0 then return 0 end
     local visited = conn == nil
-    local cx = new_call(tvb, pinfo, root, tvb:raw(), visited, conn)
+    local cx = new_call(tvb, pinfo, root, data, visited, conn, side)
     if visited and not cx.tree then
         local items = items_shown(call_key(cx))
         if items then return replay(cx, items) end
     end
-    local data = cx.data
     local i = 1
     while i <= total do
         -- Empty lines between messages are ignored, as HTTP servers do.
@@ -1755,13 +1765,16 @@ local in_tls = false -- true while the TLS dissector runs for us: its data comes
 -- taken at the connection's first data only, and stored by frame.
 local function dissect_port(tvb, pinfo, root)
     local visited = pinfo.visited
-    if in_tls then return dissect_htcpcp(tvb, pinfo, root, not visited and conn_of(pinfo) or nil) end
-    local to_tls, conn
+    if in_tls then
+        if visited then return dissect_htcpcp(tvb, pinfo, root) end
+        return dissect_htcpcp(tvb, pinfo, root, conn_of(pinfo))
+    end
+    local to_tls, conn, side
     if visited then
         if st.rejected[pinfo.number] then return 0 end
         to_tls = st.tls[pinfo.number]
     else
-        conn = conn_of(pinfo)
+        conn, side = conn_of(pinfo)
         if not conn.any_data then
             conn.any_data = true
             if starts_tls(tvb) then conn.tls_from = pinfo.number end
@@ -1776,7 +1789,7 @@ local function dissect_port(tvb, pinfo, root)
         if not ok then error(consumed, 0) end
         return consumed
     end
-    return dissect_htcpcp(tvb, pinfo, root, conn)
+    return dissect_htcpcp(tvb, pinfo, root, conn, side)
 end
 
 htcpcp.dissector = dissect_port
@@ -1817,11 +1830,10 @@ local function heuristic(tvb, pinfo, root, over_tcp)
         dissect_htcpcp(tvb, pinfo, root)
         return true
     end
-    local conn = conn_of(pinfo)
+    local conn, side = conn_of(pinfo)
     if not conn.heur_from then
         -- A first line still cut short is taken tentatively (TCP then reassembles it); the
         -- connection is HTCPCP only once a whole line says so.
-        local side = side_of(pinfo)
         local first = not conn.seen[side] or conn.tentative == side
         conn.seen[side] = true
         conn.tentative = nil
@@ -1844,7 +1856,7 @@ local function heuristic(tvb, pinfo, root, over_tcp)
         end
     end
     st.heur[pinfo.number] = true
-    dissect_htcpcp(tvb, pinfo, root, conn)
+    dissect_htcpcp(tvb, pinfo, root, conn, side)
     return true
 end
 
@@ -1868,7 +1880,7 @@ end)
 ---------------------------------------------------------------------------------------------
 
 local tracker = Proto("htcpcp_tcp", "HTCPCP TCP connection tracking")
-local FIN, SYN, ACK = 1, 2, 16
+local SYN, ACK = 2, 16 -- flag bits (FIN is bit 1)
 local PT_TCP = 2 -- pinfo.port_type of a TCP frame
 local MAX_TCP_AT = 128 -- the TCP header starts within this many bytes of the frame
 
@@ -1890,34 +1902,6 @@ local function tcp_header(tvb, entry, len)
     return sub(first, p, p + 13)
 end
 
--- The TCP header of a tracked frame and its entry, or nil.  Frames of a capture mostly have
--- their TCP header where the last one had it: the port bytes found there name the entry, so
--- the usual frame costs one read of the frame (and pinfo.port_type) rather than six calls.
-local function tracked_header(tvb, pinfo, len)
-    local at = st.tcp_at
-    if at and at + 14 <= len then
-        local head = tvb:raw(at, 14)
-        local p1, p2, p3, p4 = byte(head, 1, 4)
-        local entry = st.tracked[((p1 * 256 + p2) * 256 + p3) * 256 + p4]
-        if entry and entry.at == at and byte(head, 13) >= 0x50 then
-            if pinfo.port_type ~= PT_TCP then return nil end
-            return head, entry
-        end
-    end
-    local entry = st.tracked[pinfo.src_port * 65536 + pinfo.dst_port]
-    if not entry or pinfo.port_type ~= PT_TCP then return nil end
-    local head = tcp_header(tvb, entry, len)
-    if not head then return nil end
-    st.tcp_at = entry.at
-    return head, entry
-end
-
--- Is sequence number a after b (modulo 2^32)?
-local function seq_after(a, b)
-    local d = (a - b) % 4294967296
-    return d > 0 and d < 2147483648
-end
-
 -- Data from one side was not captured: its peer acknowledged bytes the capture never had.  A
 -- lost response leaves its request answered by nothing (the oldest pending one: later pairs
 -- do not shift); a lost request leaves a stand-in that its response pairs with.
@@ -1937,36 +1921,60 @@ local function data_lost(pinfo, lost_port)
     end
 end
 
+-- Sequence numbers wrap at 2^32; a is after b when (a - b) % WRAP is in (0, HALF).  (Written
+-- out where it is used, since this runs on every frame.)
+local HALF, WRAP = 2147483648, 4294967296
+
 -- The header's bytes are read in one call: ports (1-4), sequence (5-8) and acknowledgement
--- (9-12) numbers, data offset (13) and flags (14).
+-- (9-12) numbers, data offset (13) and flags (14).  Frames of a capture mostly have their TCP
+-- header where the last one had it: the port bytes found there name the entry, so the usual
+-- frame costs one read of the frame (and pinfo.port_type) rather than six calls.
 function tracker.dissector(tvb, pinfo)
     if pinfo.visited then return end
     local len = tvb:len()
-    local head, entry = tracked_header(tvb, pinfo, len)
-    if not head then return end
-    local p1, p2, p3, p4, s1, s2, s3, s4, a1, a2, a3, a4, offset, flags = byte(head, 1, 14)
-    local sport, dport = p1 * 256 + p2, p3 * 256 + p4
-    if flags % (2 * SYN) >= SYN and flags % (2 * ACK) < ACK then
+    local at = st.tcp_at
+    local entry, p1, p2, p3, p4, s1, s2, s3, s4, a1, a2, a3, a4, offset, flags
+    if at and at + 14 <= len then
+        p1, p2, p3, p4, s1, s2, s3, s4, a1, a2, a3, a4, offset, flags = byte(tvb:raw(at, 14), 1, 14)
+        entry = st.tracked[p1 * 16777216 + p2 * 65536 + p3 * 256 + p4]
+        if entry and (entry.at ~= at or offset < 0x50) then entry = nil end
+    end
+    if not entry then
+        entry = st.tracked[pinfo.src_port * 65536 + pinfo.dst_port]
+        if not entry or pinfo.port_type ~= PT_TCP then return end
+        local head = tcp_header(tvb, entry, len)
+        if not head then return end
+        st.tcp_at = entry.at
+        p1, p2, p3, p4, s1, s2, s3, s4, a1, a2, a3, a4, offset, flags = byte(head, 1, 14)
+    elseif pinfo.port_type ~= PT_TCP then
+        return
+    end
+    if flags % 4 >= SYN and flags % 32 < ACK then
         st.conns[pair_key(pinfo)] = nil
-        entry.next = nil
-        st.tracked[dport * 65536 + sport].next = nil
+        entry.next, entry.peer.next = nil, nil
         return
     end
     -- The end of this segment's data (its length from the frame's: at most a link-layer
     -- trailer too many, which can only hide a gap, never invent one).
-    local seq = ((s1 * 256 + s2) * 256 + s3) * 256 + s4
-    local stop = (seq + len - entry.at - floor(offset / 16) * 4) % 4294967296
-    if flags % 2 == FIN then stop = (stop + 1) % 4294967296 end
+    local stop = s1 * 16777216 + s2 * 65536 + s3 * 256 + s4 + len - entry.at
+        - (offset - offset % 16) / 4 + flags % 2 -- a FIN takes one number
+    stop = stop % WRAP
     local next_seq = entry.next
-    if not next_seq or seq_after(stop, next_seq) then entry.next = stop end
-    if flags % (2 * ACK) >= ACK then
-        local peer = st.tracked[dport * 65536 + sport]
+    if not next_seq then
+        entry.next = stop
+    else
+        local d = (stop - next_seq) % WRAP
+        if d > 0 and d < HALF then entry.next = stop end
+    end
+    if flags % 32 >= ACK then
+        local peer = entry.peer
         local peer_next = peer.next
         if peer_next then
-            local ack = ((a1 * 256 + a2) * 256 + a3) * 256 + a4
-            if seq_after(ack, peer_next) then
+            local ack = a1 * 16777216 + a2 * 65536 + a3 * 256 + a4
+            local d = (ack - peer_next) % WRAP
+            if d > 0 and d < HALF then
                 peer.next = ack
-                data_lost(pinfo, dport)
+                data_lost(pinfo, entry.to_port)
             end
         end
     end

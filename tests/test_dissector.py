@@ -852,7 +852,7 @@ class HarnessTests(SynchronousTestCase):
         broken = Path(self.mktemp())
         broken.parent.mkdir(parents=True, exist_ok=True)
         text = DISSECTOR.read_text(encoding="utf-8")
-        marker = "local function dissect_htcpcp(tvb, pinfo, root, conn)\n"
+        marker = "local function dissect_htcpcp(tvb, pinfo, root, conn, side)\n"
         self.assertIn(marker, text)
         broken.write_text(text.replace(marker, marker + '    error("injected")\n'), "utf-8")
         with self.assertRaises(DissectorFailed) as caught:
