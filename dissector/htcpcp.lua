@@ -95,17 +95,18 @@ local function clean(s)
     return concat(out)
 end
 
--- f(s) for strings s that a capture repeats (start lines, header lines, request targets),
--- each computed once: the results for arguments of at most MAX_MEMO_LEN bytes are kept, up to
--- MAX_MEMO of them, after which the cache starts again (a result is shared, never changed).
+-- f(s) for strings s that a capture repeats (start lines, heads, header lines, request
+-- targets), each computed once: the results for arguments of at most max_len bytes (default
+-- MAX_MEMO_LEN) are kept, up to MAX_MEMO of them, after which the cache starts again (a result
+-- is shared, never changed).
 local MAX_MEMO, MAX_MEMO_LEN = 2048, 512
-local function memoize(f)
-    local cache, n = {}, 0
+local function memoize(f, max_len)
+    local cache, n, longest = {}, 0, max_len or MAX_MEMO_LEN
     return function(s)
         local v = cache[s]
         if v == nil then
             v = f(s)
-            if #s <= MAX_MEMO_LEN then
+            if #s <= longest then
                 if n == MAX_MEMO then
                     cache, n = {}, 0
                 end
@@ -974,17 +975,40 @@ local function framing(head_lower)
     return chunked, clen, bad
 end
 
+-- The media type of the last Content-Type in a lower-cased head, or nil.
+local function content_type_of(head_lower)
+    local last
+    local _, e = find(head_lower, "\ncontent-type:", 1, true)
+    while e do
+        last = e
+        _, e = find(head_lower, "\ncontent-type:", e + 1, true)
+    end
+    return last and match(head_lower, "^[ \t]*([^;%s]*)", last + 1) or nil
+end
+
+-- What framing and the tree need of a head as sent (from the LF ending the start line to the
+-- LF ending its last header line), worked out once per distinct head: the head lower-cased,
+-- chunked?, the Content-Length, whether one was invalid, and the Content-Type.
+local MAX_MEMO_HEAD = 2048
+local head_facts = memoize(function(head)
+    local head_lower = lower(head)
+    local chunked, clen, bad_length = framing(head_lower)
+    return { head = head, lower = head_lower, chunked = chunked, clen = clen,
+        bad_length = bad_length, content_type = content_type_of(head_lower), items = false,
+        items_bare_lf = false }
+end, MAX_MEMO_HEAD)
+
 -- The first empty line after index lf (the LF ending the start line): the index of the LF
--- before it and of its own LF (and the head lower-cased, when it ends there), or nil.  Plain searches: "\n\r\n" first, then "\n\n" only
--- in the head it delimits (or in the rest when there is none), so pipelined messages in a long
--- segment are not rescanned to its end.
+-- before it and of its own LF (and the head, when it ends there), or nil.  Plain searches:
+-- "\n\r\n" first, then "\n\n" only in the head it delimits (or in the rest when there is none),
+-- so pipelined messages in a long segment are not rescanned to its end.
 local function find_blank(data, lf)
     local crlf = find(data, "\n\r\n", lf, true)
     if crlf then
-        local head_lower = lower(sub(data, lf, crlf))
-        local bare = find(head_lower, "\n\n", 1, true)
+        local head = sub(data, lf, crlf)
+        local bare = find(head, "\n\n", 1, true)
         if bare then return lf + bare - 1, lf + bare end
-        return crlf, crlf + 2, head_lower
+        return crlf, crlf + 2, head
     end
     local bare = find(data, "\n\n", lf, true)
     if bare then return bare, bare + 1 end
@@ -1002,10 +1026,12 @@ local function new_message(data, i, start, lf)
     local m = spare_message
     if m.busy then m = {} else m.busy = true end
     m.offset, m.start, m.data, m.lf = i - 1, start, data, lf
-    m.head_lower, m.head_to, m.body_from, m.body_to, m.stop = false, false, false, false, false
-    m.bare_lf, m.truncated, m.no_empty_line, m.leftover_from, m.open = false, false, false, false, false
-    m.chunked, m.chunks, m.dechunked, m.trailers_from, m.trailers_to = false, false, false, false, false
-    m.bad_chunk_from, m.bad_chunk_to, m.bad_length, m.length_and_chunked = false, false, false, false
+    m.facts, m.head_lower, m.head_to, m.content_type = false, false, false, false
+    m.body_from, m.body_to, m.stop = false, false, false
+    m.bare_lf, m.truncated, m.no_empty_line, m.leftover_from = false, false, false, false
+    m.open, m.chunked, m.chunks, m.dechunked = false, false, false, false
+    m.trailers_from, m.trailers_to, m.bad_chunk_from, m.bad_chunk_to = false, false, false, false
+    m.bad_length, m.length_and_chunked = false, false
     m.length_too_long, m.body_without_length, m.length_item = false, false, false
     return m
 end
@@ -1013,6 +1039,7 @@ end
 -- The end of a message: its table may be reused (and holds on to nothing).
 local function release_message(m)
     m.start, m.data, m.head_lower, m.chunks, m.dechunked = false, false, false, false, false
+    m.facts = false
     m.busy = false
 end
 
@@ -1021,7 +1048,7 @@ end
 local function parse_message(m, total, crlf, cx, no_body)
     local data, i, start, lf = m.data, m.offset + 1, m.start, m.lf
     if not crlf then m.bare_lf = true end
-    local blank, blank_end, head_lower = find_blank(data, lf)
+    local blank, blank_end, head = find_blank(data, lf)
     local body_start -- index of the body's first byte
     local head_last  -- index of the LF that ends the last header line
     if blank then
@@ -1039,9 +1066,10 @@ local function parse_message(m, total, crlf, cx, no_body)
         head_last = p - 1
         body_start = p
     end
-    head_lower = head_lower or lower(sub(data, lf, head_last))
-    m.head_lower, m.head_to = head_lower, head_last
-    local chunked, clen, bad_length = framing(head_lower)
+    local facts = head_facts(head or sub(data, lf, head_last))
+    m.facts, m.head_lower, m.head_to = facts, facts.lower, head_last
+    m.content_type = facts.content_type or false
+    local chunked, clen, bad_length = facts.chunked, facts.clen, facts.bad_length
     if chunked then m.chunked = true end
     if chunked and (clen ~= nil or bad_length) then m.length_and_chunked = true end
     if bad_length then m.bad_length = true end
@@ -1297,47 +1325,72 @@ local function render_header(t, tvb, m, range, label, lname, vs, value, clean_va
     end
 end
 
--- The header lines from index `from` to the LF at index `to`, each line read once and in place:
--- bare LFs, folded lines (joined to their header, each flagged) and lines without a colon.
-local function render_headers(t, tvb, m, from, to)
-    local data = m.data
+-- The header lines of data from index `from` to the LF at index `to`, each line read once and
+-- in place: bare LFs, folded lines (joined to their header, each flagged) and lines without a
+-- colon.  Returns one item per header, {at, len, lname, label, value, value_at, clean_value,
+-- folds} with offsets from index `from` (the line, its folded lines included, without CR/LF;
+-- its value; each folded line as {at, len}), and whether some line ended in a bare LF.
+local function header_items(data, from, to)
+    local items, bare_lf = {}, false
     local p = from
     while p <= to do
         local lf = find(data, "\n", p, true)
         local stop = lf - 1
-        if stop >= p and byte(data, stop) == 13 then stop = stop - 1 else m.bare_lf = true end
+        if stop >= p and byte(data, stop) == 13 then stop = stop - 1 else bare_lf = true end
         local h = header_line(sub(data, p, stop))
+        local item = { at = p - from, len = stop - p + 1, lname = h.lname, label = h.label,
+            value = h.value, value_at = h.value_at and p - from + h.value_at,
+            clean_value = h.clean_value, folds = false }
         if h.lname then
-            local value, clean_value, label = h.value, h.clean_value, h.label
-            local folded = false
             -- Obsolete folding: following lines that start with a blank continue the value.
+            local value, folds = h.value, nil
             while lf < to and is_blank(byte(data, lf + 1)) do
                 local next_lf = find(data, "\n", lf + 1, true)
                 local next_stop = next_lf - 1
-                if byte(data, next_stop) == 13 then next_stop = next_stop - 1 else m.bare_lf = true end
-                t:add_tvb_expert_info(ef.folded_header, tvb(lf, next_stop - lf))
+                if byte(data, next_stop) == 13 then next_stop = next_stop - 1 else bare_lf = true end
+                folds = folds or {}
+                folds[#folds + 1] = { lf + 1 - from, next_stop - lf }
                 value = value .. " " .. trim(sub(data, lf + 1, next_stop))
                 stop, lf = next_stop, next_lf
-                folded = true
             end
-            if folded then label, clean_value = clean(sub(data, p, stop)), clean(value) end
-            render_header(t, tvb, m, tvb(p - 1, stop - p + 1), label, h.lname, p + h.value_at,
-                value, clean_value)
-        else
-            t:add(hf.header, tvb(p - 1, stop - p + 1), h.label):add_proto_expert_info(ef.bad_header)
+            if folds then
+                item.folds, item.len, item.value = folds, stop - p + 1, value
+                item.label, item.clean_value = clean(sub(data, p, stop)), clean(value)
+            end
         end
+        items[#items + 1] = item
         p = lf + 1
     end
+    return items, bare_lf
 end
 
-local function content_type_of(head_lower)
-    local last
-    local _, e = find(head_lower, "\ncontent-type:", 1, true)
-    while e do
-        last = e
-        _, e = find(head_lower, "\ncontent-type:", e + 1, true)
+-- The items of a head, taken apart once per distinct head (head_facts) and kept with it.
+local function head_items(facts)
+    local items = facts.items
+    if not items then
+        local head = facts.head
+        items, facts.items_bare_lf = header_items(head, 2, #head)
+        facts.items = items
     end
-    return last and match(head_lower, "^[ \t]*([^;%s]*)", last + 1) or nil
+    return items, facts.items_bare_lf
+end
+
+-- Header items (header_items) whose offsets start at Tvb offset base_pos.
+local function render_headers(t, tvb, m, items, base_pos)
+    for _, it in ipairs(items) do
+        local range = tvb(base_pos + it.at, it.len)
+        if it.folds then
+            for _, f in ipairs(it.folds) do
+                t:add_tvb_expert_info(ef.folded_header, tvb(base_pos + f[1], f[2]))
+            end
+        end
+        if it.lname then
+            render_header(t, tvb, m, range, it.label, it.lname, base_pos + it.value_at + 1,
+                it.value, it.clean_value)
+        else
+            t:add(hf.header, range, it.label):add_proto_expert_info(ef.bad_header)
+        end
+    end
 end
 
 local media_table -- Wireshark's media_type table, and whether it has a dissector for a type
@@ -1427,7 +1480,11 @@ local function render_body(t, tvb, pinfo, root, m, content_type)
                 ci:add(hf.chunk_data, tvb(c.data_pos, c.data_end - c.data_pos))
             end
         end
-        if m.trailers_to then render_headers(t, tvb, m, m.trailers_from, m.trailers_to) end
+        if m.trailers_to then
+            local items, bare_lf = header_items(m.data, m.trailers_from, m.trailers_to)
+            if bare_lf then m.bare_lf = true end
+            render_headers(t, tvb, m, items, m.trailers_from - 1)
+        end
         if body_text then
             body_tvb = ByteArray.new(body_text, true):tvb("De-chunked body")
             body_range = body_tvb()
@@ -1488,9 +1545,11 @@ local function render_message(tvb, pinfo, root, m, rec)
     local start = m.start
     local plain_line = start.info == start.line
     local t = root:add(htcpcp, tvb(m.offset, m.stop - m.offset), PROTO_LABEL .. start.info)
-    local content_type = content_type_of(m.head_lower)
+    local content_type = m.content_type or nil
     render_start_line(t, tvb, m, content_type, plain_line)
-    render_headers(t, tvb, m, m.lf + 1, m.head_to)
+    local items, bare_lf = head_items(m.facts)
+    if bare_lf then m.bare_lf = true end
+    render_headers(t, tvb, m, items, m.lf)
     if m.bad_length and not m.length_item then t:add_proto_expert_info(ef.bad_content_length) end
     if m.bare_lf then t:add_proto_expert_info(ef.bare_lf) end
     if m.length_and_chunked then t:add_proto_expert_info(ef.length_and_chunked) end
