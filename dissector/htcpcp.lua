@@ -10,8 +10,8 @@
 --    The end of a head is found with one search; framing needs only Content-Length and
 --    Transfer-Encoding, found in the lower-cased head with plain searches.  Header lines are
 --    taken apart one by one only when a tree is built, each with bounded work.
---  * What a capture repeats (start lines, header lines, request targets) is taken apart once
---    per distinct string, in bounded caches (memoize), and the results are shared.
+--  * What a capture repeats (start lines, heads, header lines, request targets) is taken apart
+--    once per distinct string, in bounded caches (memoize), and the results are shared.
 --  * Every decision (this connection is HTCPCP, this connection is TLS, this request pairs with
 --    that response) is made once, on the first pass, and stored by frame; later passes only read
 --    it, so one pass and two passes (tshark -2, the GUI) show the same packets.
@@ -1347,7 +1347,11 @@ local function header_items(data, from, to)
             while lf < to and is_blank(byte(data, lf + 1)) do
                 local next_lf = find(data, "\n", lf + 1, true)
                 local next_stop = next_lf - 1
-                if byte(data, next_stop) == 13 then next_stop = next_stop - 1 else bare_lf = true end
+                if byte(data, next_stop) == 13 then
+                    next_stop = next_stop - 1
+                else
+                    bare_lf = true
+                end
                 folds = folds or {}
                 folds[#folds + 1] = { lf + 1 - from, next_stop - lf }
                 value = value .. " " .. trim(sub(data, lf + 1, next_stop))
