@@ -453,6 +453,10 @@ local function reset_state()
         base = nil,     -- absolute minus relative time of the first frame
         tracked = {},   -- source port * 65536 + destination port -> TCP header position (below)
         last_pair = {}, -- the same -> { source, destination, pair_key } of its last packet
+        shared_ports = {}, -- the same -> true once other addresses have used the port pair
+        syn_keys = {},  -- the same -> pair_key of its last SYN (connection_starts)
+        syn_count = 0,  -- entries in syn_keys
+        tracker_runs = false, -- the TCP tracker has seen a frame (it is not disabled)
         tcp_at = false, -- where the TCP header of the last tracked frame started
         heur = {},      -- frame -> true when the heuristic took it
         tls = {},       -- frame -> true when it went to the TLS dissector
@@ -495,15 +499,21 @@ local function new_conn()
     }
 end
 
--- The key of a packet's address/port pair: the one its port pair had last time when the
--- addresses are the same (compared as Address objects, without making text of them).
+-- The key of a packet's address/port pair: the one its port pair had last time.  While the TCP
+-- tracker runs, only a port pair that other addresses have used too (st.shared_ports, set by
+-- the tracker at a SYN, or here) is also told apart by its addresses (compared as Address
+-- objects, without making text of them): asking pinfo for the addresses costs two objects.
 local function conn_key(pinfo)
     local sport, dport = pinfo.src_port, pinfo.dst_port
-    local src, dst = pinfo.src, pinfo.dst
     local ports = sport * 65536 + dport
     local last = st.last_pair[ports]
+    if last and st.tracker_runs and not st.shared_ports[ports] then return last[3], sport, dport end
+    local src, dst = pinfo.src, pinfo.dst
     if last and last[1] == src and last[2] == dst then return last[3], sport, dport end
     local key = pair_key(pinfo)
+    if last and last[3] ~= key then
+        st.shared_ports[ports], st.shared_ports[dport * 65536 + sport] = true, true
+    end
     st.last_pair[ports] = { src, dst, key }
     return key, sport, dport
 end
@@ -1947,22 +1957,21 @@ local SYN, ACK = 2, 16 -- flag bits (FIN is bit 1)
 local PT_TCP = 2 -- pinfo.port_type of a TCP frame
 local MAX_TCP_AT = 128 -- the TCP header starts within this many bytes of the frame
 
--- The TCP header of a frame (14 bytes from its start: ports, numbers, offset, flags) and the
--- frame's length, or nil.
-local function tcp_header(tvb, entry, len)
-    local at = entry.at
+-- The TCP header (14 bytes from its start: ports, numbers, offset, flags) of a frame of length
+-- len whose port bytes are `ports` (port_bytes), looked for at `at` first; and where it
+-- starts.  nil when there is none.
+local function tcp_header(tvb, ports, at, len)
     if at and at + 14 <= len then
         local head = tvb:raw(at, 14)
-        if sub(head, 1, 4) == entry.ports then return head end
+        if sub(head, 1, 4) == ports then return head, at end
     end
     local first = tvb:raw(0, math.min(len, MAX_TCP_AT + 14))
-    local p = find(first, entry.ports, 1, true)
+    local p = find(first, ports, 1, true)
     while p and not (p + 13 <= #first and byte(first, p + 12) >= 0x50) do
-        p = find(first, entry.ports, p + 1, true)
+        p = find(first, ports, p + 1, true)
     end
     if not p then return nil end
-    entry.at = p - 1
-    return sub(first, p, p + 13)
+    return sub(first, p, p + 13), p - 1
 end
 
 -- Data from one side was not captured: its peer acknowledged bytes the capture never had.  A
@@ -1984,6 +1993,28 @@ local function data_lost(pinfo, lost_port)
     end
 end
 
+-- A SYN without ACK (on any port pair): a new connection on its address/port pair.  When other
+-- addresses used the port pair before (in a SYN or a packet), packets on it are from now on
+-- told apart by their addresses too (conn_key).  The SYNs' keys are kept in a bounded table
+-- (MAX_SYN_KEYS port pairs, started afresh when full).
+local MAX_SYN_KEYS = 65536
+
+local function connection_starts(pinfo, sport, dport)
+    local key = pair_key(pinfo)
+    st.conns[key] = nil
+    local forth, back = sport * 65536 + dport, dport * 65536 + sport
+    local seen = st.syn_keys[forth] or st.syn_keys[back]
+    local last = st.last_pair[forth] or st.last_pair[back]
+    if (seen and seen ~= key) or (last and last[3] ~= key) then
+        st.shared_ports[forth], st.shared_ports[back] = true, true
+    end
+    if not seen then
+        if st.syn_count == MAX_SYN_KEYS then st.syn_keys, st.syn_count = {}, 0 end
+        st.syn_count = st.syn_count + 1
+    end
+    st.syn_keys[forth] = key
+end
+
 -- Sequence numbers wrap at 2^32; a is after b when (a - b) % WRAP is in (0, HALF).  (Written
 -- out where it is used, since this runs on every frame.)
 local HALF, WRAP = 2147483648, 4294967296
@@ -1994,6 +2025,7 @@ local HALF, WRAP = 2147483648, 4294967296
 -- frame costs one read of the frame (and pinfo.port_type) rather than six calls.
 function tracker.dissector(tvb, pinfo)
     if pinfo.visited then return end
+    st.tracker_runs = true
     local len = tvb:len()
     local at = st.tcp_at
     local entry, p1, p2, p3, p4, s1, s2, s3, s4, a1, a2, a3, a4, offset, flags
@@ -2003,17 +2035,33 @@ function tracker.dissector(tvb, pinfo)
         if entry and (entry.at ~= at or offset < 0x50) then entry = nil end
     end
     if not entry then
-        entry = st.tracked[pinfo.src_port * 65536 + pinfo.dst_port]
-        if not entry or pinfo.port_type ~= PT_TCP then return end
-        local head = tcp_header(tvb, entry, len)
+        local sport, dport = pinfo.src_port, pinfo.dst_port
+        entry = st.tracked[sport * 65536 + dport]
+        if not entry then
+            -- Not (yet) an HTCPCP port pair: only a SYN matters.
+            local here = p1 and p1 * 256 + p2 == sport and p3 * 256 + p4 == dport
+            if not (here and offset >= 0x50) then
+                if pinfo.port_type ~= PT_TCP then return end
+                local head, found = tcp_header(tvb, port_bytes(sport, dport), nil, len)
+                if not head then return end
+                st.tcp_at = found
+                offset, flags = byte(head, 13, 14)
+            end
+            if flags % 4 >= SYN and flags % 32 < ACK and pinfo.port_type == PT_TCP then
+                connection_starts(pinfo, sport, dport)
+            end
+            return
+        end
+        if pinfo.port_type ~= PT_TCP then return end
+        local head, found = tcp_header(tvb, entry.ports, entry.at, len)
         if not head then return end
-        st.tcp_at = entry.at
+        entry.at, st.tcp_at = found, found
         p1, p2, p3, p4, s1, s2, s3, s4, a1, a2, a3, a4, offset, flags = byte(head, 1, 14)
     elseif pinfo.port_type ~= PT_TCP then
         return
     end
     if flags % 4 >= SYN and flags % 32 < ACK then
-        st.conns[pair_key(pinfo)] = nil
+        connection_starts(pinfo, p1 * 256 + p2, p3 * 256 + p4)
         entry.next, entry.peer.next = nil, nil
         return
     end

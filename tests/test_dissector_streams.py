@@ -80,6 +80,40 @@ class PortReuseTests(Streams):
             self.assertEqual(ints(rows[brew], "htcpcp.request_number"), [2])
 
 
+class SharedPortTests(Streams):
+    """Two hosts on the same port pair at once are two connections, with or without the tracker."""
+
+    def capture(self) -> tuple[Path, list[int], list[int]]:
+        cap = Capture()
+        first = cap.connect(40800, 5030, client_ip="127.0.0.2")
+        second = cap.connect(40800, 5030, client_ip="127.0.0.3")
+        requests = [first.client(http_message("GET coffee://ducky/pot-0 HTCPCP/1.1"))]
+        requests.append(second.client(http_message("BREW coffee://ducky/pot-1 HTCPCP/1.1")))
+        requests.append(first.client(http_message("GET coffee://ducky/pot-2 HTCPCP/1.1")))
+        answers = [second.server(response("200 OK"))]
+        answers += [first.server(response("200 OK")), first.server(response("200 OK"))]
+        first.close()
+        second.close()
+        return self.write(cap, "shared_ports"), requests, answers
+
+    def check(self, options: tuple[str, ...]) -> None:
+        capture, requests, answers = self.capture()
+        for rows in self.passes(capture, options):
+            self.assertEqual(
+                [ints(rows[f], "htcpcp.request_in") for f in answers],
+                [[requests[1]], [requests[0]], [requests[2]]],
+            )
+            self.assertEqual(
+                [ints(rows[f], "htcpcp.request_number") for f in requests], [[1], [1], [2]]
+            )
+
+    def test_with_the_tracker(self) -> None:
+        self.check(())
+
+    def test_without_the_tracker(self) -> None:
+        self.check(("--disable-protocol", "htcpcp_tcp"))
+
+
 class LostMessageTests(Streams):
     """One message missing from the capture costs its own pair only."""
 
