@@ -559,7 +559,7 @@ local function new_call(tvb, pinfo, root, data, visited, conn, side)
     local n = floor(state / 2)
     cx.tvb, cx.pinfo, cx.root, cx.tree, cx.data = tvb, pinfo, root, root.text ~= nil, data
     cx.total, cx.priv, cx.first, cx.n, cx.number = #data, priv, n, n + 1, pinfo.number
-    cx.visited, cx.shown, cx.conn, cx.side, cx.info = visited, state % 2 == 1, conn or false,
+    cx.visited, cx.shown, cx.conn, cx.side, cx.cols = visited, state % 2 == 1, conn or false,
         side or false, false
     cx.wait_known, cx.can_wait = false, false
     return cx
@@ -576,7 +576,7 @@ end
 -- The end of a call: its state table may be reused (and holds on to nothing).
 local function release(cx)
     cx.tvb, cx.pinfo, cx.root, cx.data, cx.priv = false, false, false, false, false
-    cx.conn, cx.side, cx.info, cx.busy = false, false, false, false
+    cx.conn, cx.side, cx.cols, cx.busy = false, false, false, false
 end
 
 local function call_key(cx)
@@ -593,23 +593,22 @@ local function take_key(cx)
     return cx.number * 65536 + cx.n
 end
 
--- The Info column: the first item of a frame replaces TCP's text, later ones are appended;
--- fenced after each item so that body dissectors (JSON) append to it.
+-- The Info column: the first item of a frame replaces TCP's text, later ones are appended.
+-- The columns are set through pinfo.cols alone (cols.info = text): a Column object for
+-- cols.info costs one more object a call.
 local function show_info(cx, text)
-    local info = cx.info
-    if not info then
-        local cols = cx.pinfo.cols
+    local cols = cx.cols
+    if not cols then
+        cols = cx.pinfo.cols
         cols.protocol = "HTCPCP"
-        info = cols.info
-        cx.info = info
+        cx.cols = cols
     end
     if cx.shown then
-        info:append(", " .. text)
+        cols.info:append(", " .. text)
     else
-        info:set(text)
+        cols.info = text
         cx.shown = true
     end
-    info:fence()
 end
 
 -- The Info text of an item, kept in its record for replays.
