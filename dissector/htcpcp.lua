@@ -457,6 +457,8 @@ local function reset_state()
         syn_keys = {},  -- the same -> pair_key of its last SYN (connection_starts)
         syn_count = 0,  -- entries in syn_keys
         tracker_runs = false, -- the TCP tracker has seen a frame (it is not disabled)
+        open_frame = false, -- the frame being dissected, while the tracker runs (new_call)
+        open_state = 0, -- its count of items so far (save_count)
         tcp_at = false, -- where the TCP header of the last tracked frame started
         heur = {},      -- frame -> true when the heuristic took it
         tls = {},       -- frame -> true when it went to the TLS dissector
@@ -534,10 +536,12 @@ local function conn_of(pinfo)
 end
 
 -- One call of the dissector: the packet, the data as a string, and the count of items
--- (messages, pieces of data) this frame has shown so far, kept in pinfo.private across the
--- several calls TCP makes for one frame and restarted at every dissection of the frame (as
--- 2 * count + 1 once the Info column has been set).  Every call takes one index for itself,
--- then one per item: keys stable across passes.
+-- (messages, pieces of data) this frame has shown so far, kept across the several calls TCP
+-- makes for one frame and restarted at every dissection of the frame (as 2 * count + 1 once
+-- the Info column has been set).  Every call takes one index for itself, then one per item:
+-- keys stable across passes.  While the TCP tracker runs (a postdissector: it ends every
+-- dissection of a frame) the count is kept here, in st.open_frame and st.open_state, which
+-- the tracker clears; otherwise in pinfo.private, which costs an object a call.
 -- The call's state lives in one table reused from call to call (a fresh one only if a call
 -- were ever nested in another), which spares an allocation per packet.  Its fields are never
 -- set to nil (see new_message).
@@ -553,12 +557,18 @@ end
 local function new_call(tvb, pinfo, root, data, visited, conn, side)
     local cx = spare_call
     if cx.busy then cx = {} else spare_call.busy = true end
-    local priv = pinfo.private
-    local text = priv.htcpcp
-    local state = text and (text_counts[text] or tonumber(text)) or 0
+    local number = pinfo.number
+    local priv, state = false, 0
+    if st.tracker_runs then
+        if st.open_frame == number then state = st.open_state else st.open_frame = number end
+    else
+        priv = pinfo.private
+        local text = priv.htcpcp
+        state = text and (text_counts[text] or tonumber(text)) or 0
+    end
     local n = floor(state / 2)
     cx.tvb, cx.pinfo, cx.root, cx.tree, cx.data = tvb, pinfo, root, root.text ~= nil, data
-    cx.total, cx.priv, cx.first, cx.n, cx.number = #data, priv, n, n + 1, pinfo.number
+    cx.total, cx.priv, cx.first, cx.n, cx.number = #data, priv, n, n + 1, number
     cx.visited, cx.shown, cx.conn, cx.side, cx.cols = visited, state % 2 == 1, conn or false,
         side or false, false
     cx.wait_known, cx.can_wait = false, false
@@ -619,10 +629,14 @@ end
 
 local function save_count(cx, n)
     local state = n * 2 + (cx.shown and 1 or 0)
-    cx.priv.htcpcp = count_texts[state] or tostring(state)
+    if cx.priv then
+        cx.priv.htcpcp = count_texts[state] or tostring(state)
+    else
+        st.open_state = state
+    end
 end
 
--- End of a call: the item count goes back into pinfo.private, and on the first pass what the
+-- End of a call: the item count is kept for the frame's next call, and on the first pass what the
 -- call showed is kept, so that a later pass without a tree only replays it.
 local function end_call(cx, seg_offset, seg_len)
     save_count(cx, cx.n)
@@ -2023,6 +2037,7 @@ local HALF, WRAP = 2147483648, 4294967296
 -- header where the last one had it: the port bytes found there name the entry, so the usual
 -- frame costs one read of the frame (and pinfo.port_type) rather than six calls.
 function tracker.dissector(tvb, pinfo)
+    st.open_frame = false -- this dissection of the frame is over (new_call)
     if pinfo.visited then return end
     st.tracker_runs = true
     local len = tvb:len()
