@@ -2054,14 +2054,15 @@ function tracker.dissector(tvb, pinfo)
         if not entry then
             -- Not (yet) an HTCPCP port pair: only a SYN matters.
             local here = p1 and p1 * 256 + p2 == sport and p3 * 256 + p4 == dport
+            local is_tcp = false
             if not (here and offset >= 0x50) then
                 if pinfo.port_type ~= PT_TCP then return end
                 local head, found = tcp_header(tvb, port_bytes(sport, dport), nil, len)
                 if not head then return end
-                st.tcp_at = found
+                st.tcp_at, is_tcp = found, true
                 offset, flags = byte(head, 13, 14)
             end
-            if flags % 4 >= SYN and flags % 32 < ACK and pinfo.port_type == PT_TCP then
+            if flags % 4 >= SYN and flags % 32 < ACK and (is_tcp or pinfo.port_type == PT_TCP) then
                 connection_starts(pinfo, sport, dport)
             end
             return

@@ -747,6 +747,18 @@ class RecordingTests(DispatcherCase):
         assert isinstance(reply, Deferred), reply
         return reply
 
+    def recorded_brew(self, headers: dict[str, str] = LAB) -> None:
+        """Start a brew on pot-0 and let its write succeed."""
+        start = self.send("BREW", "/pot-0", headers, b"start")
+        self.history.writes[0][1].callback(None)
+        self.successResultOf(start)
+
+    def recorded_pouring(self) -> None:
+        """A brew with cream, done and pouring, both writes made."""
+        self.recorded_brew({**LAB, "accept-additions": "cream"})
+        self.clock.advance(30)
+        self.history.writes[1][1].callback(None)
+
     def test_reply_waits_for_its_write(self) -> None:
         reply = self.send("BREW", "/pot-0", LAB, b"start")
         self.assertNoResult(reply)
@@ -770,9 +782,7 @@ class RecordingTests(DispatcherCase):
         self.assertEqual(len(self.flushLoggedErrors(OSError)), 1)
 
     def test_failed_stop_leaves_it_brewing(self) -> None:
-        start = self.send("BREW", "/pot-0", LAB, b"start")
-        self.history.writes[0][1].callback(None)
-        self.successResultOf(start)
+        self.recorded_brew()
         self.clock.advance(5)
         stop = self.send("BREW", "/pot-0", LAB, b"stop")
         self.history.writes[1][1].errback(OSError("locked"))
@@ -782,11 +792,7 @@ class RecordingTests(DispatcherCase):
         self.flushLoggedErrors(OSError)
 
     def test_failed_when_keeps_the_milk_pouring(self) -> None:
-        start = self.send("BREW", "/pot-0", {**LAB, "accept-additions": "cream"}, b"start")
-        self.history.writes[0][1].callback(None)
-        self.successResultOf(start)
-        self.clock.advance(30)
-        self.history.writes[1][1].callback(None)
+        self.recorded_pouring()
         when = self.send("WHEN", "/pot-0", {})
         self.history.writes[2][1].errback(OSError("locked"))
         self.assertEqual(self.successResultOf(when).status, 503)
@@ -794,9 +800,7 @@ class RecordingTests(DispatcherCase):
         self.flushLoggedErrors(OSError)
 
     def test_a_status_read_during_a_failed_stop_is_not_kept(self) -> None:
-        start = self.send("BREW", "/pot-0", LAB, b"start")
-        self.history.writes[0][1].callback(None)
-        self.successResultOf(start)
+        self.recorded_brew()
         stop = self.send("BREW", "/pot-0", LAB, b"stop")
         self.assertEqual(self.json("GET", "/pot-0")["outcome"], "stopped")
         self.history.writes[1][1].errback(OSError("locked"))
@@ -805,11 +809,7 @@ class RecordingTests(DispatcherCase):
         self.flushLoggedErrors(OSError)
 
     def test_a_status_read_during_a_failed_when_is_not_kept(self) -> None:
-        start = self.send("BREW", "/pot-0", {**LAB, "accept-additions": "cream"}, b"start")
-        self.history.writes[0][1].callback(None)
-        self.successResultOf(start)
-        self.clock.advance(30)
-        self.history.writes[1][1].callback(None)
+        self.recorded_pouring()
         when = self.send("WHEN", "/pot-0", {})
         self.assertEqual(self.json("GET", "/pot-0")["state"], "ready")
         self.history.writes[2][1].errback(OSError("locked"))
@@ -865,9 +865,7 @@ class RecordingTests(DispatcherCase):
         self.assertEqual(self.successResultOf(tea).status, 200)
 
     def test_no_waiting_once_a_change_is_recorded(self) -> None:
-        start = self.send("BREW", "/pot-0", LAB, b"start")
-        self.history.writes[0][1].callback(None)
-        self.successResultOf(start)
+        self.recorded_brew()
         reply = self.dispatcher.handle(Request("WHEN", "/pot-0", "HTCPCP/1.1", {}, b""))
         self.assertIsInstance(reply, Reply)
 
@@ -882,9 +880,7 @@ class RecordingTests(DispatcherCase):
         )
 
     def test_taking_away_needs_no_write(self) -> None:
-        start = self.send("BREW", "/pot-0", LAB, b"start")
-        self.history.writes[0][1].callback(None)
-        self.successResultOf(start)
+        self.recorded_brew()
         self.clock.advance(30)
         self.history.writes[1][1].callback(None)
         reply = self.dispatcher.handle(Request("BREW", "/pot-0", "HTCPCP/1.1", LAB, b"stop"))
