@@ -420,12 +420,12 @@ htcpcp.prefs.media = Pref.bool("Hand bodies to media-type dissectors", true,
 -- 4. Per-capture state, built on the first pass only
 ---------------------------------------------------------------------------------------------
 
--- A message's record is an array (half the size of a table with named fields; there is one per
--- message of the capture): frame, time, Info text, then on a request its number in the
--- connection, method, previous and next request and response, on a response its request.
--- Rare facts (lost, request_lost, body_in) are named fields.
-local FRAME, TIME, INFO, NUMBER, METHOD, PREV, NEXT, RESP = 1, 2, 3, 4, 5, 6, 7, 8
-local REQ = 4
+-- What the first pass works with (a connection's pending requests, its last request, the
+-- message whose body may continue) are small arrays: frame, time, the slot of its stored record
+-- (section 4b), and on a request its number in the connection and its method.  What later
+-- passes need is in the stored records only, so these live no longer than their connection
+-- needs them.
+local FRAME, TIME, SLOT, NUMBER, METHOD = 1, 2, 3, 4, 5
 
 local st
 local stats_wanted = false -- set by -z htcpcp,tree or in the GUI
@@ -447,9 +447,6 @@ end
 local function reset_state()
     st = {
         conns = {},     -- address/port pair -> connection
-        msgs = {},      -- frame * 65536 + index within the frame -> record
-        empty_calls = {}, -- key of a call of the dissector that showed no item -> true
-        call_segments = {}, -- the same key -> { offset, length } the call asked TCP for
         base = nil,     -- absolute minus relative time of the first frame
         tracked = {},   -- source port * 65536 + destination port -> TCP header position (below)
         last_pair = {}, -- the same -> { source, destination, pair_key } of its last packet
@@ -463,12 +460,249 @@ local function reset_state()
         heur = {},      -- frame -> true when the heuristic took it
         tls = {},       -- frame -> true when it went to the TLS dissector
         rejected = {},  -- frame -> true when the heuristic turned it away
+        records = ByteArray.new(), -- the stored records (section 4b)
+        record_count = 0, -- records stored ...
+        flushed_records = 0, -- ... of which in the ByteArray; the others:
+        pending_records = {},
+        first_record = ByteArray.new(), -- frame -> its first record (section 4b) ...
+        pending_index = {}, -- ... and its entries not written there yet
+        indexed_frames = 0, -- frames that first_record and pending_index cover
+        info_ids = {},  -- Info text -> its number in info_texts
+        info_texts = {},
+        info_count = 0,
+        cached_frame = false, -- the frame records.of_frame() last read, and what it found
+        cached_slots = false,
+        cached_kinds = false,
         stats = new_stats(),
     }
     read_prefs()
 end
 reset_state()
 htcpcp.init = reset_state
+
+---------------------------------------------------------------------------------------------
+-- 4b. Stored records: one per message, piece of data, and call of the dissector that showed
+--     nothing or asked TCP for more, in a ByteArray outside Lua's heap.  (As Lua tables, a
+--     capture's worth of records made each garbage collection walk them all, and let the
+--     garbage between collections outgrow the processor's caches: every tree item cost about
+--     twice as much.)  A record is RECORD_SIZE bytes, numbers little-endian, at its slot:
+--       0 frame (4 bytes), 4 index within the frame (2), 6 flags (1), 7 kind (1),
+--       8 Info text (4: its number in st.info_texts, 0: none), 12 request number (4: a
+--       request's, and on a response its request's), 16 link (4: a request's previous request,
+--       a response's request, the message a continuation continues; a call's desegment
+--       offset), 20 next (4: a request's next request; a call's desegment length), 24 a
+--       request's response (4), 28 the frame its body continues in (4), 32 a response's time
+--       since its request (seconds, 4, and nanoseconds, 4).
+--     Frame numbers are 1-based, so 0 is "none".  st.first_record has, for each frame in
+--     order, the slot of its first record plus one (4 bytes; 0: none): the first pass goes
+--     through the frames in order, and a frame's records are stored one after another.
+---------------------------------------------------------------------------------------------
+
+local KIND_REQUEST, KIND_RESPONSE, KIND_DATA, KIND_CALL = 1, 2, 3, 4
+local LOST = 1          -- a request whose response was not captured
+local REQUEST_LOST = 2  -- a response whose request was not captured
+local ANSWERS_HEAD = 4  -- a response to a HEAD request
+local ASKED_TCP = 8     -- a call that asked TCP for more data
+
+local function has_flag(flags, flag)
+    return floor(flags / flag) % 2 == 1
+end
+
+local records = {} -- this section's functions
+
+do
+    local RECORD_SIZE = 40
+    local AT_FLAGS, AT_NEXT, AT_RESPONSE, AT_BODY_IN = 6, 20, 24, 28
+    -- Records are written to the ByteArray BATCH at a time; until then each is a table of its
+    -- byte values (from a pool), so that the links set soon after (next request, response)
+    -- cost no call.
+    local BATCH = 64
+    local unpack = table.unpack or unpack
+    local pool = {}
+
+    -- n as 4 little-endian byte values into t from index at + 1 (no math.floor: a call).
+    local function put_u32(t, at, n)
+        local b = n % 256
+        t[at + 1] = b
+        n = (n - b) / 256
+        b = n % 256
+        t[at + 2] = b
+        n = (n - b) / 256
+        b = n % 256
+        t[at + 3] = b
+        t[at + 4] = ((n - b) / 256) % 256
+    end
+
+    local function u32_of(t, at)
+        return t[at + 1] + t[at + 2] * 256 + t[at + 3] * 65536 + t[at + 4] * 16777216
+    end
+
+    local function u32_at(s, at)
+        local a, b, c, d = byte(s, at + 1, at + 4)
+        return a + b * 256 + c * 65536 + d * 16777216
+    end
+
+    local function flush()
+        local pending = st.pending_records
+        local n = #pending
+        if n == 0 then return end
+        local texts = {}
+        for k = 1, n do
+            texts[k] = char(unpack(pending[k], 1, RECORD_SIZE))
+            pool[#pool + 1] = pending[k]
+            pending[k] = nil
+        end
+        st.records:append(ByteArray.new(concat(texts), true))
+        st.flushed_records = st.flushed_records + n
+        if #st.pending_index > 0 then
+            st.first_record:append(ByteArray.new(concat(st.pending_index), true))
+            st.pending_index = {}
+        end
+    end
+
+    -- The number of an Info text (texts repeat: start lines are shared by many messages).
+    local function info_number(text)
+        local id = st.info_ids[text]
+        if not id then
+            id = st.info_count + 1
+            st.info_count = id
+            st.info_texts[id] = text
+            st.info_ids[text] = id
+        end
+        return id
+    end
+
+    -- Store a record for key (frame * 65536 + index); returns its slot.
+    function records.store(kind, key, info, number, link, next_link, flags, sec, nsec)
+        local index = key % 65536
+        local frame = (key - index) / 65536
+        local t = pool[#pool]
+        if t then pool[#pool] = nil else t = {} end
+        put_u32(t, 0, frame)
+        t[5], t[6], t[7], t[8] = index % 256, (index - index % 256) / 256, flags, kind
+        put_u32(t, 8, info and info_number(info) or 0)
+        put_u32(t, 12, number)
+        put_u32(t, 16, link)
+        put_u32(t, 20, next_link)
+        put_u32(t, 24, 0)
+        put_u32(t, 28, 0)
+        put_u32(t, 32, sec)
+        put_u32(t, 36, nsec)
+        local slot = st.record_count
+        st.record_count = slot + 1
+        local indexed = st.indexed_frames
+        if frame > indexed then
+            local gap = frame - indexed - 1
+            if gap > BATCH then
+                flush() -- (ByteArray:set_size pads with zeros)
+                st.first_record:set_size(4 * (frame - 1))
+            elseif gap > 0 then
+                st.pending_index[#st.pending_index + 1] = string.rep("\0", 4 * gap)
+            end
+            local index_pieces = st.pending_index
+            local entry = {}
+            put_u32(entry, 0, slot + 1)
+            index_pieces[#index_pieces + 1] = char(unpack(entry, 1, 4))
+            st.indexed_frames = frame
+        end
+        local pending = st.pending_records
+        pending[#pending + 1] = t
+        if #pending == BATCH then flush() end
+        return slot
+    end
+
+    -- The byte table of a record not yet in the ByteArray (nil: it is there).
+    local function pending_of(slot)
+        return st.pending_records[slot - st.flushed_records + 1]
+    end
+
+    local function set_u32(slot, at, n)
+        local t = pending_of(slot)
+        if t then return put_u32(t, at, n) end
+        local bytes, pos = st.records, slot * RECORD_SIZE + at
+        for k = 0, 3 do
+            local b = n % 256
+            bytes:set_index(pos + k, b)
+            n = (n - b) / 256
+        end
+    end
+
+    function records.set_next(slot, frame) set_u32(slot, AT_NEXT, frame) end
+    function records.set_response(slot, frame) set_u32(slot, AT_RESPONSE, frame) end
+    function records.set_body_in(slot, frame) set_u32(slot, AT_BODY_IN, frame) end
+
+    function records.add_flag(slot, flag)
+        local t = pending_of(slot)
+        local flags = t and t[AT_FLAGS + 1] or st.records:get_index(slot * RECORD_SIZE + AT_FLAGS)
+        if has_flag(flags, flag) then return end
+        if t then
+            t[AT_FLAGS + 1] = flags + flag
+        else
+            st.records:set_index(slot * RECORD_SIZE + AT_FLAGS, flags + flag)
+        end
+    end
+
+    -- A stored record, read into one reused table (its fields are numbers, 0 for none).
+    local view = {}
+
+    function records.read(slot)
+        local r = view
+        local t = pending_of(slot)
+        if t then
+            r.frame, r.flags, r.kind = u32_of(t, 0), t[7], t[8]
+            r.info, r.number, r.link = u32_of(t, 8), u32_of(t, 12), u32_of(t, 16)
+            r.next, r.response, r.body_in = u32_of(t, 20), u32_of(t, 24), u32_of(t, 28)
+            r.sec, r.nsec = u32_of(t, 32), u32_of(t, 36)
+            return r
+        end
+        local s = st.records:raw(slot * RECORD_SIZE, RECORD_SIZE)
+        r.frame, r.flags, r.kind = u32_at(s, 0), byte(s, 7), byte(s, 8)
+        r.info, r.number, r.link = u32_at(s, 8), u32_at(s, 12), u32_at(s, 16)
+        r.next, r.response, r.body_in = u32_at(s, 20), u32_at(s, 24), u32_at(s, 28)
+        r.sec, r.nsec = u32_at(s, 32), u32_at(s, 36)
+        return r
+    end
+
+    -- A message without a stored record (one a later pass finds that the first did not).
+    function records.blank(kind)
+        local r = view
+        r.frame, r.flags, r.kind, r.info, r.number, r.link = 0, 0, kind, 0, 0, 0
+        r.next, r.response, r.body_in, r.sec, r.nsec = 0, 0, 0, 0, 0
+        return r
+    end
+
+    function records.info_text(id)
+        return st.info_texts[id] or ""
+    end
+
+    -- The stored records of a frame: index within the frame -> slot, and -> kind; kept for the
+    -- frame last asked about (a later pass asks once per call and message of the frame; the
+    -- first pass never asks, and a frame's records are all stored by the end of its first
+    -- pass).
+    function records.of_frame(frame)
+        if st.cached_frame == frame then return st.cached_slots, st.cached_kinds end
+        flush()
+        local slots, kinds = {}, {}
+        st.cached_frame, st.cached_slots, st.cached_kinds = frame, slots, kinds
+        if frame < 1 or frame > st.indexed_frames then return slots, kinds end
+        local slot = u32_at(st.first_record:raw((frame - 1) * 4, 4), 0) - 1
+        while slot >= 0 and slot < st.record_count do
+            local head = st.records:raw(slot * RECORD_SIZE, 8)
+            if u32_at(head, 0) ~= frame then break end
+            local index = byte(head, 5) + byte(head, 6) * 256
+            slots[index], kinds[index] = slot, byte(head, 8)
+            slot = slot + 1
+        end
+        return slots, kinds
+    end
+
+    -- The slot of the record with this key (nil: none) and its kind.
+    function records.find(key)
+        local slots, kinds = records.of_frame(floor(key / 65536))
+        local index = key % 65536
+        return slots[index], kinds[index]
+    end
+end
 
 -- Key of the address/port pair, the same in both directions; and the two ports.
 local function pair_key(pinfo)
@@ -621,12 +855,6 @@ local function show_info(cx, text)
     end
 end
 
--- The Info text of an item, kept in its record for replays.
-local function set_info(cx, rec, text)
-    rec[INFO] = text
-    show_info(cx, text)
-end
-
 local function save_count(cx, n)
     local state = n * 2 + (cx.shown and 1 or 0)
     if cx.priv then
@@ -636,31 +864,26 @@ local function save_count(cx, n)
     end
 end
 
--- End of a call: the item count is kept for the frame's next call, and on the first pass what the
--- call showed is kept, so that a later pass without a tree only replays it.
+-- End of a call: the item count is kept for the frame's next call, and on the first pass a
+-- call that showed nothing or asked TCP for more is stored (its items are stored as they are
+-- shown), so that a later pass without a tree only replays it.
 local function end_call(cx, seg_offset, seg_len)
     save_count(cx, cx.n)
-    if not cx.visited then
-        local key = call_key(cx)
-        if seg_len then
-            st.call_segments[key] = { seg_offset, seg_len }
-        elseif cx.n == cx.first + 1 then
-            st.empty_calls[key] = true
-        end
+    if not cx.visited and (seg_len or cx.n == cx.first + 1) then
+        records.store(KIND_CALL, call_key(cx), nil, 0, seg_offset or 0, seg_len or 0,
+            seg_len and ASKED_TCP or 0, 0, 0)
     end
     release(cx)
 end
 
 -- How many items the call with this key showed on the first pass (nil: it was not seen).  Its
--- items have the keys right after it, and the next call's key has no record.
+-- items have the keys right after it; the next call's key has no item record.
 local function items_shown(key)
-    local msgs = st.msgs
-    if not msgs[key + 1] then
-        if st.empty_calls[key] or st.call_segments[key] then return 0 end
-        return nil
-    end
-    local n = 1
-    while msgs[key + n + 1] do n = n + 1 end
+    local slots, kinds = records.of_frame(floor(key / 65536))
+    local index = key % 65536
+    local n = 0
+    while slots[index + n + 1] and kinds[index + n + 1] ~= KIND_CALL do n = n + 1 end
+    if n == 0 and kinds[index] ~= KIND_CALL then return nil end
     return n
 end
 
@@ -668,16 +891,22 @@ end
 -- reassembly request of the first pass.
 local function replay(cx, items)
     local key = call_key(cx)
+    local slots, kinds = records.of_frame(cx.number)
+    local index = key % 65536
     if items > 0 then
         local texts = {}
-        for k = 1, items do texts[k] = st.msgs[key + k][INFO] end
+        for k = 1, items do
+            texts[k] = records.info_text(records.read(slots[index + k]).info)
+        end
         show_info(cx, concat(texts, ", "))
     end
     save_count(cx, cx.first + 1 + items)
-    local segment = st.call_segments[key]
-    if segment then
-        cx.pinfo.desegment_offset = segment[1]
-        cx.pinfo.desegment_len = segment[2]
+    if kinds[index] == KIND_CALL then
+        local r = records.read(slots[index])
+        if has_flag(r.flags, ASKED_TCP) then
+            cx.pinfo.desegment_offset = r.link
+            cx.pinfo.desegment_len = r.next
+        end
     end
     local total = cx.total
     release(cx)
@@ -698,12 +927,13 @@ local function time_of(pinfo)
     return abs - base
 end
 
--- Seconds between two records.
+-- Seconds between two working records.
 local function elapsed(from, to)
     return to[TIME] - from[TIME]
 end
 
-local function seconds_to_nstime(delta)
+-- A time in seconds as whole seconds and nanoseconds (negative times are 0).
+local function split_seconds(delta)
     if delta < 0 then delta = 0 end
     local sec = floor(delta)
     local nsec = floor((delta - sec) * 1000000000 + 0.5)
@@ -711,7 +941,7 @@ local function seconds_to_nstime(delta)
         sec = sec + 1
         nsec = nsec - 1000000000
     end
-    return NSTime.new(sec, nsec)
+    return sec, nsec
 end
 
 ---------------------------------------------------------------------------------------------
@@ -1544,28 +1774,23 @@ local function render_body(t, tvb, pinfo, root, m, content_type)
     if m.truncated then t:add_proto_expert_info(ef.truncated) end
 end
 
-local function render_links(t, rec)
-    local is_request = rec[METHOD]
-    local number = rec[NUMBER]
-    if number and not is_request then number = number[NUMBER] end
-    if number then t:add(hf.request_number, number):set_generated() end
-    if is_request then
-        if rec[PREV] then t:add(hf.prev_request_in, rec[PREV][FRAME]):set_generated() end
-        if rec[NEXT] then t:add(hf.next_request_in, rec[NEXT][FRAME]):set_generated() end
-        if rec[RESP] then t:add(hf.response_in, rec[RESP][FRAME]):set_generated() end
-        if rec.lost then t:add_proto_expert_info(ef.response_not_captured) end
-    elseif rec.request_lost then
+-- The links of a message's stored record (records.read).
+local function render_links(t, r)
+    if r.number > 0 then t:add(hf.request_number, r.number):set_generated() end
+    if r.kind == KIND_REQUEST then
+        if r.link > 0 then t:add(hf.prev_request_in, r.link):set_generated() end
+        if r.next > 0 then t:add(hf.next_request_in, r.next):set_generated() end
+        if r.response > 0 then t:add(hf.response_in, r.response):set_generated() end
+        if has_flag(r.flags, LOST) then t:add_proto_expert_info(ef.response_not_captured) end
+    elseif has_flag(r.flags, REQUEST_LOST) then
         t:add_proto_expert_info(ef.request_not_captured)
+    elseif r.link > 0 then
+        t:add(hf.request_in, r.link):set_generated()
+        t:add(hf.time, NSTime.new(r.sec, r.nsec)):set_generated()
     else
-        local req = rec[REQ]
-        if req then
-            t:add(hf.request_in, req[FRAME]):set_generated()
-            t:add(hf.time, seconds_to_nstime(elapsed(req, rec))):set_generated()
-        else
-            t:add_proto_expert_info(ef.unmatched_response)
-        end
+        t:add_proto_expert_info(ef.unmatched_response)
     end
-    if rec.body_in then t:add(hf.body_in, rec.body_in):set_generated() end
+    if r.body_in > 0 then t:add(hf.body_in, r.body_in):set_generated() end
 end
 
 local function render_message(tvb, pinfo, root, m, rec)
@@ -1609,11 +1834,10 @@ local function count_request(m)
     return scheme
 end
 
-local function count_response(m, rec)
+local function count_response(m, rec, req)
     local stats = st.stats
     stats.responses = stats.responses + 1
     bump(stats.codes, m.start.code)
-    local req = rec[REQ]
     if req then
         local method = req[METHOD]
         local delta = elapsed(req, rec)
@@ -1634,18 +1858,24 @@ local brew_answers = { [300] = true, [406] = true, [418] = true }
 local brew_methods = { BREW = true, POST = true }
 local LOOK_AHEAD = 8 -- pending requests searched for the one a brewing answer belongs to
 
--- Pair a response with the oldest pending request of its connection (1xx leave it pending).
--- A brewing answer (300, 406, 418) skips pending requests that did not brew when a later one
--- did: their responses were not captured, and only they lose their pair.
-local function pair_response(conn, rec, code)
+-- A pending request's response was not captured.
+local function response_lost(req)
+    if req[SLOT] then records.add_flag(req[SLOT], LOST) end
+end
+
+-- Pair a response (in frame `frame`) with the oldest pending request of its connection (1xx
+-- leave it pending).  A brewing answer (300, 406, 418) skips pending requests that did not brew
+-- when a later one did: their responses were not captured, and only they lose their pair.
+-- Returns the request (false: none) and whether it is a stand-in for a request not captured.
+local function pair_response(conn, frame, code)
     local queue = conn.pending
     local head = conn.head
-    local req = queue[head]
+    local req = queue[head] or false
     if req and brew_answers[code] and not brew_methods[req[METHOD]] then
         for k = head + 1, math.min(conn.tail, head + LOOK_AHEAD) do
             if brew_methods[queue[k][METHOD]] then
                 for skipped = head, k - 1 do
-                    queue[skipped].lost = true
+                    response_lost(queue[skipped])
                     queue[skipped] = nil
                 end
                 head = k
@@ -1654,49 +1884,52 @@ local function pair_response(conn, rec, code)
             end
         end
     end
-    if req and req.lost_request then
-        rec.request_lost = true
-        if code >= 200 then
-            queue[head] = nil
-            head = head + 1
-        end
-        req = nil
-    end
-    if req then
-        rec[REQ] = req
-        if code >= 200 then
-            queue[head] = nil
-            head = head + 1
-            req[RESP] = rec
-        end
+    local stand_in = req and not req[SLOT]
+    if req and code >= 200 then
+        queue[head] = nil
+        head = head + 1
+        if not stand_in then records.set_response(req[SLOT], frame) end
     end
     conn.head = head
+    return req, stand_in
 end
 
+-- First pass: store a message's record (returns its slot), pair it and link it.
 local function register_message(pinfo, conn, side, m, key)
-    local rec
-    local number = floor(key / 65536) -- the frame (keys: frame * 65536 + item)
-    if m.start.is_request then
-        conn.requests = conn.requests + 1
-        local prev = conn.last_request or false
-        rec = { number, time_of(pinfo), false, conn.requests, m.start.method, prev, false, false }
-        if prev then prev[NEXT] = rec end
-    else
-        rec = { number, time_of(pinfo), false, false }
-    end
-    st.msgs[key] = rec
-    if m.start.is_request then
+    local start = m.start
+    local frame = floor(key / 65536) -- (keys: frame * 65536 + item)
+    local rec, slot
+    if start.is_request then
+        local number = conn.requests + 1
+        conn.requests = number
+        local prev = conn.last_request
+        slot = records.store(KIND_REQUEST, key, start.info, number, prev and prev[FRAME] or 0, 0,
+            0, 0, 0)
+        if prev then records.set_next(prev[SLOT], frame) end
+        rec = { frame, time_of(pinfo), slot, number, start.method }
         if not conn.request_port then conn.request_port = pinfo.src_port end
         conn.last_request = rec
         conn.tail = conn.tail + 1
         conn.pending[conn.tail] = rec
         if stats_wanted then count_request(m) end
     else
-        pair_response(conn, rec, m.start.code)
-        if stats_wanted then count_response(m, rec) end
+        rec = { frame, time_of(pinfo) }
+        local req, stand_in = pair_response(conn, frame, start.code)
+        if stand_in then
+            slot = records.store(KIND_RESPONSE, key, start.info, 0, 0, 0, REQUEST_LOST, 0, 0)
+            req = false
+        elseif req then
+            local sec, nsec = split_seconds(elapsed(req, rec))
+            slot = records.store(KIND_RESPONSE, key, start.info, req[NUMBER], req[FRAME], 0,
+                req[METHOD] == "HEAD" and ANSWERS_HEAD or 0, sec, nsec)
+        else
+            slot = records.store(KIND_RESPONSE, key, start.info, 0, 0, 0, 0, 0, 0)
+        end
+        rec[SLOT] = slot
+        if stats_wanted then count_response(m, rec, req) end
     end
     conn.owner[side] = m.open and rec or false -- (false, not nil: see new_message)
-    return rec
+    return slot
 end
 
 ---------------------------------------------------------------------------------------------
@@ -1710,42 +1943,55 @@ local function dissect_orphan(cx, i, line, cut_short)
     local data, total, tvb = cx.data, cx.total, cx.tvb
     local stop = find_next_start(data, i, total) or (total + 1)
     local key = take_key(cx)
-    local rec = st.msgs[key]
-    if not rec and not cx.visited then
-        local owner = cx.conn.owner[cx.side]
-        rec = { cx.number, false, false, owner = owner and owner[FRAME] }
-        if owner and not owner.body_in then owner.body_in = cx.number end
-        st.msgs[key] = rec
+    local owner, owner_frame = false, 0 -- the message whose body this continues
+    if not cx.visited then
+        owner = cx.conn.owner[cx.side]
+        if owner then owner_frame = owner[FRAME] end
+    else
+        local slot = records.find(key)
+        if slot then owner_frame = records.read(slot).link end
     end
-    rec = rec or {}
+    local malformed = owner_frame == 0 and not cut_short and line and #line <= MAX_START_LINE
+        and looks_like_bad_start(line)
+    local text
+    if owner_frame > 0 then
+        text = "Continuation of frame " .. owner_frame
+    elseif cut_short then
+        text = "Incomplete: " .. clean(sub(data, i, stop - 1))
+    elseif malformed then
+        text = "Malformed: " .. clean(line)
+    else
+        text = "Continuation"
+    end
+    if not cx.visited then
+        records.store(KIND_DATA, key, text, 0, owner_frame, 0, 0, 0, 0)
+        if owner and not owner.body_in then
+            owner.body_in = cx.number
+            records.set_body_in(owner[SLOT], cx.number)
+        end
+    end
+    show_info(cx, text)
     local tree = cx.tree
-    local range = tree and tvb(i - 1, stop - i)
-    local t = tree and cx.root:add(htcpcp, range)
-    if rec.owner then
-        set_info(cx, rec, "Continuation of frame " .. rec.owner)
-        if not tree then return stop end
+    if not tree then return stop end
+    local range = tvb(i - 1, stop - i)
+    local t = cx.root:add(htcpcp, range)
+    if owner_frame > 0 then
         t:append_text(", continuation")
-        t:add(hf.continuation_of, rec.owner):set_generated()
-        local text = sub(data, i, stop - 1)
-        local bi = add_text(t, hf.body, range, text)
-        bi:add(hf.body_length, #text):set_generated()
+        t:add(hf.continuation_of, owner_frame):set_generated()
+        local body = sub(data, i, stop - 1)
+        local bi = add_text(t, hf.body, range, body)
+        bi:add(hf.body_length, #body):set_generated()
         bi:add_proto_expert_info(ef.continuation)
-        if is_command_word(text) then
-            t:add(hf.command, range, lower(match(text, "^%s*(%a+)")))
+        if is_command_word(body) then
+            t:add(hf.command, range, lower(match(body, "^%s*(%a+)")))
         end
     elseif cut_short then
-        set_info(cx, rec, "Incomplete: " .. clean(sub(data, i, stop - 1)))
-        if not tree then return stop end
         t:append_text(", incomplete")
         t:add(hf.data, range):add_proto_expert_info(ef.truncated)
-    elseif line and #line <= MAX_START_LINE and looks_like_bad_start(line) then
-        set_info(cx, rec, "Malformed: " .. clean(line))
-        if not tree then return stop end
+    elseif malformed then
         t:append_text(", malformed start line")
         t:add(hf.data, range):add_proto_expert_info(ef.bad_start_line)
     else
-        set_info(cx, rec, "Continuation")
-        if not tree then return stop end
         t:append_text(", continuation")
         t:add(hf.data, range):add_proto_expert_info(ef.not_htcpcp)
     end
@@ -1756,13 +2002,11 @@ end
 local function bodiless_response(cx, start)
     local code = start.code
     if code < 200 or code == 204 or code == 304 then return true end
-    local req
     if cx.visited then
-        local rec = st.msgs[peek_key(cx)]
-        req = rec and rec[REQ]
-    else
-        req = cx.conn.pending[cx.conn.head]
+        local slot = records.find(peek_key(cx))
+        return slot and has_flag(records.read(slot).flags, ANSWERS_HEAD) or false
     end
+    local req = cx.conn.pending[cx.conn.head]
     return req and req[METHOD] == "HEAD" or false
 end
 
@@ -1788,14 +2032,19 @@ local function dissect_one(cx, i)
         return nil, need
     end
     local key = take_key(cx)
-    local rec = st.msgs[key]
     local pinfo = cx.pinfo
-    if not rec and not cx.visited then
-        rec = register_message(pinfo, cx.conn, cx.side, m, key)
+    local slot
+    if cx.visited then
+        slot = records.find(key)
+    else
+        slot = register_message(pinfo, cx.conn, cx.side, m, key)
     end
-    rec = rec or { cx.number, false, false, false, start.is_request and start.method }
-    if tree then render_message(cx.tvb, pinfo, cx.root, m, rec) end
-    set_info(cx, rec, rec[INFO] or start.info)
+    if tree then
+        local r = slot and records.read(slot)
+            or records.blank(start.is_request and KIND_REQUEST or KIND_RESPONSE)
+        render_message(cx.tvb, pinfo, cx.root, m, r)
+    end
+    show_info(cx, start.info)
     local stop = m.stop
     release_message(m)
     return stop + 1
@@ -1995,11 +2244,11 @@ local function data_lost(pinfo, lost_port)
     if not conn or not conn.request_port or pinfo.src_port == pinfo.dst_port then return end
     if lost_port == conn.request_port then
         conn.tail = conn.tail + 1
-        conn.pending[conn.tail] = { false, false, false, lost_request = true }
+        conn.pending[conn.tail] = { false, false } -- a stand-in: no SLOT (pair_response)
     else
         local req = conn.pending[conn.head]
         if req then
-            req.lost = true
+            response_lost(req)
             conn.pending[conn.head] = nil
             conn.head = conn.head + 1
         end
