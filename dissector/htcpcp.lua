@@ -978,6 +978,10 @@ end
 -- Parse a complete first line (without its CR/LF).  Returns its parts, the indices in the line
 -- where they start (p1, p2, p3: version, code, phrase; or method, target, version) and its
 -- Info text, or false.  A request needs a known method.
+local PROTO_LABEL = "Hyper Text Coffee Pot Control Protocol, "
+
+-- A start line taken apart: its parts and their positions, its Info text and the label of the
+-- protocol item in the tree (a line repeats, so these are made once per distinct line).
 local parse_start_line = memoize(function(line)
     local s
     local vpos, version, cpos, code, rest = match(line, STATUS_PATTERN)
@@ -991,6 +995,7 @@ local parse_start_line = memoize(function(line)
         s = { is_request = true, method = method, target = target, version = version2,
             line = line, info = clean(line), p1 = mpos, p2 = tpos, p3 = vpos2 }
     end
+    s.tree_label = PROTO_LABEL .. s.info
     return s
 end)
 
@@ -1380,7 +1385,6 @@ end
 -- Rendering (only when a tree is built).  Every string value is clean()ed.
 ---------------------------------------------------------------------------------------------
 
-local PROTO_LABEL = "Hyper Text Coffee Pot Control Protocol, "
 
 -- An item with text from the packet; plain: the text is known to need no clean().
 local function add_text(tree, protofield, range, text, plain)
@@ -1506,7 +1510,9 @@ local additions_of = memoize(function(value)
 end)
 
 local function add_accept_additions(tree, tvb, value, value_pos)
-    for _, a in ipairs(additions_of(value)) do
+    local additions = additions_of(value)
+    for k = 1, #additions do
+        local a = additions[k]
         local ai = add_text(tree, hf.addition, tvb(value_pos + a.at - 1, #a.name), a.name)
         for _, p in ipairs(a.params) do
             local range = tvb(value_pos + p[1] - 1, #p[2])
@@ -1634,7 +1640,8 @@ end
 
 -- Header items (header_items) whose offsets start at Tvb offset base_pos.
 local function render_headers(t, tvb, m, items, base_pos)
-    for _, it in ipairs(items) do
+    for k = 1, #items do
+        local it = items[k]
         local range = tvb(base_pos + it.at, it.len)
         if it.folds then
             for _, f in ipairs(it.folds) do
@@ -1796,7 +1803,7 @@ end
 local function render_message(tvb, pinfo, root, m, rec)
     local start = m.start
     local plain_line = start.info == start.line
-    local t = root:add(htcpcp, tvb(m.offset, m.stop - m.offset), PROTO_LABEL .. start.info)
+    local t = root:add(htcpcp, tvb(m.offset, m.stop - m.offset), start.tree_label)
     local content_type = m.content_type or nil
     render_start_line(t, tvb, m, content_type, plain_line)
     local items, bare_lf = head_items(m.facts)
