@@ -978,6 +978,11 @@ end
 -- Parse a complete first line (without its CR/LF).  Returns its parts, the indices in the line
 -- where they start (p1, p2, p3: version, code, phrase; or method, target, version) and its
 -- Info text, or false.  A request needs a known method.
+-- TreeItem's methods, called as functions: t:add() would first ask the item's metatable for
+-- "add", a call of its own (about a sixth of what an item costs).
+local add_item, add_expert = TreeItem.add, TreeItem.add_proto_expert_info
+local set_generated, set_hidden = TreeItem.set_generated, TreeItem.set_hidden
+
 local PROTO_LABEL = "Hyper Text Coffee Pot Control Protocol, "
 
 -- A start line taken apart: its parts and their positions, its Info text and the label of the
@@ -1388,7 +1393,7 @@ end
 
 -- An item with text from the packet; plain: the text is known to need no clean().
 local function add_text(tree, protofield, range, text, plain)
-    return tree:add(protofield, range, plain and text or clean(text))
+    return add_item(tree, protofield, range, plain and text or clean(text))
 end
 
 -- Pot designator and tea variety from a request target (used by the tree and the statistics).
@@ -1462,29 +1467,31 @@ end)
 -- scheme is tea or the body a message/teapot, otherwise a pot.
 local function add_uri(tree, tvb, base_pos, target, content_type)
     local u = target_info(target)
-    local t = tree:add(hf.uri, tvb(base_pos, #target), u.text)
+    local t = add_item(tree, hf.uri, tvb(base_pos, #target), u.text)
     if u.scheme then
-        local item = t:add(hf.uri_scheme, tvb(base_pos, u.scheme_len), u.scheme)
+        local item = add_item(t, hf.uri_scheme, tvb(base_pos, u.scheme_len), u.scheme)
         if u.scheme_note then
             item:append_text(u.scheme_note)
         else
-            item:add_proto_expert_info(ef.unknown_scheme)
+            add_expert(item, ef.unknown_scheme)
         end
-        if u.host then t:add(hf.uri_host, tvb(base_pos + u.host_at, u.host_len), u.host) end
-        if u.port then t:add(hf.uri_port, tvb(base_pos + u.port_at, u.port_len), u.port) end
+        if u.host then add_item(t, hf.uri_host, tvb(base_pos + u.host_at, u.host_len), u.host) end
+        if u.port then add_item(t, hf.uri_port, tvb(base_pos + u.port_at, u.port_len), u.port) end
     end
     if u.seg1 then
         local field = hf.uri_pot
         if not u.pot_like and (u.tea or content_type == "message/teapot") then
             field = hf.uri_variety
         end
-        t:add(field, tvb(base_pos + u.seg1_at, u.seg1_len), u.seg1)
-        if u.seg2 then t:add(hf.uri_variety, tvb(base_pos + u.seg2_at, u.seg2_len), u.seg2) end
+        add_item(t, field, tvb(base_pos + u.seg1_at, u.seg1_len), u.seg1)
+        if u.seg2 then
+            add_item(t, hf.uri_variety, tvb(base_pos + u.seg2_at, u.seg2_len), u.seg2)
+        end
     end
     if u.query then
-        local qt = t:add(hf.uri_query, tvb(base_pos + u.query_at, u.query_len), u.query)
+        local qt = add_item(t, hf.uri_query, tvb(base_pos + u.query_at, u.query_len), u.query)
         for _, a in ipairs(u.additions) do
-            qt:add(hf.uri_addition, tvb(base_pos + a[1], a[2]), a[3])
+            add_item(qt, hf.uri_addition, tvb(base_pos + a[1], a[2]), a[3])
         end
     end
 end
@@ -1518,7 +1525,7 @@ local function add_accept_additions(tree, tvb, value, value_pos)
             local range = tvb(value_pos + p[1] - 1, #p[2])
             local q = p[3] == "q" and tonumber(p[4])
             if q then
-                local qi = ai:add(hf.addition_q, range, q)
+                local qi = add_item(ai, hf.addition_q, range, q)
                 if q == 0 then qi:append_text(" (excluded)") end
             else
                 add_text(ai, hf.addition_param, range, p[2])
@@ -1565,17 +1572,17 @@ end)
 local function render_header(t, tvb, m, range, label, lname, vs, value, clean_value)
     local protofield = header_fields[lname]
     if not protofield then
-        t:add(hf.header, range, label)
+        add_item(t, hf.header, range, label)
     elseif lname == "content-length" then
         m.length_item = true
         local n = #value <= 9 and match(value, "^%d+$") and tonumber(value)
         if n and n <= MAX_LENGTH then
-            t:add(protofield, range, n, label)
+            add_item(t, protofield, range, n, label)
         else
-            t:add(hf.header, range, label):add_proto_expert_info(ef.bad_content_length)
+            add_expert(add_item(t, hf.header, range, label), ef.bad_content_length)
         end
     else
-        local fi = t:add(protofield, range, clean_value, label)
+        local fi = add_item(t, protofield, range, clean_value, label)
         if lname == "accept-additions" then
             add_accept_additions(fi, tvb, value, vs - 1)
         elseif lname == "alternates" then
@@ -1652,7 +1659,7 @@ local function render_headers(t, tvb, m, items, base_pos)
             render_header(t, tvb, m, range, it.label, it.lname, base_pos + it.value_at + 1,
                 it.value, it.clean_value)
         else
-            t:add(hf.header, range, it.label):add_proto_expert_info(ef.bad_header)
+            add_expert(add_item(t, hf.header, range, it.label), ef.bad_header)
         end
     end
 end
@@ -1694,25 +1701,25 @@ local function render_start_line(t, tvb, m, content_type, plain)
     local first_line = tvb(m.offset, #s.line)
     local p1, p2, p3 = s.p1, s.p2, s.p3
     if s.is_request then
-        t:add(hf.request, true):set_hidden()
+        set_hidden(add_item(t, hf.request, true))
         local lt = add_text(t, hf.request_line, first_line, s.line, plain)
-        local mi = lt:add(hf.method, tvb(at + p1, #s.method), s.method)
+        local mi = add_item(lt, hf.method, tvb(at + p1, #s.method), s.method)
         add_uri(lt, tvb, at + p2, s.target, content_type)
-        local vi = lt:add(hf.request_version, tvb(at + p3, #s.version), s.version)
-        if not htcpcp_methods[s.method] then mi:add_proto_expert_info(ef.unknown_method) end
-        if s.method == "POST" then mi:add_proto_expert_info(ef.post_deprecated) end
-        if not known_versions[s.version] then vi:add_proto_expert_info(ef.unknown_version) end
+        local vi = add_item(lt, hf.request_version, tvb(at + p3, #s.version), s.version)
+        if not htcpcp_methods[s.method] then add_expert(mi, ef.unknown_method) end
+        if s.method == "POST" then add_expert(mi, ef.post_deprecated) end
+        if not known_versions[s.version] then add_expert(vi, ef.unknown_version) end
         return
     end
-    t:add(hf.response, true):set_hidden()
+    set_hidden(add_item(t, hf.response, true))
     local lt = add_text(t, hf.status_line, first_line, s.line, plain)
-    local vi = lt:add(hf.response_version, tvb(at + p1, #s.version), s.version)
+    local vi = add_item(lt, hf.response_version, tvb(at + p1, #s.version), s.version)
     local code_range = tvb(at + p2, 3)
-    local ci = lt:add(hf.code, code_range, s.code)
+    local ci = add_item(lt, hf.code, code_range, s.code)
     add_text(lt, hf.phrase, tvb(at + p3, #s.phrase), s.phrase, plain)
-    if not known_versions[s.version] then vi:add_proto_expert_info(ef.unknown_version) end
+    if not known_versions[s.version] then add_expert(vi, ef.unknown_version) end
     if s.code == 418 then
-        ci:add_proto_expert_info(ef.teapot)
+        add_expert(ci, ef.teapot)
     elseif s.code == 406 then
         local available = trim(body_bytes(m) or "")
         if available ~= "" then
@@ -1720,7 +1727,7 @@ local function render_start_line(t, tvb, m, content_type, plain)
                 "406 Not Acceptable: the pot cannot supply a requested addition; available: "
                 .. clean(available))
         else
-            ci:add_proto_expert_info(ef.not_acceptable)
+            add_expert(ci, ef.not_acceptable)
         end
     elseif s.code >= 400 then
         ci:add_tvb_expert_info(ef.error_status, code_range,
@@ -1736,12 +1743,12 @@ local function render_body(t, tvb, pinfo, root, m, content_type)
     if m.chunked and m.dechunked then
         for _, c in ipairs(m.chunks) do
             local stop = c.stop or c.data_end or c.line_end
-            local ci = t:add(hf.chunk_size, tvb(c.line_pos, stop - c.line_pos), c.size)
+            local ci = add_item(t, hf.chunk_size, tvb(c.line_pos, stop - c.line_pos), c.size)
             if c.ext ~= "" then
                 add_text(ci, hf.chunk_extension, tvb(c.line_end - #c.ext, #c.ext), c.ext)
             end
             if c.size > 0 and c.data_end and c.data_end > c.data_pos then
-                ci:add(hf.chunk_data, tvb(c.data_pos, c.data_end - c.data_pos))
+                add_item(ci, hf.chunk_data, tvb(c.data_pos, c.data_end - c.data_pos))
             end
         end
         if m.trailers_to then
@@ -1758,60 +1765,60 @@ local function render_body(t, tvb, pinfo, root, m, content_type)
         if media then body_tvb = body_range:tvb() end
     end
     if m.bad_chunk_from then
-        t:add(hf.data, tvb(m.bad_chunk_from, m.bad_chunk_to - m.bad_chunk_from))
-            :add_proto_expert_info(ef.bad_chunk)
+        add_expert(add_item(t, hf.data, tvb(m.bad_chunk_from, m.bad_chunk_to - m.bad_chunk_from)),
+            ef.bad_chunk)
     end
     if body_range then
         local bi = add_text(t, hf.body, body_range, body_text)
-        bi:add(hf.body_length, #body_text):set_generated()
-        if m.body_without_length then bi:add_proto_expert_info(ef.body_without_length) end
-        if m.length_too_long then bi:add_proto_expert_info(ef.length_too_long) end
+        set_generated(add_item(bi, hf.body_length, #body_text))
+        if m.body_without_length then add_expert(bi, ef.body_without_length) end
+        if m.length_too_long then add_expert(bi, ef.length_too_long) end
         if is_command_word(body_text) then
-            t:add(hf.command, body_range, lower(match(body_text, "^%s*(%a+)")))
+            add_item(t, hf.command, body_range, lower(match(body_text, "^%s*(%a+)")))
         elseif s.is_request and command_types[content_type or ""]
             and (s.method == "BREW" or s.method == "POST") then
-            bi:add_proto_expert_info(ef.bad_command)
+            add_expert(bi, ef.bad_command)
         end
         if media then try_media(content_type, body_tvb, pinfo, root) end
     end
     local leftover = m.leftover_from
     if leftover and m.stop > leftover then
-        t:add(hf.data, tvb(leftover, m.stop - leftover))
+        add_item(t, hf.data, tvb(leftover, m.stop - leftover))
     end
-    if m.truncated then t:add_proto_expert_info(ef.truncated) end
+    if m.truncated then add_expert(t, ef.truncated) end
 end
 
 -- The links of a message's stored record (records.read).
 local function render_links(t, r)
-    if r.number > 0 then t:add(hf.request_number, r.number):set_generated() end
+    if r.number > 0 then set_generated(add_item(t, hf.request_number, r.number)) end
     if r.kind == KIND_REQUEST then
-        if r.link > 0 then t:add(hf.prev_request_in, r.link):set_generated() end
-        if r.next > 0 then t:add(hf.next_request_in, r.next):set_generated() end
-        if r.response > 0 then t:add(hf.response_in, r.response):set_generated() end
-        if has_flag(r.flags, LOST) then t:add_proto_expert_info(ef.response_not_captured) end
+        if r.link > 0 then set_generated(add_item(t, hf.prev_request_in, r.link)) end
+        if r.next > 0 then set_generated(add_item(t, hf.next_request_in, r.next)) end
+        if r.response > 0 then set_generated(add_item(t, hf.response_in, r.response)) end
+        if has_flag(r.flags, LOST) then add_expert(t, ef.response_not_captured) end
     elseif has_flag(r.flags, REQUEST_LOST) then
-        t:add_proto_expert_info(ef.request_not_captured)
+        add_expert(t, ef.request_not_captured)
     elseif r.link > 0 then
-        t:add(hf.request_in, r.link):set_generated()
-        t:add(hf.time, NSTime.new(r.sec, r.nsec)):set_generated()
+        set_generated(add_item(t, hf.request_in, r.link))
+        set_generated(add_item(t, hf.time, NSTime.new(r.sec, r.nsec)))
     else
-        t:add_proto_expert_info(ef.unmatched_response)
+        add_expert(t, ef.unmatched_response)
     end
-    if r.body_in > 0 then t:add(hf.body_in, r.body_in):set_generated() end
+    if r.body_in > 0 then set_generated(add_item(t, hf.body_in, r.body_in)) end
 end
 
 local function render_message(tvb, pinfo, root, m, rec)
     local start = m.start
     local plain_line = start.info == start.line
-    local t = root:add(htcpcp, tvb(m.offset, m.stop - m.offset), start.tree_label)
+    local t = add_item(root, htcpcp, tvb(m.offset, m.stop - m.offset), start.tree_label)
     local content_type = m.content_type or nil
     render_start_line(t, tvb, m, content_type, plain_line)
     local items, bare_lf = head_items(m.facts)
     if bare_lf then m.bare_lf = true end
     render_headers(t, tvb, m, items, m.lf)
-    if m.bad_length and not m.length_item then t:add_proto_expert_info(ef.bad_content_length) end
-    if m.bare_lf then t:add_proto_expert_info(ef.bare_lf) end
-    if m.length_and_chunked then t:add_proto_expert_info(ef.length_and_chunked) end
+    if m.bad_length and not m.length_item then add_expert(t, ef.bad_content_length) end
+    if m.bare_lf then add_expert(t, ef.bare_lf) end
+    if m.length_and_chunked then add_expert(t, ef.length_and_chunked) end
     if m.no_empty_line then
         t:add_tvb_expert_info(ef.no_empty_line, tvb(m.no_empty_line, m.stop - m.no_empty_line))
     end
@@ -1981,26 +1988,26 @@ local function dissect_orphan(cx, i, line, cut_short)
     local tree = cx.tree
     if not tree then return stop end
     local range = tvb(i - 1, stop - i)
-    local t = cx.root:add(htcpcp, range)
+    local t = add_item(cx.root, htcpcp, range)
     if owner_frame > 0 then
         t:append_text(", continuation")
-        t:add(hf.continuation_of, owner_frame):set_generated()
+        set_generated(add_item(t, hf.continuation_of, owner_frame))
         local body = sub(data, i, stop - 1)
         local bi = add_text(t, hf.body, range, body)
-        bi:add(hf.body_length, #body):set_generated()
-        bi:add_proto_expert_info(ef.continuation)
+        set_generated(add_item(bi, hf.body_length, #body))
+        add_expert(bi, ef.continuation)
         if is_command_word(body) then
-            t:add(hf.command, range, lower(match(body, "^%s*(%a+)")))
+            add_item(t, hf.command, range, lower(match(body, "^%s*(%a+)")))
         end
     elseif cut_short then
         t:append_text(", incomplete")
-        t:add(hf.data, range):add_proto_expert_info(ef.truncated)
+        add_expert(add_item(t, hf.data, range), ef.truncated)
     elseif malformed then
         t:append_text(", malformed start line")
-        t:add(hf.data, range):add_proto_expert_info(ef.bad_start_line)
+        add_expert(add_item(t, hf.data, range), ef.bad_start_line)
     else
         t:append_text(", continuation")
-        t:add(hf.data, range):add_proto_expert_info(ef.not_htcpcp)
+        add_expert(add_item(t, hf.data, range), ef.not_htcpcp)
     end
     return stop
 end
