@@ -33,6 +33,11 @@ local MAX_HEAD = 1024 * 1024 -- a head without its empty line after this many by
 
 local find, sub, byte, match, lower = string.find, string.sub, string.byte, string.match, string.lower
 local char, concat, floor = string.char, table.concat, math.floor
+-- TreeItem's and Tvb's methods, called as functions: t:add() would first ask the item's
+-- metatable for "add", a call of its own (about a sixth of what a tree item costs).
+local add_item, add_expert = TreeItem.add, TreeItem.add_proto_expert_info
+local set_generated, set_hidden = TreeItem.set_generated, TreeItem.set_hidden
+local tvb_raw, tvb_len = Tvb.raw, Tvb.len
 
 ---------------------------------------------------------------------------------------------
 -- Text from the packet: valid UTF-8 only
@@ -975,18 +980,12 @@ local function is_command_word(s)
     return word == "start" or word == "stop"
 end
 
--- Parse a complete first line (without its CR/LF).  Returns its parts, the indices in the line
--- where they start (p1, p2, p3: version, code, phrase; or method, target, version) and its
--- Info text, or false.  A request needs a known method.
--- TreeItem's methods, called as functions: t:add() would first ask the item's metatable for
--- "add", a call of its own (about a sixth of what an item costs).
-local add_item, add_expert = TreeItem.add, TreeItem.add_proto_expert_info
-local set_generated, set_hidden = TreeItem.set_generated, TreeItem.set_hidden
-
 local PROTO_LABEL = "Hyper Text Coffee Pot Control Protocol, "
 
--- A start line taken apart: its parts and their positions, its Info text and the label of the
--- protocol item in the tree (a line repeats, so these are made once per distinct line).
+-- Parse a complete first line (without its CR/LF).  Returns its parts, the indices in the line
+-- where they start (p1, p2, p3: version, code, phrase; or method, target, version), its Info
+-- text and the label of its protocol item in the tree, or false.  A request needs a known
+-- method.  (Lines repeat: each distinct line is parsed once.)
 local parse_start_line = memoize(function(line)
     local s
     local vpos, version, cpos, code, rest = match(line, STATUS_PATTERN)
@@ -2067,7 +2066,7 @@ end
 -- The dissector proper, for data known to be HTCPCP (conn: its connection on the first pass,
 -- nil on a later one).
 local function dissect_htcpcp(tvb, pinfo, root, conn, side)
-    local data = tvb:raw()
+    local data = tvb_raw(tvb)
     local total = #data
     if total == 0 then return 0 end
     local visited = conn == nil
@@ -2238,10 +2237,10 @@ local MAX_TCP_AT = 128 -- the TCP header starts within this many bytes of the fr
 -- starts.  nil when there is none.
 local function tcp_header(tvb, ports, at, len)
     if at and at + 14 <= len then
-        local head = tvb:raw(at, 14)
+        local head = tvb_raw(tvb, at, 14)
         if sub(head, 1, 4) == ports then return head, at end
     end
-    local first = tvb:raw(0, math.min(len, MAX_TCP_AT + 14))
+    local first = tvb_raw(tvb, 0, math.min(len, MAX_TCP_AT + 14))
     local p = find(first, ports, 1, true)
     while p and not (p + 13 <= #first and byte(first, p + 12) >= 0x50) do
         p = find(first, ports, p + 1, true)
@@ -2303,11 +2302,12 @@ function tracker.dissector(tvb, pinfo)
     st.open_frame = false -- this dissection of the frame is over (new_call)
     if pinfo.visited then return end
     st.tracker_runs = true
-    local len = tvb:len()
+    local len = tvb_len(tvb)
     local at = st.tcp_at
     local entry, p1, p2, p3, p4, s1, s2, s3, s4, a1, a2, a3, a4, offset, flags
     if at and at + 14 <= len then
-        p1, p2, p3, p4, s1, s2, s3, s4, a1, a2, a3, a4, offset, flags = byte(tvb:raw(at, 14), 1, 14)
+        p1, p2, p3, p4, s1, s2, s3, s4, a1, a2, a3, a4, offset, flags =
+            byte(tvb_raw(tvb, at, 14), 1, 14)
         entry = st.tracked[p1 * 16777216 + p2 * 65536 + p3 * 256 + p4]
         if entry and (entry.at ~= at or offset < 0x50) then entry = nil end
     end
