@@ -519,32 +519,49 @@ do
     local RECORD_SIZE = 40
     local AT_FLAGS, AT_NEXT, AT_RESPONSE, AT_BODY_IN = 6, 20, 24, 28
     -- Records are written to the ByteArray BATCH at a time; until then each is a table of its
-    -- byte values (from a pool), so that the links set soon after (next request, response)
-    -- cost no call.
+    -- fields (from a pool, with the names of the reading view), so that the links set soon
+    -- after (next request, response) cost no call.
     local BATCH = 64
-    local unpack = table.unpack or unpack
     local pool = {}
+    local zeros = {} -- gap of n frames without a record -> its 4 * n zero bytes (n <= BATCH)
+    for n = 1, BATCH do zeros[n] = string.rep("\0", 4 * n) end
 
-    -- n as 4 little-endian byte values into t from index at + 1 (no math.floor: a call).
-    local function put_u32(t, at, n)
-        local b = n % 256
-        t[at + 1] = b
-        n = (n - b) / 256
-        b = n % 256
-        t[at + 2] = b
-        n = (n - b) / 256
-        b = n % 256
-        t[at + 3] = b
-        t[at + 4] = ((n - b) / 256) % 256
-    end
-
-    local function u32_of(t, at)
-        return t[at + 1] + t[at + 2] * 256 + t[at + 3] * 65536 + t[at + 4] * 16777216
+    -- The four little-endian bytes of n, as text (written out: no call per byte).
+    local function u32_text(n)
+        return char(n % 256, (n % 65536 - n % 256) / 256, (n % 16777216 - n % 65536) / 65536,
+            (n - n % 16777216) / 16777216 % 256)
     end
 
     local function u32_at(s, at)
         local a, b, c, d = byte(s, at + 1, at + 4)
         return a + b * 256 + c * 65536 + d * 16777216
+    end
+
+    -- A record's RECORD_SIZE bytes, in one call (u32_text written out for each number: a frame,
+    -- i index, e Info text, n number, l link, x next, p response, b body_in, s and t time).
+    local function record_text(r)
+        local a, i, e, n, l = r.frame, r.index, r.info, r.number, r.link
+        local x, p, b, s, t = r.next, r.response, r.body_in, r.sec, r.nsec
+        return char(
+            a % 256, (a % 65536 - a % 256) / 256, (a % 16777216 - a % 65536) / 65536,
+            (a - a % 16777216) / 16777216 % 256,
+            i % 256, (i - i % 256) / 256, r.flags, r.kind,
+            e % 256, (e % 65536 - e % 256) / 256, (e % 16777216 - e % 65536) / 65536,
+            (e - e % 16777216) / 16777216 % 256,
+            n % 256, (n % 65536 - n % 256) / 256, (n % 16777216 - n % 65536) / 65536,
+            (n - n % 16777216) / 16777216 % 256,
+            l % 256, (l % 65536 - l % 256) / 256, (l % 16777216 - l % 65536) / 65536,
+            (l - l % 16777216) / 16777216 % 256,
+            x % 256, (x % 65536 - x % 256) / 256, (x % 16777216 - x % 65536) / 65536,
+            (x - x % 16777216) / 16777216 % 256,
+            p % 256, (p % 65536 - p % 256) / 256, (p % 16777216 - p % 65536) / 65536,
+            (p - p % 16777216) / 16777216 % 256,
+            b % 256, (b % 65536 - b % 256) / 256, (b % 16777216 - b % 65536) / 65536,
+            (b - b % 16777216) / 16777216 % 256,
+            s % 256, (s % 65536 - s % 256) / 256, (s % 16777216 - s % 65536) / 65536,
+            (s - s % 16777216) / 16777216 % 256,
+            t % 256, (t % 65536 - t % 256) / 256, (t % 16777216 - t % 65536) / 65536,
+            (t - t % 16777216) / 16777216 % 256)
     end
 
     local function flush()
@@ -553,7 +570,7 @@ do
         if n == 0 then return end
         local texts = {}
         for k = 1, n do
-            texts[k] = char(unpack(pending[k], 1, RECORD_SIZE))
+            texts[k] = record_text(pending[k])
             pool[#pool + 1] = pending[k]
             pending[k] = nil
         end
@@ -581,18 +598,12 @@ do
     function records.store(kind, key, info, number, link, next_link, flags, sec, nsec)
         local index = key % 65536
         local frame = (key - index) / 65536
-        local t = pool[#pool]
-        if t then pool[#pool] = nil else t = {} end
-        put_u32(t, 0, frame)
-        t[5], t[6], t[7], t[8] = index % 256, (index - index % 256) / 256, flags, kind
-        put_u32(t, 8, info and info_number(info) or 0)
-        put_u32(t, 12, number)
-        put_u32(t, 16, link)
-        put_u32(t, 20, next_link)
-        put_u32(t, 24, 0)
-        put_u32(t, 28, 0)
-        put_u32(t, 32, sec)
-        put_u32(t, 36, nsec)
+        local r = pool[#pool]
+        if r then pool[#pool] = nil else r = {} end
+        r.frame, r.index, r.flags, r.kind, r.info = frame, index, flags, kind,
+            info and info_number(info) or 0
+        r.number, r.link, r.next, r.response, r.body_in = number, link, next_link, 0, 0
+        r.sec, r.nsec = sec, nsec
         local slot = st.record_count
         st.record_count = slot + 1
         local indexed = st.indexed_frames
@@ -602,28 +613,23 @@ do
                 flush() -- (ByteArray:set_size pads with zeros)
                 st.first_record:set_size(4 * (frame - 1))
             elseif gap > 0 then
-                st.pending_index[#st.pending_index + 1] = string.rep("\0", 4 * gap)
+                st.pending_index[#st.pending_index + 1] = zeros[gap]
             end
-            local index_pieces = st.pending_index
-            local entry = {}
-            put_u32(entry, 0, slot + 1)
-            index_pieces[#index_pieces + 1] = char(unpack(entry, 1, 4))
+            st.pending_index[#st.pending_index + 1] = u32_text(slot + 1)
             st.indexed_frames = frame
         end
         local pending = st.pending_records
-        pending[#pending + 1] = t
+        pending[#pending + 1] = r
         if #pending == BATCH then flush() end
         return slot
     end
 
-    -- The byte table of a record not yet in the ByteArray (nil: it is there).
+    -- The fields of a record not yet in the ByteArray (nil: it is there).
     local function pending_of(slot)
         return st.pending_records[slot - st.flushed_records + 1]
     end
 
     local function set_u32(slot, at, n)
-        local t = pending_of(slot)
-        if t then return put_u32(t, at, n) end
         local bytes, pos = st.records, slot * RECORD_SIZE + at
         for k = 0, 3 do
             local b = n % 256
@@ -632,16 +638,27 @@ do
         end
     end
 
-    function records.set_next(slot, frame) set_u32(slot, AT_NEXT, frame) end
-    function records.set_response(slot, frame) set_u32(slot, AT_RESPONSE, frame) end
-    function records.set_body_in(slot, frame) set_u32(slot, AT_BODY_IN, frame) end
+    function records.set_next(slot, frame)
+        local r = pending_of(slot)
+        if r then r.next = frame else set_u32(slot, AT_NEXT, frame) end
+    end
+
+    function records.set_response(slot, frame)
+        local r = pending_of(slot)
+        if r then r.response = frame else set_u32(slot, AT_RESPONSE, frame) end
+    end
+
+    function records.set_body_in(slot, frame)
+        local r = pending_of(slot)
+        if r then r.body_in = frame else set_u32(slot, AT_BODY_IN, frame) end
+    end
 
     function records.add_flag(slot, flag)
-        local t = pending_of(slot)
-        local flags = t and t[AT_FLAGS + 1] or st.records:get_index(slot * RECORD_SIZE + AT_FLAGS)
+        local r = pending_of(slot)
+        local flags = r and r.flags or st.records:get_index(slot * RECORD_SIZE + AT_FLAGS)
         if has_flag(flags, flag) then return end
-        if t then
-            t[AT_FLAGS + 1] = flags + flag
+        if r then
+            r.flags = flags + flag
         else
             st.records:set_index(slot * RECORD_SIZE + AT_FLAGS, flags + flag)
         end
@@ -651,29 +668,30 @@ do
     local view = {}
 
     function records.read(slot)
-        local r = view
-        local t = pending_of(slot)
-        if t then
-            r.frame, r.flags, r.kind = u32_of(t, 0), t[7], t[8]
-            r.info, r.number, r.link = u32_of(t, 8), u32_of(t, 12), u32_of(t, 16)
-            r.next, r.response, r.body_in = u32_of(t, 20), u32_of(t, 24), u32_of(t, 28)
-            r.sec, r.nsec = u32_of(t, 32), u32_of(t, 36)
-            return r
+        local v = view
+        local r = pending_of(slot)
+        if r then
+            v.frame, v.index, v.flags, v.kind, v.info = r.frame, r.index, r.flags, r.kind, r.info
+            v.number, v.link, v.next, v.response = r.number, r.link, r.next, r.response
+            v.body_in, v.sec, v.nsec = r.body_in, r.sec, r.nsec
+            return v
         end
         local s = st.records:raw(slot * RECORD_SIZE, RECORD_SIZE)
-        r.frame, r.flags, r.kind = u32_at(s, 0), byte(s, 7), byte(s, 8)
-        r.info, r.number, r.link = u32_at(s, 8), u32_at(s, 12), u32_at(s, 16)
-        r.next, r.response, r.body_in = u32_at(s, 20), u32_at(s, 24), u32_at(s, 28)
-        r.sec, r.nsec = u32_at(s, 32), u32_at(s, 36)
-        return r
+        local i1, i2
+        v.frame, i1, i2, v.flags, v.kind = u32_at(s, 0), byte(s, 5, 8)
+        v.index, v.info, v.number, v.link = i1 + i2 * 256, u32_at(s, 8), u32_at(s, 12),
+            u32_at(s, 16)
+        v.next, v.response, v.body_in = u32_at(s, 20), u32_at(s, 24), u32_at(s, 28)
+        v.sec, v.nsec = u32_at(s, 32), u32_at(s, 36)
+        return v
     end
 
     -- A message without a stored record (one a later pass finds that the first did not).
     function records.blank(kind)
-        local r = view
-        r.frame, r.flags, r.kind, r.info, r.number, r.link = 0, 0, kind, 0, 0, 0
-        r.next, r.response, r.body_in, r.sec, r.nsec = 0, 0, 0, 0, 0
-        return r
+        local v = view
+        v.frame, v.index, v.flags, v.kind, v.info, v.number, v.link = 0, 0, 0, kind, 0, 0, 0
+        v.next, v.response, v.body_in, v.sec, v.nsec = 0, 0, 0, 0, 0
+        return v
     end
 
     function records.info_text(id)
