@@ -475,9 +475,7 @@ local function reset_state()
         info_ids = {},  -- Info text -> its number in info_texts
         info_texts = {},
         info_count = 0,
-        cached_frame = false, -- the frame records.of_frame() last read, and what it found
-        cached_slots = false,
-        cached_kinds = false,
+        cached_frame = false, -- the frame records.find() last read (section 4b)
         stats = new_stats(),
     }
     read_prefs()
@@ -694,36 +692,40 @@ do
         return v
     end
 
-    function records.info_text(id)
-        return st.info_texts[id] or ""
-    end
+    -- The stored records of the frame last asked about: their indices within the frame, slots,
+    -- kinds and Info texts (a later pass asks once per call and message of a frame; the first
+    -- pass never asks, and a frame's records are all stored by the end of its first pass).
+    local frame_indices, frame_slots, frame_kinds, frame_infos, frame_count = {}, {}, {}, {}, 0
 
-    -- The stored records of a frame: index within the frame -> slot, and -> kind; kept for the
-    -- frame last asked about (a later pass asks once per call and message of the frame; the
-    -- first pass never asks, and a frame's records are all stored by the end of its first
-    -- pass).
-    function records.of_frame(frame)
-        if st.cached_frame == frame then return st.cached_slots, st.cached_kinds end
+    local function load_frame(frame)
+        st.cached_frame = frame
+        frame_count = 0
         flush()
-        local slots, kinds = {}, {}
-        st.cached_frame, st.cached_slots, st.cached_kinds = frame, slots, kinds
-        if frame < 1 or frame > st.indexed_frames then return slots, kinds end
+        if frame < 1 or frame > st.indexed_frames then return end
         local slot = u32_at(st.first_record:raw((frame - 1) * 4, 4), 0) - 1
         while slot >= 0 and slot < st.record_count do
-            local head = st.records:raw(slot * RECORD_SIZE, 8)
+            local head = st.records:raw(slot * RECORD_SIZE, 12)
             if u32_at(head, 0) ~= frame then break end
-            local index = byte(head, 5) + byte(head, 6) * 256
-            slots[index], kinds[index] = slot, byte(head, 8)
+            local count = frame_count + 1
+            frame_count = count
+            frame_indices[count] = byte(head, 5) + byte(head, 6) * 256
+            frame_slots[count], frame_kinds[count] = slot, byte(head, 8)
+            frame_infos[count] = u32_at(head, 8)
             slot = slot + 1
         end
-        return slots, kinds
     end
 
-    -- The slot of the record with this key (nil: none) and its kind.
+    -- The slot of the record with this key, its kind and its Info text (nil: there is none).
     function records.find(key)
-        local slots, kinds = records.of_frame(floor(key / 65536))
         local index = key % 65536
-        return slots[index], kinds[index]
+        local frame = (key - index) / 65536
+        if st.cached_frame ~= frame then load_frame(frame) end
+        for k = 1, frame_count do
+            if frame_indices[k] == index then
+                return frame_slots[k], frame_kinds[k], st.info_texts[frame_infos[k]] or ""
+            end
+        end
+        return nil
     end
 end
 
@@ -902,11 +904,16 @@ end
 -- How many items the call with this key showed on the first pass (nil: it was not seen).  Its
 -- items have the keys right after it; the next call's key has no item record.
 local function items_shown(key)
-    local slots, kinds = records.of_frame(floor(key / 65536))
-    local index = key % 65536
     local n = 0
-    while slots[index + n + 1] and kinds[index + n + 1] ~= KIND_CALL do n = n + 1 end
-    if n == 0 and kinds[index] ~= KIND_CALL then return nil end
+    while true do
+        local slot, kind = records.find(key + n + 1)
+        if not slot or kind == KIND_CALL then break end
+        n = n + 1
+    end
+    if n == 0 then
+        local _, kind = records.find(key)
+        if kind ~= KIND_CALL then return nil end
+    end
     return n
 end
 
@@ -914,18 +921,18 @@ end
 -- reassembly request of the first pass.
 local function replay(cx, items)
     local key = call_key(cx)
-    local slots, kinds = records.of_frame(cx.number)
-    local index = key % 65536
     if items > 0 then
         local texts = {}
         for k = 1, items do
-            texts[k] = records.info_text(records.read(slots[index + k]).info)
+            local _, _, text = records.find(key + k)
+            texts[k] = text
         end
         show_info(cx, concat(texts, ", "))
     end
     save_count(cx, cx.first + 1 + items)
-    if kinds[index] == KIND_CALL then
-        local r = records.read(slots[index])
+    local call_slot, kind = records.find(key)
+    if kind == KIND_CALL then
+        local r = records.read(call_slot)
         if has_flag(r.flags, ASKED_TCP) then
             cx.pinfo.desegment_offset = r.link
             cx.pinfo.desegment_len = r.next
