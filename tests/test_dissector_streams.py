@@ -5,8 +5,9 @@ Each case is a synthetic capture written by :mod:`tests.pcapfile`, dissected wit
 pass and in two passes (as in :mod:`tests.test_dissector`, which skips or fails without
 tshark): a client reusing its port for a second connection, a response the capture lost (its
 client's acknowledgement captured), a request the capture lost, a brewing answer after a lost
-response, and the Info column of ``tshark -r`` and ``tshark -2 -r``, which build no tree (the
-second pass replays the first).
+response, links between messages far apart in a capture (the dissector writes its records 64
+at a time, and notes the first record of each frame), and the Info column of ``tshark -r`` and
+``tshark -2 -r``, which build no tree (the second pass replays the first).
 """
 
 from __future__ import annotations
@@ -211,3 +212,61 @@ class SummaryLineTests(Streams):
         )
         self.assertEqual(lines[split], f"{split} HTCPCP HTCPCP/1.1 200 OK")
         self.assertEqual(lines[rest], f"{rest} HTCPCP HTCPCP/1.1 200 OK")
+
+
+class FarApartTests(Streams):
+    """Links and pairs hold between messages far apart, and after long stretches without any."""
+
+    PIPELINED = 80  # more than the 64 records the dissector keeps before writing them out
+
+    def test_pipelined_requests_answered_much_later(self) -> None:
+        cap = Capture()
+        c = cap.connect(40730, 5030)
+        requests = [
+            c.client(http_message(f"GET coffee://ducky/pot-{n} HTCPCP/1.1"))
+            for n in range(self.PIPELINED)
+        ]
+        lost = 10
+        answers = {}
+        for n in range(self.PIPELINED):
+            if n == lost:
+                c.lost_server(response("200 OK", [], b"{}"))
+            else:
+                answers[n] = c.server(response("200 OK", [], b"{}"))
+        c.close()
+        capture = self.write(cap, "far_apart")
+        one, two = self.passes(capture)
+        for rows in (one, two):
+            for n, answer in answers.items():
+                self.assertEqual(ints(rows[answer], "htcpcp.request_in"), [requests[n]])
+                self.assertEqual(ints(rows[answer], "htcpcp.request_number"), [n + 1])
+        for n, request in enumerate(requests):
+            self.assertEqual(ints(two[request], "htcpcp.request_number"), [n + 1])
+            previous = [requests[n - 1]] if n else []
+            self.assertEqual(ints(two[request], "htcpcp.prev_request_in"), previous)
+            self.assertEqual(ints(two[request], "htcpcp.next_request_in"), requests[n + 1 : n + 2])
+            expected = [answers[n]] if n in answers else []
+            self.assertEqual(ints(two[request], "htcpcp.response_in"), expected)
+        self.assertIn(NOT_CAPTURED, values(two[requests[lost]], "_ws.expert.message"))
+        self.assertNotIn(NOT_CAPTURED, values(two[requests[lost + 1]], "_ws.expert.message"))
+
+    def test_exchanges_between_long_stretches_of_other_traffic(self) -> None:
+        cap = Capture()
+        other = cap.connect(40740, 9999)
+        exchanges = []
+        for gap, port in ((150, 40741), (3, 40742), (70, 40743), (65, 40744)):
+            for _ in range(gap):
+                other.client(b"not coffee")  # each with its ACK: two frames without a record
+            c = cap.connect(port, 5030)
+            request = c.client(http_message("BREW coffee://ducky/pot-0 HTCPCP/1.1"))
+            answer = c.server(response("200 OK", [], b"{}"))
+            c.close()
+            exchanges.append((request, answer))
+        capture = self.write(cap, "stretches")
+        one, two = self.passes(capture)
+        for rows in (one, two):
+            self.assertEqual(sorted(rows), sorted(f for pair in exchanges for f in pair))
+            for request, answer in exchanges:
+                self.assertEqual(ints(rows[answer], "htcpcp.request_in"), [request])
+        for request, answer in exchanges:
+            self.assertEqual(ints(two[request], "htcpcp.response_in"), [answer])
