@@ -490,12 +490,13 @@ htcpcp.init = reset_state
 --     garbage between collections outgrow the processor's caches: every tree item cost about
 --     twice as much.)  A record is RECORD_SIZE bytes, numbers little-endian, at its slot:
 --       0 frame (4 bytes), 4 index within the frame (2), 6 flags (1), 7 kind (1),
---       8 Info text (4: its number in st.info_texts, 0: none), 12 request number (4: a
---       request's, and on a response its request's), 16 link (4: a request's previous request,
---       a response's request, the message a continuation continues; a call's desegment
---       offset), 20 next (4: a request's next request; a call's desegment length), 24 a
---       request's response (4), 28 the frame its body continues in (4), 32 a response's time
---       since its request (seconds, 4, and nanoseconds, 4).
+--       8 Info text (4: its number in st.info_texts, 0: none; a continuation's is made from
+--       its link), 12 request number (4: a request's, and on a response its request's),
+--       16 link (4: a request's previous request, a response's request, the message a
+--       continuation continues; a call's desegment offset), 20 next (4: a request's next
+--       request; a call's desegment length), 24 a request's response (4), 28 the frame its
+--       body continues in (4), 32 a response's time since its request (seconds, 4, and
+--       nanoseconds, 4).
 --     Frame numbers are 1-based, so 0 is "none".  st.first_record has, for each frame in
 --     order, the slot of its first record plus one (4 bytes; 0: none): the first pass goes
 --     through the frames in order, and a frame's records are stored one after another.
@@ -509,6 +510,12 @@ local ASKED_TCP = 8     -- a call that asked TCP for more data
 
 local function has_flag(flags, flag)
     return floor(flags / flag) % 2 == 1
+end
+
+-- The Info text of a piece of a body that began in an earlier frame.  (Its record keeps the
+-- frame, not the text: one text per piece would fill the table of Info texts.)
+local function continuation_text(frame)
+    return "Continuation of frame " .. frame
 end
 
 local records = {} -- this section's functions
@@ -704,13 +711,18 @@ do
         if frame < 1 or frame > st.indexed_frames then return end
         local slot = u32_at(st.first_record:raw((frame - 1) * 4, 4), 0) - 1
         while slot >= 0 and slot < st.record_count do
-            local head = st.records:raw(slot * RECORD_SIZE, 12)
+            local head = st.records:raw(slot * RECORD_SIZE, 20)
             if u32_at(head, 0) ~= frame then break end
             local count = frame_count + 1
             frame_count = count
             frame_indices[count] = byte(head, 5) + byte(head, 6) * 256
-            frame_slots[count], frame_kinds[count] = slot, byte(head, 8)
-            frame_infos[count] = u32_at(head, 8)
+            local kind, info, link = byte(head, 8), u32_at(head, 8), u32_at(head, 16)
+            frame_slots[count], frame_kinds[count] = slot, kind
+            if kind == KIND_DATA and link > 0 then
+                frame_infos[count] = continuation_text(link)
+            else
+                frame_infos[count] = st.info_texts[info] or ""
+            end
             slot = slot + 1
         end
     end
@@ -722,7 +734,7 @@ do
         if st.cached_frame ~= frame then load_frame(frame) end
         for k = 1, frame_count do
             if frame_indices[k] == index then
-                return frame_slots[k], frame_kinds[k], st.info_texts[frame_infos[k]] or ""
+                return frame_slots[k], frame_kinds[k], frame_infos[k]
             end
         end
         return nil
@@ -1993,7 +2005,7 @@ local function dissect_orphan(cx, i, line, cut_short)
         and looks_like_bad_start(line)
     local text
     if owner_frame > 0 then
-        text = "Continuation of frame " .. owner_frame
+        text = continuation_text(owner_frame)
     elseif cut_short then
         text = "Incomplete: " .. clean(sub(data, i, stop - 1))
     elseif malformed then
@@ -2002,7 +2014,7 @@ local function dissect_orphan(cx, i, line, cut_short)
         text = "Continuation"
     end
     if not cx.visited then
-        records.store(KIND_DATA, key, text, 0, owner_frame, 0, 0, 0, 0)
+        records.store(KIND_DATA, key, owner_frame == 0 and text or nil, 0, owner_frame, 0, 0, 0, 0)
         if owner and not owner.body_in then
             owner.body_in = cx.number
             records.set_body_in(owner[SLOT], cx.number)

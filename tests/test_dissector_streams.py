@@ -213,6 +213,20 @@ class SummaryLineTests(Streams):
         self.assertEqual(lines[split], f"{split} HTCPCP HTCPCP/1.1 200 OK")
         self.assertEqual(lines[rest], f"{rest} HTCPCP HTCPCP/1.1 200 OK")
 
+    def test_continuation_names_its_message_in_one_and_two_passes(self) -> None:
+        # A later piece of a body without a length.
+        cap = Capture()
+        c = cap.connect(40721, 5030)
+        c.client(http_message("GET coffee://ducky/pot-0 HTCPCP/1.1"))
+        head = c.server(b"HTCPCP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nfirst part")
+        more = c.server(b" second part")
+        c.close()
+        capture = self.write(cap, "continuation")
+        one, two = self.summary(capture, False), self.summary(capture, True)
+        self.assertEqual(one, two)
+        lines = {int(line.split()[0]): line for line in one}
+        self.assertEqual(lines[more], f"{more} HTCPCP Continuation of frame {head}")
+
 
 class FarApartTests(Streams):
     """Links and pairs hold between messages far apart, and after long stretches without any."""
